@@ -1,0 +1,38 @@
+import { ConflictError, isTerminal, NotFoundError, UnavailableError, type JobEvent } from "../../libs/contracts/mod.ts";
+import { AlreadyTerminalError, EventFencedError, publishEvent, readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
+import type { ApiDeps } from "./deps.ts";
+import { jobState, type JobState } from "./jobState.ts";
+
+const MAX_TRIES = 20;
+
+/**
+ * Cancels a job that has not ended: stores `canceled`, fenced on the job's last event. A queued job
+ * is then acked without running when a worker takes it; a running job's worker sees the event on
+ * the job's live subject and aborts its handler (ctx.signal), and its own next write is fenced out.
+ * When the job moves on between our read and our write (progress), read again and retry.
+ */
+export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: string, jobId: string): Promise<JobState> {
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const last = await readLastEvent(deps.jsm, clientId, jobId);
+    if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
+    if (isTerminal(last.event.event)) {
+      throw new ConflictError(`job ${jobId} has already ended (${last.event.event})`, "job_ended");
+    }
+    const canceled: JobEvent = {
+      ...last.event,
+      event: "canceled",
+      result: null,
+      error: null,
+      at: new Date().toISOString(),
+    };
+    try {
+      const seq = await publishEvent(deps.js, canceled, last.seq);
+      const first = await readFirstEvent(deps.jsm, clientId, jobId);
+      return jobState(first, { seq, event: canceled });
+    } catch (err) {
+      if (err instanceof EventFencedError || err instanceof AlreadyTerminalError) continue;
+      throw err;
+    }
+  }
+  throw new UnavailableError(`job ${jobId} is changing too fast to cancel; try again`, "cancel_contended");
+}

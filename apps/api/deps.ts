@@ -1,0 +1,28 @@
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { Tokens } from "../../libs/auth/mod.ts";
+import type { JobRegistry } from "../../libs/jobs/mod.ts";
+import type { HeraldNats } from "../../libs/nats/mod.ts";
+
+/** Everything the API's operations need, passed in explicitly (no globals). */
+export interface ApiDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  idempotency: KV;
+  tokens: Tokens;
+  registry: JobRegistry;
+  /** Largest JOBS message, from the JOBS definition (max_msg_size). */
+  maxJobMessageBytes: number;
+}
+
+/** ApiDeps from a connected, provisioned NATS, the token service and the job types. */
+export function apiDeps(nats: HeraldNats, tokens: Tokens, registry: JobRegistry): ApiDeps {
+  return {
+    js: nats.js,
+    jsm: nats.jsm,
+    idempotency: nats.idempotency,
+    tokens,
+    registry,
+    maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
+  };
+}

@@ -1,0 +1,16 @@
+import { NotFoundError } from "../../libs/contracts/mod.ts";
+import { readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
+import type { ApiDeps } from "./deps.ts";
+import { jobState, type JobState } from "./jobState.ts";
+
+/**
+ * The job's latest state, read from RESULTS (direct get, last by subject). The subject is built from
+ * the caller's own client id, so another client's job is simply not found: a 404, never a 403
+ * that would confirm it exists.
+ */
+export async function getJobState(deps: Pick<ApiDeps, "jsm">, clientId: string, jobId: string): Promise<JobState> {
+  const last = await readLastEvent(deps.jsm, clientId, jobId);
+  if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
+  const first = last.event.event === "queued" ? last : await readFirstEvent(deps.jsm, clientId, jobId);
+  return jobState(first, last);
+}

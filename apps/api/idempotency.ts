@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { IdempotencyMismatchError, InvalidInputError, UnavailableError } from "../../libs/contracts/mod.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** How long a claim may stay without its eventId before another request takes the job over. */
+const CLAIM_STALE_MS = 5_000;
+const POLL_MS = 20;
+const MAX_KEY_LENGTH = 255;
+
+/** What the idempotency bucket keeps per (client, key). */
+export interface IdempotencyRecord {
+  jobId: string;
+  /** sha256 of the request (type + payload): the same key with another request is a 422. */
+  requestHash: string;
+  /** The `queued` event's sequence once the job is stored; null while the first request is storing it. */
+  eventId: number | null;
+  claimedAt: number;
+}
+
+export function validateIdempotencyKey(key: string): void {
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new InvalidInputError(
+      `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters`,
+      "invalid_idempotency_key",
+    );
+  }
+}
+
+/** KV key: the client id (safe by construction) and a hash of the caller's key (any characters). */
+export function idempotencyBucketKey(clientId: string, key: string): string {
+  return `${clientId}.${createHash("sha256").update(key).digest("base64url")}`;
+}
+
+export function requestHash(type: string, payload: unknown): string {
+  return createHash("sha256").update(JSON.stringify([type, payload ?? null])).digest("base64url");
+}
+
+/**
+ * Runs `enqueue` at most once per (client, Idempotency-Key) for as long as the bucket keeps the
+ * key (RESULTS_MAX_AGE). The first request claims the key with a create-only write; concurrent
+ * identical requests wait for the claimant's eventId and answer the same job. A claim whose
+ * request died before storing the job is taken over after CLAIM_STALE_MS with a revision-checked
+ * update, so exactly one request stores it (and enqueue itself is idempotent per jobId).
+ */
+export async function withIdempotency(
+  kv: KV,
+  bucketKey: string,
+  fresh: { jobId: string; requestHash: string },
+  enqueue: (jobId: string) => Promise<number>,
+): Promise<{ jobId: string; eventId: number; replayed: boolean }> {
+  const deadline = Date.now() + CLAIM_STALE_MS * 3;
+  while (Date.now() < deadline) {
+    const claim: IdempotencyRecord = { ...fresh, eventId: null, claimedAt: Date.now() };
+    let revision: number | null = null;
+    try {
+      revision = await kv.create(bucketKey, JSON.stringify(claim));
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE)) throw err;
+    }
+    if (revision !== null) return { ...(await store(kv, bucketKey, claim, revision, enqueue)), replayed: false };
+
+    const entry = await kv.get(bucketKey);
+    if (!entry || entry.operation !== "PUT") continue; // deleted meanwhile: claim again
+    const existing = entry.json<IdempotencyRecord>();
+    if (existing.requestHash !== fresh.requestHash) throw new IdempotencyMismatchError();
+    if (existing.eventId !== null) return { jobId: existing.jobId, eventId: existing.eventId, replayed: true };
+    if (Date.now() - existing.claimedAt > CLAIM_STALE_MS) {
+      const takeover: IdempotencyRecord = { ...existing, claimedAt: Date.now() };
+      try {
+        const rev = await kv.update(bucketKey, JSON.stringify(takeover), entry.revision);
+        return { ...(await store(kv, bucketKey, takeover, rev, enqueue)), replayed: true };
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE)) throw err;
+        continue; // someone else took over first
+      }
+    }
+    await sleep(POLL_MS);
+  }
+  throw new UnavailableError("another request with this Idempotency-Key is still being processed", "idempotency_busy");
+}
+
+async function store(
+  kv: KV,
+  bucketKey: string,
+  claim: IdempotencyRecord,
+  revision: number,
+  enqueue: (jobId: string) => Promise<number>,
+): Promise<{ jobId: string; eventId: number }> {
+  let eventId: number;
+  try {
+    eventId = await enqueue(claim.jobId);
+  } catch (err) {
+    // Free the key so that the client's retry can submit again.
+    await kv.delete(bucketKey, { previousSeq: revision }).catch(() => undefined);
+    throw err;
+  }
+  // If this fails (NATS blip, or a takeover after a very slow enqueue) the job is stored all the same;
+  // a later request with this key takes the claim over and finds the same job (enqueue is idempotent).
+  await kv.update(bucketKey, JSON.stringify({ ...claim, eventId }), revision).catch(() => undefined);
+  return { jobId: claim.jobId, eventId };
+}

@@ -1,0 +1,32 @@
+import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectAndProvision } from "../../libs/nats/mod.ts";
+import { createTokens } from "../../libs/auth/mod.ts";
+import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
+import { createHttpServer } from "../../libs/http/mod.ts";
+import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
+import { apiPlugin } from "./plugin.ts";
+import { apiDeps } from "./deps.ts";
+
+// `npm run api`: the HTTP API alone, against NATS_URL.
+const config = await loadConfigOrExit(() => {
+  const c = loadConfig();
+  requireTokenSecrets(c);
+  return c;
+});
+const log = createLogger({ level: config.logLevel, name: "herald-api" });
+try {
+  const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
+  const nats = await connectAndProvision(config, servers, "herald-api", log);
+  const app = createHttpServer({ log });
+  const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
+  const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  await app.listen({ host: config.host, port: config.port });
+  onShutdown(log, async () => {
+    await app.close();
+    await nats.nc.drain();
+  });
+} catch (err) {
+  exitOnStartupError(log, err);
+}

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync } from "fastify";
+import { InvalidInputError, isJobId } from "../../../libs/contracts/mod.ts";
+import { authenticate } from "../../../libs/auth/mod.ts";
+import type { ApiDeps } from "../deps.ts";
+import { submitJob } from "../submitJob.ts";
+import { getJobState } from "../getJobState.ts";
+import { cancelJob } from "../cancelJob.ts";
+import { jobUrls } from "../jobState.ts";
+
+/** How soon a client should poll a job that has not ended (seconds). */
+const RETRY_AFTER_SECONDS = "1";
+
+function jobIdParam(params: unknown): string {
+  const id = (params as { id?: unknown }).id;
+  if (!isJobId(id)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
+  return id;
+}
+
+export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+  app.post(
+    "/v1/jobs",
+    {
+      schema: {
+        body: {
+          type: "object",
+          required: ["type"],
+          properties: { type: { type: "string", minLength: 1, maxLength: 64 }, payload: {} },
+        },
+        headers: { type: "object", properties: { "idempotency-key": { type: "string" } } },
+      },
+    },
+    async (request, reply) => {
+      const clientId = await authenticate(request, deps.tokens);
+      const body = request.body as { type: string; payload?: unknown };
+      const key = request.headers["idempotency-key"];
+      const job = await submitJob(deps, {
+        clientId,
+        type: body.type,
+        payload: body.payload,
+        idempotencyKey: typeof key === "string" ? key : undefined,
+        requestId: request.id,
+      });
+      request.log.info({ clientId, jobId: job.jobId, type: body.type, replayed: job.replayed }, "job accepted");
+      const urls = jobUrls(job.jobId);
+      return reply
+        .status(202)
+        .header("location", urls.statusUrl)
+        .header("retry-after", RETRY_AFTER_SECONDS)
+        .header("idempotent-replayed", String(job.replayed))
+        .send({ jobId: job.jobId, status: "queued", ...urls, eventId: job.eventId });
+    },
+  );
+
+  app.get("/v1/jobs/:id", async (request, reply) => {
+    const clientId = await authenticate(request, deps.tokens);
+    const state = await getJobState(deps, clientId, jobIdParam(request.params));
+    if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
+    return state;
+  });
+
+  app.delete("/v1/jobs/:id", async (request, reply) => {
+    const clientId = await authenticate(request, deps.tokens);
+    const state = await cancelJob(deps, clientId, jobIdParam(request.params));
+    request.log.info({ clientId, jobId: state.jobId }, "job canceled");
+    return reply.status(202).send(state);
+  });
+};

@@ -1,0 +1,66 @@
+import { ulid } from "ulid";
+import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/contracts/mod.ts";
+import type { ApiDeps } from "./deps.ts";
+import { enqueueJob } from "./enqueueJob.ts";
+import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
+
+export interface SubmitJobInput {
+  clientId: string;
+  type: unknown;
+  payload: unknown;
+  idempotencyKey?: string | undefined;
+  requestId?: string;
+}
+
+export interface SubmittedJob {
+  jobId: string;
+  /** The `queued` event's RESULTS sequence. */
+  eventId: number;
+  /** True when an earlier request with the same Idempotency-Key had already created this job. */
+  replayed: boolean;
+}
+
+export class PayloadTooLargeError extends HeraldError {
+  constructor(limit: number) {
+    super(413, "payload_too_large", `the job is larger than the ${limit}-byte limit of the job queue`);
+  }
+}
+
+/** Validates a job against its type's schema and stores it (DESIGN.md, POST /v1/jobs). */
+export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<SubmittedJob> {
+  if (typeof input.type !== "string") throw new InvalidInputError("`type` must be a string", "invalid_input");
+  const jobType = deps.registry.get(input.type);
+  if (!jobType) {
+    throw new InvalidInputError(
+      `unknown job type ${JSON.stringify(input.type)}; known types: ${deps.registry.names().join(", ")}`,
+      "unknown_job_type",
+    );
+  }
+  const problem = deps.registry.validate(jobType, input.payload);
+  if (problem) throw new InvalidInputError(`invalid payload for ${jobType.name}: ${problem}`, "invalid_payload");
+  if (input.idempotencyKey !== undefined) validateIdempotencyKey(input.idempotencyKey);
+
+  const build = (jobId: string): JobMessage => ({
+    jobId,
+    clientId: input.clientId,
+    type: jobType.name,
+    payload: input.payload ?? null,
+    submittedAt: new Date().toISOString(),
+    ...(input.requestId ? { requestId: input.requestId } : {}),
+  });
+
+  const jobId = ulid();
+  // Measured on the message itself: JSON escaping can make it larger than the HTTP body was.
+  const size = Buffer.byteLength(JSON.stringify(build(jobId)));
+  if (size > deps.maxJobMessageBytes) throw new PayloadTooLargeError(deps.maxJobMessageBytes);
+
+  if (input.idempotencyKey === undefined) {
+    return { jobId, eventId: await enqueueJob(deps, build(jobId)), replayed: false };
+  }
+  return withIdempotency(
+    deps.idempotency,
+    idempotencyBucketKey(input.clientId, input.idempotencyKey),
+    { jobId, requestHash: requestHash(jobType.name, input.payload) },
+    (id) => enqueueJob(deps, build(id)),
+  );
+}

@@ -1,0 +1,49 @@
+import path from "node:path";
+import { loadConfig } from "../../libs/config/mod.ts";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectAndProvision, startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
+import { createTokens, loadOrCreateTokenSecret } from "../../libs/auth/mod.ts";
+import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
+import { createHttpServer } from "../../libs/http/mod.ts";
+import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
+import { apiPlugin } from "../api/plugin.ts";
+import { apiDeps } from "../api/deps.ts";
+import { startWorker } from "../worker/worker.ts";
+import { workerDeps } from "../worker/deps.ts";
+
+/**
+ * `npm start`: herald in one process. With no NATS_URL it starts its own nats-server (JetStream
+ * store under DATA_DIR/nats) as a child, then serves the API on PORT and runs a worker, all
+ * against that server. Ctrl-C stops everything, the child included.
+ */
+const config = await loadConfigOrExit(() => loadConfig());
+const log = createLogger({ level: config.logLevel, name: "herald" });
+let server: EmbeddedServer | null = null;
+try {
+  let servers = config.natsServers;
+  if (servers.length === 0) {
+    server = await startEmbeddedServer({ storeDir: path.join(config.dataDir, "nats"), bin: config.natsServerBin });
+    servers = [server.url];
+    log.info({ url: server.url, pid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
+  }
+  const secrets = config.tokenSecrets.length ? config.tokenSecrets : [loadOrCreateTokenSecret(config.dataDir, log)];
+  const nats = await connectAndProvision(config, servers, "herald", log);
+  const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
+
+  const app = createHttpServer({ log });
+  await app.register(apiPlugin, apiDeps(nats, createTokens(secrets, config.tokenTtlMs), registry));
+  const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
+  const address = await app.listen({ host: config.host, port: config.port });
+  log.info({ url: address, nats: servers.join(",") }, "herald is ready");
+  process.stdout.write(`\nherald is running at ${address}  (Ctrl-C to stop)\n\n`);
+
+  onShutdown(log, async () => {
+    await app.close();
+    await worker.stop();
+    await nats.nc.drain();
+    await server?.stop();
+  });
+} catch (err) {
+  await server?.stop();
+  exitOnStartupError(log, err);
+}

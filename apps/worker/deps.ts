@@ -1,0 +1,40 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { JobRegistry } from "../../libs/jobs/mod.ts";
+import type { Config } from "../../libs/config/mod.ts";
+
+export interface WorkerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  registry: JobRegistry;
+  log: Logger;
+  /** Attempts before a failure is final (JOB_MAX_DELIVER). */
+  maxAttempts: number;
+  /** The consumer's ack wait: in-progress acks are sent well inside it. */
+  ackWaitMs: number;
+  /** Delay before attempt n+1 after attempt n failed: backoff[n-1], the last one repeating. */
+  retryBackoffMs: number[];
+  progressIntervalMs: number;
+}
+
+/** WorkerDeps from a connected, provisioned NATS and the configuration. */
+export function workerDeps(
+  nats: Pick<WorkerDeps, "nc" | "js" | "jsm">,
+  registry: JobRegistry,
+  config: Pick<Config, "jobMaxDeliver" | "jobAckWaitMs" | "jobRetryBackoffMs" | "progressIntervalMs">,
+  log: Logger,
+): WorkerDeps {
+  return {
+    nc: nats.nc,
+    js: nats.js,
+    jsm: nats.jsm,
+    registry,
+    log,
+    maxAttempts: config.jobMaxDeliver,
+    ackWaitMs: config.jobAckWaitMs,
+    retryBackoffMs: config.jobRetryBackoffMs,
+    progressIntervalMs: config.progressIntervalMs,
+  };
+}

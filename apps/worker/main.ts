@@ -1,0 +1,23 @@
+import { loadConfig } from "../../libs/config/mod.ts";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectAndProvision } from "../../libs/nats/mod.ts";
+import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
+import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
+import { startWorker } from "./worker.ts";
+import { workerDeps } from "./deps.ts";
+
+// `npm run worker`: one worker process, against NATS_URL. Run more of them to scale.
+const config = await loadConfigOrExit(() => loadConfig());
+const log = createLogger({ level: config.logLevel, name: "herald-worker" });
+try {
+  const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
+  const nats = await connectAndProvision(config, servers, "herald-worker", log);
+  const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
+  const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
+  onShutdown(log, async () => {
+    await worker.stop();
+    await nats.nc.drain();
+  });
+} catch (err) {
+  exitOnStartupError(log, err);
+}

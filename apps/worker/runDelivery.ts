@@ -1,0 +1,223 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import {
+  isClientId,
+  isJobId,
+  isTerminal,
+  liveJobSubject,
+  type JobError,
+  type JobEvent,
+  type JobMessage,
+} from "../../libs/contracts/mod.ts";
+import { PermanentJobError, type JobAbortReason } from "../../libs/jobs/mod.ts";
+import { AlreadyTerminalError, EventFencedError, readLastEvent } from "../../libs/results/mod.ts";
+import type { WorkerDeps } from "./deps.ts";
+import { JobEventWriter } from "./eventWriter.ts";
+
+export type DeliveryOutcome =
+  | "succeeded"
+  | "failed"
+  | "retrying"
+  | "canceled"
+  | "already-ended"
+  | "superseded"
+  | "malformed"
+  | "shutdown";
+
+/**
+ * Runs one delivery of one job, from the JOBS message to its ack:
+ * 1. read the job's last event; if it has ended (canceled while queued, or finished by an earlier
+ *    attempt whose ack was lost), ack and stop;
+ * 2. unknown type, invalid payload, or past the last attempt → `failed` for good;
+ * 3. `started` (fenced), the handler with progress and in-progress acks, then `succeeded`, or
+ *    `retrying` + nak with backoff, or `failed`; ack only after the terminal event is stored.
+ * Losing the fence at any point means someone else owns the job now (a cancel, a newer attempt):
+ * the handler is aborted and this delivery neither acks nor writes again.
+ */
+export async function runDelivery(
+  deps: WorkerDeps,
+  msg: JsMsg,
+  shutdown: AbortSignal,
+): Promise<DeliveryOutcome> {
+  const job = parseJob(msg);
+  if (!job) {
+    deps.log.error({ subject: msg.subject, seq: msg.seq }, "malformed job message; terminated");
+    msg.term("malformed job message");
+    return "malformed";
+  }
+  const attempt = msg.info.deliveryCount;
+  const log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt, reqId: job.requestId });
+
+  const last = await readLastEvent(deps.jsm, job.clientId, job.jobId);
+  if (last && isTerminal(last.event.event)) {
+    msg.ack();
+    log.debug({ event: last.event.event }, "job already ended; acked");
+    return "already-ended";
+  }
+
+  const aborter = new AbortController();
+  const abort = (reason: JobAbortReason) => {
+    if (!aborter.signal.aborted) aborter.abort(reason);
+  };
+  const writer = new JobEventWriter({
+    js: deps.js,
+    job,
+    attempt,
+    lastSeq: last?.seq ?? 0,
+    progressIntervalMs: deps.progressIntervalMs,
+    onBroken: (err) => abort(err instanceof EventFencedError || err instanceof AlreadyTerminalError ? "superseded" : "shutdown"),
+  });
+
+  const ctx: Settle = {
+    msg,
+    log,
+    isEnded: async () => {
+      const now = await readLastEvent(deps.jsm, job.clientId, job.jobId);
+      return !!now && isTerminal(now.event.event);
+    },
+  };
+  const fail = (error: JobError) => finish(writer, ctx, "failed", { error });
+
+  const jobType = deps.registry.get(job.type);
+  if (!jobType) return fail({ code: "unknown_job_type", message: `no worker handles job type ${JSON.stringify(job.type)}` });
+  const invalid = deps.registry.validate(jobType, job.payload);
+  if (invalid) return fail({ code: "invalid_payload", message: invalid });
+  if (attempt > deps.maxAttempts) {
+    return fail({
+      code: "max_attempts",
+      message: `gave up after ${deps.maxAttempts} attempts; the last one did not finish (worker crashed or timed out)`,
+    });
+  }
+
+  // Watch the job's own live subject: a cancel stored by the API aborts the handler at once.
+  // Subscribed before `started` so that a cancel can never slip between the two.
+  const cancelWatch = deps.nc.subscribe(liveJobSubject(job.clientId, job.jobId), {
+    callback: (_err, m) => {
+      try {
+        if (m.json<JobEvent>().event === "canceled") abort("canceled");
+      } catch {
+        // not an envelope: ignore
+      }
+    },
+  });
+  const onShutdown = () => abort("shutdown");
+  shutdown.addEventListener("abort", onShutdown, { once: true });
+  const keepAlive = setInterval(() => msg.working(), Math.max(250, Math.floor(deps.ackWaitMs / 3)));
+
+  try {
+    await writer.write("started");
+    log.info("job started");
+    const result = await jobType.run({
+      jobId: job.jobId,
+      clientId: job.clientId,
+      type: job.type,
+      payload: job.payload,
+      attempt,
+      maxAttempts: deps.maxAttempts,
+      signal: aborter.signal,
+      progress: (pct, message) => writer.progress(pct, message),
+      log,
+    });
+    if (aborter.signal.aborted) return await afterAbort(ctx, aborter.signal.reason as JobAbortReason);
+    return await finish(writer, ctx, "succeeded", { result: result === undefined ? null : result });
+  } catch (err) {
+    if (aborter.signal.aborted) return await afterAbort(ctx, aborter.signal.reason as JobAbortReason);
+    if (isFenced(err)) return await afterAbort(ctx, "superseded");
+    const error = toJobError(err);
+    if (err instanceof PermanentJobError || attempt >= deps.maxAttempts) {
+      log.warn({ err }, "job failed");
+      return await finish(writer, ctx, "failed", { error });
+    }
+    const delay = deps.retryBackoffMs[Math.min(attempt, deps.retryBackoffMs.length) - 1] ?? 1_000;
+    writer.close();
+    try {
+      await writer.write("retrying", { error });
+    } catch (writeErr) {
+      if (isFenced(writeErr)) return await afterAbort(ctx, "superseded");
+      throw writeErr;
+    }
+    msg.nak(delay);
+    log.warn({ err, retryInMs: delay }, "job attempt failed; will retry");
+    return "retrying";
+  } finally {
+    clearInterval(keepAlive);
+    shutdown.removeEventListener("abort", onShutdown);
+    cancelWatch.unsubscribe();
+    writer.close();
+  }
+}
+
+/** What settling a delivery needs: the message, a logger, and a fresh look at whether the job ended. */
+interface Settle {
+  msg: JsMsg;
+  log: WorkerDeps["log"];
+  isEnded(): Promise<boolean>;
+}
+
+function isFenced(err: unknown): boolean {
+  return err instanceof EventFencedError || err instanceof AlreadyTerminalError;
+}
+
+/** Stores the terminal event, then acks. A duplicate/fenced terminal means the job ended elsewhere. */
+async function finish(
+  writer: JobEventWriter,
+  ctx: Settle,
+  event: "succeeded" | "failed",
+  fields: { result?: unknown; error?: JobError },
+): Promise<DeliveryOutcome> {
+  writer.close();
+  try {
+    await writer.write(event, fields);
+  } catch (err) {
+    if (isFenced(err)) return afterAbort(ctx, "superseded");
+    throw err;
+  }
+  ctx.msg.ack();
+  ctx.log.info({ event, error: fields.error }, `job ${event}`);
+  return event;
+}
+
+/**
+ * The handler was stopped by someone else. Canceled: the `canceled` event is stored, so the job is
+ * done — ack. Superseded: a newer attempt or a cancel owns the job; its owner acks. Shutdown: leave
+ * the message to be redelivered to another worker.
+ */
+async function afterAbort(ctx: Settle, reason: JobAbortReason): Promise<DeliveryOutcome> {
+  const { msg, log } = ctx;
+  if (reason === "canceled") {
+    msg.ack();
+    log.info("job canceled while running; acked");
+    return "canceled";
+  }
+  if (reason === "shutdown") {
+    // Shutting down, or NATS failed under us: hand the job back for another attempt.
+    msg.nak();
+    log.info("attempt interrupted; job handed back");
+    return "shutdown";
+  }
+  // Fenced out. If the job has ended (a cancel won the race with our write), it is done: ack.
+  // Otherwise a newer attempt owns it and will ack it; acking here could lose it if that attempt crashed.
+  if (await ctx.isEnded()) {
+    msg.ack();
+    log.info("job ended by another writer; acked");
+    return "already-ended";
+  }
+  log.info("a newer attempt owns this job now; this one stops");
+  return "superseded";
+}
+
+function toJobError(err: unknown): JobError {
+  if (err instanceof PermanentJobError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "handler_error", message: message.slice(0, 4_000) };
+}
+
+function parseJob(msg: JsMsg): JobMessage | null {
+  try {
+    const job = msg.json<JobMessage>();
+    if (!job || typeof job !== "object") return null;
+    if (!isJobId(job.jobId) || !isClientId(job.clientId) || typeof job.type !== "string") return null;
+    return job;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,70 @@
+import type { ConsumerMessages } from "@nats-io/jetstream";
+import { JOBS_STREAM, WORKERS_CONSUMER } from "../../libs/contracts/mod.ts";
+import type { WorkerDeps } from "./deps.ts";
+import { runDelivery } from "./runDelivery.ts";
+
+export interface Worker {
+  /** Jobs running now. */
+  readonly running: number;
+  /** Stop pulling, abort running handlers (their jobs are handed back), wait for them to settle. */
+  stop(): Promise<void>;
+}
+
+const FETCH_EXPIRES_MS = 5_000;
+
+/**
+ * Pulls jobs from the durable `workers` consumer and runs at most `concurrency` at once. It asks
+ * only for as many messages as it has free slots, so no job waits in this process's buffer while
+ * its ack timer runs.
+ */
+export async function startWorker(deps: WorkerDeps, concurrency: number): Promise<Worker> {
+  const consumer = await deps.js.consumers.get(JOBS_STREAM, WORKERS_CONSUMER);
+  const shutdown = new AbortController();
+  const running = new Set<Promise<unknown>>();
+  let slotFreed: (() => void) | null = null;
+  let batch: ConsumerMessages | null = null;
+
+  const launch = (msg: Parameters<typeof runDelivery>[1]) => {
+    const p = runDelivery(deps, msg, shutdown.signal)
+      .catch((err) => deps.log.error({ err, seq: msg.seq }, "delivery failed; left for redelivery"))
+      .finally(() => {
+        running.delete(p);
+        slotFreed?.();
+      });
+    running.add(p);
+  };
+
+  const loop = (async () => {
+    while (!shutdown.signal.aborted) {
+      if (running.size >= concurrency) {
+        await new Promise<void>((r) => (slotFreed = r));
+        slotFreed = null;
+        continue;
+      }
+      try {
+        batch = await consumer.fetch({ max_messages: concurrency - running.size, expires: FETCH_EXPIRES_MS });
+        for await (const msg of batch) launch(msg);
+      } catch (err) {
+        if (shutdown.signal.aborted) break;
+        deps.log.warn({ err }, "fetch failed; retrying");
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        batch = null;
+      }
+    }
+  })();
+
+  deps.log.info({ concurrency, consumer: WORKERS_CONSUMER }, "worker started");
+  return {
+    get running() {
+      return running.size;
+    },
+    async stop() {
+      shutdown.abort();
+      slotFreed?.();
+      await (batch as ConsumerMessages | null)?.close();
+      await loop;
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { onShutdown, exitOnStartupError, loadConfigOrExit } from "./lifecycle.ts";

@@ -1,0 +1,147 @@
+import { parseDuration } from "./duration.ts";
+
+export { parseDuration } from "./duration.ts";
+
+/**
+ * herald's configuration, from environment variables. Every app reads the same set and uses
+ * what it needs; `loadConfig` checks all of them and reports every bad value at once.
+ */
+export interface Config {
+  /** NATS servers; empty in one-process mode, which starts its own. */
+  natsServers: string[];
+  natsReplicas: 1 | 3;
+  /** Path to a nats-server binary; default: `nats-server` on PATH. */
+  natsServerBin: string;
+  host: string;
+  port: number;
+  /** HS256 secrets; the first signs, all verify (rotation). Empty only in one-process mode. */
+  tokenSecrets: string[];
+  tokenTtlMs: number;
+  resultsMaxAgeMs: number;
+  jobMaxDeliver: number;
+  jobAckWaitMs: number;
+  jobRetryBackoffMs: number[];
+  workerConcurrency: number;
+  /** A module exporting extra job types (see docs/job-types.md). */
+  workerJobs: string | null;
+  progressIntervalMs: number;
+  sseHeartbeatMs: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const duration = (name: string, fallback: string, minMs: number, maxMs: number): number => {
+    const raw = get(name) ?? fallback;
+    const ms = parseDuration(raw);
+    if (ms === null || ms < minMs || ms > maxMs) {
+      problems.push(
+        `${name}=${JSON.stringify(raw)}: expected a duration like 500ms, 30s, 5m, 24h or 7d, from ${minMs}ms to ${maxMs}ms`,
+      );
+      return parseDuration(fallback)!;
+    }
+    return ms;
+  };
+
+  const natsServers = (get("NATS_URL") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of natsServers) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$|^[\w.-]+:\d+$/.test(s)) {
+      problems.push(`NATS_URL: ${JSON.stringify(s)} is not a server URL like nats://127.0.0.1:4222`);
+    }
+  }
+
+  const replicasRaw = int("NATS_REPLICAS", 1, 1, 3);
+  if (replicasRaw === 2) problems.push("NATS_REPLICAS=2: use 1 (single server) or 3 (cluster)");
+
+  const tokenSecrets = (get("TOKEN_SECRET") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const [i, s] of tokenSecrets.entries()) {
+    if (Buffer.byteLength(s) < 32) {
+      problems.push(`TOKEN_SECRET: secret #${i + 1} is shorter than 32 bytes; use e.g. \`openssl rand -base64 48\``);
+    }
+  }
+
+  const backoffRaw = get("JOB_RETRY_BACKOFF") ?? "1s,5s,30s";
+  const jobRetryBackoffMs: number[] = [];
+  for (const part of backoffRaw.split(",")) {
+    const ms = parseDuration(part);
+    if (ms === null || ms > 3_600_000) {
+      problems.push(`JOB_RETRY_BACKOFF=${JSON.stringify(backoffRaw)}: expected durations like 1s,5s,30s (each ≤ 1h)`);
+      break;
+    }
+    jobRetryBackoffMs.push(ms);
+  }
+
+  const logLevel = (get("LOG_LEVEL") ?? "info") as Config["logLevel"];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  const config: Config = {
+    natsServers,
+    natsReplicas: replicasRaw === 3 ? 3 : 1,
+    natsServerBin: get("NATS_SERVER_BIN") ?? "nats-server",
+    host: get("HOST") ?? "127.0.0.1",
+    port: int("PORT", 3000, 0, 65535),
+    tokenSecrets,
+    tokenTtlMs: duration("TOKEN_TTL", "7d", 60_000, 365 * 86_400_000),
+    resultsMaxAgeMs: duration("RESULTS_MAX_AGE", "24h", 60_000, 365 * 86_400_000),
+    jobMaxDeliver: int("JOB_MAX_DELIVER", 5, 1, 100),
+    jobAckWaitMs: duration("JOB_ACK_WAIT", "30s", 1_000, 3_600_000),
+    jobRetryBackoffMs: jobRetryBackoffMs.length ? jobRetryBackoffMs : [1_000, 5_000, 30_000],
+    workerConcurrency: int("WORKER_CONCURRENCY", 4, 1, 1000),
+    workerJobs: get("WORKER_JOBS") ?? null,
+    progressIntervalMs: int("PROGRESS_INTERVAL_MS", 100, 0, 60_000),
+    sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100, 300_000),
+    logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : "info",
+    dataDir: get("DATA_DIR") ?? ".data",
+  };
+
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** Apps run on their own (not the one-process mode) share tokens with each other: the secret must be given. */
+export function requireTokenSecrets(config: Config): string[] {
+  if (config.tokenSecrets.length === 0) {
+    throw new ConfigError([
+      "TOKEN_SECRET is required (one or more comma-separated secrets of at least 32 bytes, the same for every api and notifier); e.g. `export TOKEN_SECRET=$(openssl rand -base64 48)`",
+    ]);
+  }
+  return config.tokenSecrets;
+}

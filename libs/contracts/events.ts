@@ -1,0 +1,73 @@
+/** The event envelope stored in RESULTS and sent over SSE (DESIGN.md, Events). */
+
+export const JOB_EVENTS = [
+  "queued",
+  "started",
+  "progress",
+  "retrying",
+  "succeeded",
+  "failed",
+  "canceled",
+] as const;
+export type JobEventName = (typeof JOB_EVENTS)[number];
+
+export const TERMINAL_EVENTS: ReadonlySet<JobEventName> = new Set(["succeeded", "failed", "canceled"]);
+
+export function isTerminal(event: JobEventName): boolean {
+  return TERMINAL_EVENTS.has(event);
+}
+
+export interface JobProgress {
+  /** 0..100 */
+  pct: number;
+  message: string | null;
+}
+
+export interface JobError {
+  /** A stable machine-readable code: `handler_error`, `invalid_payload`, `max_attempts`, … */
+  code: string;
+  message: string;
+}
+
+export interface JobEvent {
+  jobId: string;
+  clientId: string;
+  type: string;
+  event: JobEventName;
+  /** Delivery attempt (1-based); 0 for `queued` and for a cancel before any attempt. */
+  attempt: number;
+  /** The latest progress of the current attempt (carried into later events), or null. */
+  progress: JobProgress | null;
+  result: unknown;
+  error: JobError | null;
+  /** ISO-8601 time the event was created. */
+  at: string;
+}
+
+/** A job as it travels on JOBS. */
+export interface JobMessage {
+  jobId: string;
+  clientId: string;
+  type: string;
+  payload: unknown;
+  submittedAt: string;
+  /** The API request that accepted the job, so a job can be followed through the logs. */
+  requestId?: string;
+}
+
+/** The public state of a job, as `GET /v1/jobs/:id` answers it. */
+export type JobStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "canceled";
+
+export function statusOf(event: JobEventName): JobStatus {
+  switch (event) {
+    case "queued":
+      return "queued";
+    case "started":
+    case "progress":
+      return "running";
+    case "retrying":
+      return "retrying";
+    default:
+      return event;
+  }
+}

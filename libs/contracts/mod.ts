@@ -1,0 +1,5 @@
+export * from "./names.ts";
+export * from "./ids.ts";
+export * from "./subjects.ts";
+export * from "./events.ts";
+export * from "./errors.ts";

@@ -1,0 +1,5 @@
+/** JetStream object names. The definitions themselves live in nats/*.json (one source of truth). */
+export const JOBS_STREAM = "JOBS";
+export const RESULTS_STREAM = "RESULTS";
+export const WORKERS_CONSUMER = "workers";
+export const IDEMPOTENCY_BUCKET = "idempotency";

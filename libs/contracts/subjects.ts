@@ -1,0 +1,57 @@
+import { isClientId, isJobId, isJobTypeName } from "./ids.ts";
+
+/**
+ * Subject builders. Each validates its tokens so that no caller can build a subject that
+ * matches more (or other) than it means to.
+ */
+
+function assertToken(ok: boolean, what: string, value: string): void {
+  if (!ok) throw new TypeError(`invalid ${what} for a subject: ${JSON.stringify(value)}`);
+}
+
+/** `jobs.<type>`: where a job is queued in JOBS. */
+export function jobSubject(type: string): string {
+  assertToken(isJobTypeName(type), "job type", type);
+  return `jobs.${type}`;
+}
+
+/** `results.<clientId>.<jobId>`: every event of one job, in RESULTS. */
+export function resultSubject(clientId: string, jobId: string): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  assertToken(isJobId(jobId), "job id", jobId);
+  return `results.${clientId}.${jobId}`;
+}
+
+/** `results.<clientId>.>`: every event of one client, in RESULTS. */
+export function clientResultsFilter(clientId: string): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  return `results.${clientId}.>`;
+}
+
+/** `live.<clientId>.<jobId>`: the core-NATS republish of one job's events. */
+export function liveJobSubject(clientId: string, jobId: string): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  assertToken(isJobId(jobId), "job id", jobId);
+  return `live.${clientId}.${jobId}`;
+}
+
+/** `live.<clientId>.>`: the core-NATS republish of one client's events. */
+export function liveClientFilter(clientId: string): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  return `live.${clientId}.>`;
+}
+
+/** Msg-Id of a job's JOBS message: a retried submit inside the duplicate window is not queued twice. */
+export function jobMsgId(jobId: string): string {
+  return `${jobId}.job`;
+}
+
+/** Msg-Id of a job's `queued` event. */
+export function queuedMsgId(jobId: string): string {
+  return `${jobId}.queued`;
+}
+
+/** Msg-Id shared by every terminal event of a job: a second terminal inside the window is a duplicate. */
+export function terminalMsgId(jobId: string): string {
+  return `${jobId}.terminal`;
+}

@@ -1,0 +1,42 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import cookie from "@fastify/cookie";
+import { ulid } from "ulid";
+import type { Logger } from "pino";
+import { registerErrorHandling } from "./errors.ts";
+
+export interface HttpServerOptions {
+  log: Logger;
+  /** Largest request body, in bytes (413 beyond). */
+  bodyLimit?: number;
+  /** Trust X-Forwarded-* from a reverse proxy (for Secure cookies behind HTTPS). */
+  trustProxy?: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * The Fastify instance every herald app registers its plugin on: pino logging with request ids
+ * (an incoming X-Request-Id is kept, so a job can be followed from a proxy into the worker),
+ * cookies, JSON errors everywhere.
+ */
+export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    trustProxy: opts.trustProxy ?? false,
+    requestIdHeader: "x-request-id",
+    requestIdLogLabel: "reqId",
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : ulid();
+    },
+    // Deep JSON cannot blow the stack: Fastify parses with secure-json-parse; the schema limits shape.
+    return503OnClosing: true,
+  });
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  void app.register(cookie);
+  registerErrorHandling(app);
+  return app;
+}

@@ -1,0 +1,66 @@
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+import AjvModule from "ajv";
+import type { ValidateFunction } from "ajv";
+import { isJobTypeName } from "../contracts/mod.ts";
+import { BUILTIN_JOB_TYPES } from "./builtin.ts";
+import type { JobType } from "./types.ts";
+
+// ajv ships CommonJS; under NodeNext its default export is the module object.
+const Ajv = AjvModule.default;
+
+export interface JobRegistry {
+  get(name: string): JobType | undefined;
+  names(): string[];
+  all(): readonly JobType[];
+  /** Null when the payload fits the type's schema, else a human-readable reason. */
+  validate(type: JobType, payload: unknown): string | null;
+}
+
+export class JobTypeDefinitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JobTypeDefinitionError";
+  }
+}
+
+/** A registry of the built-in job types plus `extra` ones. Schemas are compiled once, here. */
+export function createJobRegistry(extra: readonly JobType[] = []): JobRegistry {
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  const types = new Map<string, { type: JobType; validate: ValidateFunction }>();
+  for (const type of [...BUILTIN_JOB_TYPES, ...extra]) {
+    if (!type || typeof type !== "object" || typeof type.run !== "function" || !type.schema) {
+      throw new JobTypeDefinitionError(`a job type must have a name, a schema and run(): got ${JSON.stringify(type)}`);
+    }
+    if (!isJobTypeName(type.name)) {
+      throw new JobTypeDefinitionError(`job type name ${JSON.stringify(type.name)} must match ^[a-z][a-z0-9_-]{0,63}$`);
+    }
+    if (types.has(type.name)) throw new JobTypeDefinitionError(`job type ${JSON.stringify(type.name)} is defined twice`);
+    types.set(type.name, { type, validate: ajv.compile(type.schema) });
+  }
+  return {
+    get: (name) => types.get(name)?.type,
+    names: () => [...types.keys()],
+    all: () => [...types.values()].map((t) => t.type),
+    validate(type, payload) {
+      const entry = types.get(type.name)!;
+      if (entry.validate(payload)) return null;
+      const e = entry.validate.errors?.[0];
+      return e ? `payload${e.instancePath} ${e.message}` : "payload does not match the job type's schema";
+    },
+  };
+}
+
+/**
+ * Loads extra job types from the module named by WORKER_JOBS: its default export (an array of
+ * job types) or, failing that, every exported job type. See docs/job-types.md.
+ */
+export async function loadJobTypes(modulePath: string | null): Promise<JobType[]> {
+  if (!modulePath) return [];
+  const url = pathToFileURL(path.resolve(modulePath)).href;
+  const mod = (await import(url)) as Record<string, unknown>;
+  const candidates = Array.isArray(mod.default) ? mod.default : Object.values(mod);
+  return candidates.filter(
+    (v): v is JobType => !!v && typeof v === "object" && typeof (v as JobType).run === "function",
+  );
+}

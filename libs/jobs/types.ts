@@ -1,0 +1,51 @@
+import type { Static, TSchema } from "@sinclair/typebox";
+import type { Logger } from "pino";
+
+/** What a job handler gets: its payload, its attempt, a cancel signal and a progress reporter. */
+export interface JobContext<P = unknown> {
+  jobId: string;
+  clientId: string;
+  type: string;
+  payload: P;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The attempt after which a failure is final (JOB_MAX_DELIVER). */
+  maxAttempts: number;
+  /**
+   * Aborted when the job is canceled, when a newer attempt of it has taken over, or when the
+   * worker shuts down. `signal.reason` says which (a JobAbortReason).
+   */
+  signal: AbortSignal;
+  /** Report progress (0-100) with an optional message. Cheap to call often: events are coalesced. */
+  progress(pct: number, message?: string): void;
+  log: Logger;
+}
+
+export type JobAbortReason = "canceled" | "superseded" | "shutdown";
+
+/** A job type: a name (a subject token), a JSON Schema for its payload (TypeBox), and a handler. */
+export interface JobType<S extends TSchema = TSchema> {
+  name: string;
+  /** One line shown to people (web page, CLI). */
+  description?: string;
+  schema: S;
+  /** An example payload, shown by the web page and the docs. */
+  example?: Static<S>;
+  /** Returns the result (any JSON value). Throw to fail: PermanentJobError fails for good, anything else retries. */
+  run(ctx: JobContext<Static<S>>): Promise<unknown>;
+}
+
+/** Declares a job type with its payload type inferred from the schema. */
+export function defineJob<S extends TSchema>(def: JobType<S>): JobType<S> {
+  return def;
+}
+
+/** Throw from a handler to fail the job for good, without the remaining attempts. */
+export class PermanentJobError extends Error {
+  readonly code: string;
+  constructor(message: string, code = "permanent_failure") {
+    super(message);
+    this.name = "PermanentJobError";
+    this.code = code;
+  }
+}

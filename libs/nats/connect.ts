@@ -1,0 +1,59 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+export interface ConnectOptions {
+  servers: string[];
+  /** Shown in the server's connz, e.g. `herald-api`. */
+  name: string;
+  log: Logger;
+  /** Give up on the first connection after this long (default: 30 s). */
+  firstConnectTimeoutMs?: number;
+}
+
+/**
+ * Connects to NATS, retrying the first connection with backoff (a server started at the same time
+ * as the app may not be up yet), then reconnecting forever: an app never gives up on NATS by itself.
+ */
+export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
+  const deadline = Date.now() + (opts.firstConnectTimeoutMs ?? 30_000);
+  let delay = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const nc = await connect({
+        servers: opts.servers,
+        name: opts.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        pingInterval: 10_000,
+      });
+      watchStatus(nc, opts.log);
+      opts.log.info({ server: nc.getServer(), attempt }, "connected to NATS");
+      return nc;
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      opts.log.warn({ err, servers: opts.servers, attempt, retryInMs: delay }, "NATS not reachable yet; retrying");
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+}
+
+function watchStatus(nc: NatsConnection, log: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case "disconnect":
+          log.warn({ server: s.server }, "NATS disconnected");
+          break;
+        case "reconnect":
+          log.info({ server: s.server }, "NATS reconnected");
+          break;
+        case "error":
+          log.error({ err: s.error }, "NATS connection error");
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+}

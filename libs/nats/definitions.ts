@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
+import type { KvOptions } from "@nats-io/kv";
+import { definitionPath } from "./paths.ts";
+import { IDEMPOTENCY_BUCKET, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../contracts/mod.ts";
+
+const NS_PER_MS = 1_000_000;
+
+/** The settings that the environment may change in the JSON definitions. */
+export interface DefinitionOverrides {
+  replicas: number;
+  resultsMaxAgeMs: number;
+  jobAckWaitMs: number;
+  jobMaxDeliver: number;
+}
+
+export interface Definitions {
+  jobs: StreamConfig;
+  results: StreamConfig;
+  workers: ConsumerConfig & { durable_name: string };
+  idempotency: Partial<KvOptions> & { bucket: string };
+}
+
+function readJson<T>(...parts: string[]): T {
+  return JSON.parse(readFileSync(definitionPath(...parts), "utf8")) as T;
+}
+
+/**
+ * nats/streams/*.json, nats/consumers/workers.json and nats/buckets/idempotency.json are the one
+ * source of truth (the `nats` CLI accepts the stream and consumer files as they are). Only the
+ * settings named in DefinitionOverrides come from the environment.
+ */
+export function loadDefinitions(o: DefinitionOverrides): Definitions {
+  const jobs = readJson<StreamConfig>("streams", `${JOBS_STREAM}.json`);
+  const results = readJson<StreamConfig>("streams", `${RESULTS_STREAM}.json`);
+  const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
+  const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
+
+  jobs.num_replicas = o.replicas;
+  results.num_replicas = o.replicas;
+  results.max_age = o.resultsMaxAgeMs * NS_PER_MS;
+  workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
+  // The worker itself ends a job as `failed` when it receives delivery JOB_MAX_DELIVER + 1 (a job
+  // that crashed its worker on every attempt); the server's max_deliver is the backstop behind it,
+  // so a job never loops and never silently stops being delivered without a terminal event.
+  workers.max_deliver = o.jobMaxDeliver + 1;
+  idempotency.replicas = o.replicas;
+  // An Idempotency-Key is honoured for as long as the job's events are retained.
+  idempotency.ttl = o.resultsMaxAgeMs;
+  return { jobs, results, workers, idempotency };
+}

@@ -1,0 +1,11 @@
+export { connectNats, type ConnectOptions } from "./connect.ts";
+export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
+export { provision } from "./provision.ts";
+export { connectAndProvision, type HeraldNats } from "./setup.ts";
+export {
+  startEmbeddedServer,
+  NatsServerNotFoundError,
+  type EmbeddedServer,
+  type EmbeddedServerOptions,
+} from "./embedded-server.ts";
+export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";

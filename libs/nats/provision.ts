@@ -1,0 +1,58 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+import { JOBS_STREAM } from "../contracts/mod.ts";
+import type { Definitions } from "./definitions.ts";
+
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * Creates or updates JOBS, RESULTS, the `workers` consumer and the idempotency bucket so that
+ * they match the definitions. Safe to run from every app at every start, concurrently.
+ */
+export async function provision(nc: NatsConnection, defs: Definitions, log: Logger): Promise<{ idempotency: KV }> {
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, defs.jobs, log);
+  await ensureStream(jsm, defs.results, log);
+  await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
+  const { bucket, ...kvOpts } = defs.idempotency;
+  const idempotency = await new Kvm(nc).create(bucket, kvOpts);
+  return { idempotency };
+}
+
+async function ensureStream(jsm: JetStreamManager, cfg: StreamConfig, log: Logger): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== STREAM_NOT_FOUND) throw err;
+    try {
+      await jsm.streams.add(cfg);
+      log.info({ stream: cfg.name }, "stream created");
+      return;
+    } catch (addErr) {
+      // Another app created it at the same moment: fall through to update.
+      if (!(addErr instanceof JetStreamApiError) || addErr.code !== STREAM_NAME_IN_USE) throw addErr;
+    }
+  }
+  await jsm.streams.update(cfg.name, cfg);
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  cfg: Definitions["workers"],
+  log: Logger,
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, cfg.durable_name);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== CONSUMER_NOT_FOUND) throw err;
+    await jsm.consumers.add(stream, cfg);
+    log.info({ stream, consumer: cfg.durable_name }, "consumer created");
+    return;
+  }
+  await jsm.consumers.update(stream, cfg.durable_name, cfg);
+}

@@ -1,0 +1,29 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+import type { Config } from "../config/mod.ts";
+import { connectNats } from "./connect.ts";
+import { loadDefinitions, type Definitions } from "./definitions.ts";
+import { provision } from "./provision.ts";
+
+export interface HeraldNats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  idempotency: KV;
+  defs: Definitions;
+}
+
+/** Connects (with retry) and provisions streams, consumer and bucket: what every app does first. */
+export async function connectAndProvision(config: Config, servers: string[], name: string, log: Logger): Promise<HeraldNats> {
+  const nc = await connectNats({ servers, name, log });
+  const defs = loadDefinitions({
+    replicas: config.natsReplicas,
+    resultsMaxAgeMs: config.resultsMaxAgeMs,
+    jobAckWaitMs: config.jobAckWaitMs,
+    jobMaxDeliver: config.jobMaxDeliver,
+  });
+  const { idempotency } = await provision(nc, defs, log);
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), idempotency, defs };
+}

@@ -1,0 +1,38 @@
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { isTerminal, resultSubject, terminalMsgId, queuedMsgId, type JobEvent } from "../contracts/mod.ts";
+import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+/**
+ * Stores one event of a job in RESULTS, fenced: it is stored only if the job's last stored event
+ * is still `expectedLastSeq` (0 before `queued`). Returns the event's stream sequence.
+ *
+ * Terminal events all carry the Msg-Id `<jobId>.terminal`, so that inside the duplicate window a
+ * second terminal is never stored even if the fence were somehow passed; `queued` carries
+ * `<jobId>.queued` so a retried submit is answered with the first one's sequence.
+ *
+ * Throws EventFencedError when another event came first, AlreadyTerminalError when a terminal
+ * event already exists (duplicate Msg-Id).
+ */
+export async function publishEvent(
+  js: JetStreamClient,
+  event: JobEvent,
+  expectedLastSeq: number,
+): Promise<number> {
+  const terminal = isTerminal(event.event);
+  const msgID = terminal ? terminalMsgId(event.jobId) : event.event === "queued" ? queuedMsgId(event.jobId) : undefined;
+  try {
+    const ack = await js.publish(resultSubject(event.clientId, event.jobId), JSON.stringify(event), {
+      expect: { lastSubjectSequence: expectedLastSeq },
+      ...(msgID ? { msgID } : {}),
+    });
+    if (ack.duplicate && terminal) throw new AlreadyTerminalError(event.jobId);
+    return ack.seq;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+      throw new EventFencedError(event.jobId, expectedLastSeq, { cause: err });
+    }
+    throw err;
+  }
+}

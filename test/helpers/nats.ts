@@ -1,0 +1,31 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
+
+export interface TestNats extends EmbeddedServer {
+  storeDir: string;
+  /** Stops the server and removes its store. */
+  close(): Promise<void>;
+}
+
+/**
+ * A real nats-server with JetStream for one test file: free port chosen by the server itself,
+ * a temporary store, monitoring on (connz/subsz for leak checks). Stop it in afterAll.
+ */
+export async function startTestNats(opts: { storeDir?: string } = {}): Promise<TestNats> {
+  const storeDir = opts.storeDir ?? mkdtempSync(path.join(tmpdir(), "herald-nats-"));
+  const server = await startEmbeddedServer({
+    storeDir,
+    monitor: true,
+    bin: process.env.NATS_SERVER_BIN ?? "nats-server",
+  });
+  return {
+    ...server,
+    storeDir,
+    async close() {
+      await server.stop();
+      if (!opts.storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
