@@ -41,7 +41,8 @@ export async function runDelivery(
   const job = parseJob(msg);
   if (!job) {
     deps.log.error({ subject: msg.subject, seq: msg.seq }, "malformed job message; terminated");
-    msg.term("malformed job message");
+    // No reason text: nats-server 2.9 does not understand `+TERM <reason>` and would ignore the term.
+    msg.term();
     return "malformed";
   }
   const attempt = msg.info.deliveryCount;

@@ -25,7 +25,6 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     trustProxy: opts.trustProxy ?? false,
     requestIdHeader: "x-request-id",
-    requestIdLogLabel: "reqId",
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : ulid();
@@ -36,6 +35,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  // herald speaks JSON only: any other body is a 415, not a string that fails validation later.
+  app.removeContentTypeParser("text/plain");
   void app.register(cookie);
   registerErrorHandling(app);
   return app;

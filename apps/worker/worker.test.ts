@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
+import { defineJob, Type } from "../../libs/jobs/mod.ts";
+import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
+
+// Hooks into test-only job types: a handler that records how it was stopped, and a chatty one.
+const aborted = new Map<string, unknown>();
+const started = new Map<string, () => void>();
+const blocker = defineJob({
+  name: "blocker",
+  schema: Type.Object({ ms: Type.Integer() }),
+  async run(ctx) {
+    started.get(ctx.jobId)?.();
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, ctx.payload.ms);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(t);
+        aborted.set(ctx.jobId, ctx.signal.reason);
+        reject(ctx.signal.reason);
+      });
+    });
+    return "finished";
+  },
+});
+const chatty = defineJob({
+  name: "chatty",
+  schema: Type.Object({ updates: Type.Integer() }),
+  async run(ctx) {
+    for (let i = 1; i <= ctx.payload.updates; i++) {
+      ctx.progress((i / ctx.payload.updates) * 100, `update ${i}`);
+      if (i % 1000 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    return { updates: ctx.payload.updates };
+  },
+});
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({
+    workers: 2,
+    jobTypes: [blocker, chatty],
+    env: { JOB_MAX_DELIVER: "3", JOB_ACK_WAIT: "2s", PROGRESS_INTERVAL_MS: "50" },
+  });
+});
+afterAll(async () => stack?.close());
+
+function whenStarted(jobId: string): Promise<void> {
+  return new Promise((r) => started.set(jobId, r));
+}
+
+describe("worker lifecycle", () => {
+  it("runs a sleep job: queued, started, a progress event per step, succeeded — in order, one attempt", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "sleep", { ms: 400, steps: 4 });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 1, result: { sleptMs: 400, steps: 4 } });
+    const events = await stack.events(c.clientId, jobId);
+    expect(eventNames(events)).toEqual(["queued", "started", "progress", "progress", "progress", "progress", "succeeded"]);
+    expect(events.filter((e) => e.event.event === "progress").map((e) => e.event.progress)).toEqual([
+      { pct: 25, message: "step 1 of 4" },
+      { pct: 50, message: "step 2 of 4" },
+      { pct: 75, message: "step 3 of 4" },
+      { pct: 100, message: "step 4 of 4" },
+    ]);
+    const seqs = events.map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // The API reports the same end state.
+    const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
+    expect(state).toMatchObject({ status: "succeeded", result: { sleptMs: 400, steps: 4 }, progress: { pct: 100 } });
+  });
+
+  it("returns echo's payload and a real sha256", async () => {
+    const c = await stack.client();
+    const echo = await stack.submit(c.auth, "echo", { nested: [1, "two", null] });
+    const hash = await stack.submit(c.auth, "sha256", { data: "abc", rounds: 1 });
+    expect((await stack.waitForTerminal(c.clientId, echo.jobId)).event.result).toEqual({ nested: [1, "two", null] });
+    expect((await stack.waitForTerminal(c.clientId, hash.jobId)).event.result).toEqual({
+      sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      rounds: 1,
+    });
+  });
+
+  it("retries a flaky job with `retrying` events, then succeeds on the next attempt", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "flaky", { failTimes: 2 });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 3, result: { succeededOnAttempt: 3 } });
+    const events = await stack.events(c.clientId, jobId);
+    expect(eventNames(events)).toEqual(["queued", "started", "retrying", "started", "retrying", "started", "succeeded"]);
+    expect(events[2]!.event.error).toEqual({ code: "handler_error", message: "flaky: planned failure 1 of 2" });
+    expect(events.map((e) => e.event.attempt)).toEqual([0, 1, 1, 2, 2, 3, 3]);
+  });
+
+  it("fails for good after JOB_MAX_DELIVER attempts", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "flaky", { failTimes: 10 });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "failed", attempt: 3, error: { code: "handler_error" } });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
+      "queued", "started", "retrying", "started", "retrying", "started", "failed",
+    ]);
+  });
+
+  it("fails a `fail` job on its first attempt, without retries", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "fail", { message: "boom" });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "failed", attempt: 1, error: { code: "job_failed", message: "boom" } });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "failed"]);
+  });
+
+  it("fails for good a job whose payload does not fit its type (published around the API)", async () => {
+    const c = await stack.client();
+    // An operator (or an older API) put a job straight on JOBS; it must not be redelivered forever.
+    const { jobId } = await stack.submit(c.auth, "echo", {});
+    const bad: JobMessage = { jobId, clientId: c.clientId, type: "sleep", payload: { ms: "x" }, submittedAt: new Date().toISOString() };
+    // Reuse the job's queued event: only the JOBS message differs from a normal submit.
+    await stack.nats.js.publish(jobSubject("sleep"), JSON.stringify(bad));
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    // The echo delivery or the bad one may end it first; either way exactly one terminal event.
+    const events = await stack.events(c.clientId, jobId);
+    expect(events.filter((e) => ["succeeded", "failed", "canceled"].includes(e.event.event))).toHaveLength(1);
+    expect(["succeeded", "failed"]).toContain(end.event.event);
+  });
+
+  it("fails a job of a type no worker knows, and terminates an unparseable message without crashing", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "echo", {});
+    await stack.waitForTerminal(c.clientId, jobId);
+    const ghost: JobMessage = {
+      jobId: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+      clientId: c.clientId,
+      type: "ghost",
+      payload: {},
+      submittedAt: new Date().toISOString(),
+    };
+    await stack.nats.js.publish(jobSubject("ghost"), JSON.stringify(ghost));
+    await stack.nats.js.publish(jobSubject("echo"), "{not json");
+    const end = await stack.waitForTerminal(c.clientId, ghost.jobId);
+    expect(end.event).toMatchObject({ event: "failed", error: { code: "unknown_job_type" } });
+    // The queue drains: the garbage was terminated, not left for redelivery.
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    // And the workers still run jobs.
+    const next = await stack.submit(c.auth, "echo", "still alive");
+    expect((await stack.waitForTerminal(c.clientId, next.jobId)).event.result).toBe("still alive");
+  });
+
+  it("coalesces a chatty handler's progress into a few events", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "chatty", { updates: 200_000 });
+    await stack.waitForTerminal(c.clientId, jobId);
+    const progress = (await stack.events(c.clientId, jobId)).filter((e) => e.event.event === "progress");
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.length).toBeLessThan(200);
+    const pcts = progress.map((e) => e.event.progress!.pct);
+    expect(pcts).toEqual([...pcts].sort((a, b) => a - b));
+  });
+});
+
+describe("long jobs and custom types", () => {
+  it("keeps a job longer than the ack wait on its first attempt (in-progress acks)", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "blocker", { ms: 3_000 }); // JOB_ACK_WAIT is 2s here
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 1, result: "finished" });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "succeeded"]);
+  });
+});
+
+describe("cancel", () => {
+  it("cancels a running job: the handler sees an aborted signal, the job ends `canceled` once, the message is acked", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "blocker", { ms: 20_000 });
+    // Wait until a worker runs it.
+    await new Promise<void>((resolve) => {
+      started.set(jobId, resolve);
+    });
+    const res = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
+    expect(res.status).toBe(202);
+    await expect.poll(() => aborted.get(jobId), { timeout: 5_000 }).toBe("canceled");
+    const events = await stack.events(c.clientId, jobId);
+    expect(eventNames(events)).toEqual(["queued", "started", "canceled"]);
+    await expect.poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 }).toBe(0);
+    expect((await stack.nats.jsm.streams.info("JOBS")).state.messages).toBe(0);
+  });
+
+  it("a job canceled while queued never runs", async () => {
+    const c = await stack.client();
+    // Fill every worker slot so the next job waits in JOBS.
+    const fillers = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const { jobId } = await stack.submit(c.auth, "blocker", { ms: 1_500 });
+        return jobId;
+      }),
+    );
+    const { jobId } = await stack.submit(c.auth, "blocker", { ms: 10 });
+    const res = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
+    expect(res.status).toBe(202);
+    await Promise.all(fillers.map((id) => stack.waitForTerminal(c.clientId, id)));
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "canceled"]);
+  });
+
+  it("exactly one terminal event when a cancel races the job's success, over many rounds", async () => {
+    const c = await stack.client();
+    const outcomes = { succeeded: 0, canceled: 0 };
+    for (let round = 0; round < 40; round++) {
+      const { jobId } = await stack.submit(c.auth, "sleep", { ms: round % 8 });
+      const cancel = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
+      expect([202, 409]).toContain(cancel.status);
+      const end = await stack.waitForTerminal(c.clientId, jobId);
+      // Give a loser time to (wrongly) write a second terminal event before counting.
+      await new Promise((r) => setTimeout(r, 20));
+      const events = await stack.events(c.clientId, jobId);
+      const terminals = events.filter((e) => ["succeeded", "failed", "canceled"].includes(e.event.event));
+      expect(terminals, JSON.stringify(eventNames(events))).toHaveLength(1);
+      expect(terminals[0]!.event.event).toBe(cancel.status === 202 ? "canceled" : "succeeded");
+      outcomes[end.event.event as "succeeded" | "canceled"]++;
+    }
+    expect(outcomes.succeeded + outcomes.canceled).toBe(40);
+  });
+});

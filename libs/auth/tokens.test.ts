@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { SignJWT } from "jose";
+import { UnauthorizedError } from "../contracts/mod.ts";
+import { createTokens } from "./mod.ts";
+
+const A = "secret-a-that-is-at-least-32-bytes-long";
+const B = "secret-b-that-is-at-least-32-bytes-long";
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "accepted";
+  } catch (err) {
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    return (err as UnauthorizedError).code;
+  }
+}
+
+describe("tokens", () => {
+  it("mints an HS256 JWT with sub and exp, and verifies it", async () => {
+    const tokens = createTokens([A], 60_000);
+    const { token, expiresAt } = await tokens.mint("user_42");
+    const [header, payload] = token.split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
+    expect(header).toMatchObject({ alg: "HS256", typ: "JWT" });
+    expect(payload).toMatchObject({ sub: "user_42", exp: Math.floor(expiresAt.getTime() / 1000) });
+    expect(await tokens.verify(token)).toEqual({ clientId: "user_42", expiresAt });
+  });
+
+  it("accepts a token a host application minted itself with the shared secret", async () => {
+    // The README's example, verbatim in spirit: jose, HS256, sub = the app's user id, exp.
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("customer-1234")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(A));
+    expect((await createTokens([A], 60_000).verify(token)).clientId).toBe("customer-1234");
+  });
+
+  it("rejects expired, foreign, unsigned and malformed tokens, and subjects that are not client ids", async () => {
+    const tokens = createTokens([A], 60_000);
+    const expired = await tokens.mint("c1", -120_000);
+    expect(await codeOf(tokens.verify(expired.token))).toBe("token_expired");
+    expect(await codeOf(tokens.verify((await createTokens([B], 60_000).mint("c1")).token))).toBe("invalid_token");
+    const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(
+      JSON.stringify({ sub: "c1", exp: 9_999_999_999 }),
+    ).toString("base64url")}.`;
+    expect(await codeOf(tokens.verify(none))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify("garbage"))).toBe("invalid_token");
+    for (const sub of ["a.b", "*", ">", "has space", "x".repeat(65)]) {
+      const t = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("1h").sign(new TextEncoder().encode(A));
+      expect(await codeOf(tokens.verify(t)), sub).toBe("invalid_token");
+    }
+    const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("c1").sign(new TextEncoder().encode(A));
+    expect(await codeOf(tokens.verify(noExp))).toBe("invalid_token");
+  });
+
+  it("verifies with every configured secret, so a secret can be rotated", async () => {
+    const old = await createTokens([A], 60_000).mint("c1");
+    const rotated = createTokens([B, A], 60_000);
+    expect((await rotated.verify(old.token)).clientId).toBe("c1");
+    const fresh = await rotated.mint("c2");
+    expect(await codeOf(createTokens([A], 60_000).verify(fresh.token))).toBe("invalid_token");
+  });
+});

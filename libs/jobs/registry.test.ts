@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { createJobRegistry, defineJob, loadJobTypes, JobTypeDefinitionError, Type } from "./mod.ts";
+
+describe("job registry", () => {
+  it("has the built-in types and validates payloads against their schemas", () => {
+    const r = createJobRegistry();
+    expect(r.names()).toEqual(["echo", "sleep", "sha256", "fail", "flaky"]);
+    const sleep = r.get("sleep")!;
+    expect(r.validate(sleep, { ms: 10, steps: 2 })).toBeNull();
+    expect(r.validate(sleep, { ms: -1 })).toMatch(/ms/);
+    expect(r.validate(sleep, { ms: 10, nope: true })).toMatch(/additional/);
+    expect(r.validate(r.get("echo")!, "anything")).toBeNull();
+  });
+
+  it("loads the types a WORKER_JOBS module exports", async () => {
+    const extra = await loadJobTypes("examples/custom-jobs.ts");
+    expect(extra.map((t) => t.name)).toEqual(["wordcount"]);
+    const r = createJobRegistry(extra);
+    expect(r.validate(r.get("wordcount")!, { text: "a b" })).toBeNull();
+    expect(r.validate(r.get("wordcount")!, { txt: "a b" })).toMatch(/text/);
+  });
+
+  it("refuses a type whose name is not a subject token, or a name defined twice", () => {
+    const bad = defineJob({ name: "a.b", schema: Type.Unknown(), run: async () => null });
+    expect(() => createJobRegistry([bad])).toThrow(JobTypeDefinitionError);
+    const twice = defineJob({ name: "echo", schema: Type.Unknown(), run: async () => null });
+    expect(() => createJobRegistry([twice])).toThrow(/defined twice/);
+  });
+});

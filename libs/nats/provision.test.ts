@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../log/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { connectNats, definitionPath, loadDefinitions, provision } from "./mod.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+const overrides = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4 };
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "provision-test", log });
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+const json = (...p: string[]) => JSON.parse(readFileSync(definitionPath(...p), "utf8"));
+
+describe("provision", () => {
+  it("creates JOBS, RESULTS, the workers consumer and the idempotency bucket as nats/*.json define them", async () => {
+    await provision(nc, loadDefinitions(overrides), log);
+    for (const name of ["JOBS", "RESULTS"]) {
+      const file = json("streams", `${name}.json`);
+      const { config } = await jsm.streams.info(name);
+      // Every setting in the file is what the server has, but for the ones the environment sets.
+      const expected = { ...file, ...(name === "RESULTS" ? { max_age: 3_600_000 * 1e6 } : {}) };
+      for (const [k, v] of Object.entries(expected)) expect((config as Record<string, unknown>)[k], `${name}.${k}`).toEqual(v);
+    }
+    const file = json("consumers", "workers.json");
+    const { config } = await jsm.consumers.info("JOBS", "workers");
+    for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: 5 })) {
+      expect((config as Record<string, unknown>)[k], `workers.${k}`).toEqual(v);
+    }
+    const kv = await jsm.streams.info("KV_idempotency");
+    expect(kv.config.max_age).toBe(3_600_000 * 1e6);
+    expect(kv.config.max_msgs_per_subject).toBe(1);
+  });
+
+  it("is idempotent, also when apps start at the same time, and applies changed settings", async () => {
+    const defs = loadDefinitions({ ...overrides, resultsMaxAgeMs: 7_200_000, jobAckWaitMs: 20_000 });
+    await Promise.all([provision(nc, defs, log), provision(nc, defs, log), provision(nc, defs, log)]);
+    expect((await jsm.streams.info("RESULTS")).config.max_age).toBe(7_200_000 * 1e6);
+    expect((await jsm.consumers.info("JOBS", "workers")).config.ack_wait).toBe(20_000 * 1e6);
+    const names: string[] = [];
+    for await (const s of jsm.streams.list()) names.push(s.config.name);
+    expect(names.sort()).toEqual(["JOBS", "KV_idempotency", "RESULTS"]);
+  });
+
+  it("provisions concurrently on a fresh server without an error", async () => {
+    const fresh = await startTestNats();
+    const conns = await Promise.all([1, 2, 3].map((i) => connectNats({ servers: [fresh.url], name: `p${i}`, log })));
+    try {
+      await Promise.all(conns.map((c) => provision(c, loadDefinitions(overrides), log)));
+    } finally {
+      await Promise.all(conns.map((c) => c.close()));
+      await fresh.close();
+    }
+  });
+});

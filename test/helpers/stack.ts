@@ -1,0 +1,149 @@
+import type { FastifyInstance } from "fastify";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import { loadConfig, type Config } from "../../libs/config/mod.ts";
+import { createLogger, type Logger } from "../../libs/log/mod.ts";
+import { connectAndProvision, type HeraldNats } from "../../libs/nats/mod.ts";
+import { createTokens, type Tokens } from "../../libs/auth/mod.ts";
+import { createJobRegistry, type JobRegistry, type JobType } from "../../libs/jobs/mod.ts";
+import { createHttpServer } from "../../libs/http/mod.ts";
+import { isTerminal, RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
+import { readLastEvent, type StoredEvent } from "../../libs/results/mod.ts";
+import { apiPlugin } from "../../apps/api/plugin.ts";
+import { apiDeps } from "../../apps/api/deps.ts";
+import { startWorker, type Worker } from "../../apps/worker/worker.ts";
+import { workerDeps } from "../../apps/worker/deps.ts";
+import { startTestNats, type TestNats } from "./nats.ts";
+
+export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!";
+
+export interface Stack {
+  server: TestNats;
+  nats: HeraldNats;
+  config: Config;
+  log: Logger;
+  tokens: Tokens;
+  registry: JobRegistry;
+  app: FastifyInstance;
+  /** http://127.0.0.1:<port> of the API. */
+  url: string;
+  workers: Worker[];
+  /** Starts one more worker (in this process, its own NATS connection's JetStream context). */
+  addWorker(concurrency?: number): Promise<Worker>;
+  /** A new client: its id, token and Authorization header. */
+  client(): Promise<{ clientId: string; token: string; auth: { authorization: string } }>;
+  /** fetch against the API. */
+  http(path: string, init?: RequestInit): Promise<Response>;
+  /** POST /v1/jobs as a client; returns the parsed body (throws if not 202). */
+  submit(auth: { authorization: string }, type: string, payload?: unknown): Promise<{ jobId: string; eventId: number }>;
+  /** Polls RESULTS until the job's last event is terminal. */
+  waitForTerminal(clientId: string, jobId: string, timeoutMs?: number): Promise<StoredEvent>;
+  /** Every stored event of a job, in order (ordered consumer on its subject). */
+  events(clientId: string, jobId: string): Promise<StoredEvent[]>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  workers?: number;
+  workerConcurrency?: number;
+  jobTypes?: JobType[];
+}
+
+/** A real nats-server, the API on a loopback port, and in-process workers: herald as tests see it. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const server = await startTestNats();
+  const config = loadConfig({
+    TOKEN_SECRET: TEST_SECRET,
+    JOB_RETRY_BACKOFF: "50ms",
+    PROGRESS_INTERVAL_MS: "20",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    ...opts.env,
+  });
+  const log = createLogger({ level: config.logLevel, name: "test" });
+  const nats = await connectAndProvision(config, [server.url], "test-api", log);
+  const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
+  const registry = createJobRegistry(opts.jobTypes ?? []);
+  const app = createHttpServer({ log });
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  const url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
+
+  const workers: Worker[] = [];
+  const workerConnections: HeraldNats[] = [];
+  const addWorker = async (concurrency = opts.workerConcurrency ?? 4) => {
+    const wn = await connectAndProvision(config, [server.url], `test-worker-${workers.length}`, log);
+    workerConnections.push(wn);
+    const w = await startWorker(workerDeps(wn, registry, config, log), concurrency);
+    workers.push(w);
+    return w;
+  };
+  for (let i = 0; i < (opts.workers ?? 0); i++) await addWorker();
+
+  const http = (path: string, init?: RequestInit) => fetch(`${url}${path}`, init);
+
+  const stack: Stack = {
+    server,
+    nats,
+    config,
+    log,
+    tokens,
+    registry,
+    app,
+    url,
+    workers,
+    addWorker,
+    http,
+    async client() {
+      const res = await http("/v1/clients", { method: "POST" });
+      if (res.status !== 201) throw new Error(`POST /v1/clients: ${res.status}`);
+      const body = (await res.json()) as { clientId: string; token: string };
+      return { ...body, auth: { authorization: `Bearer ${body.token}` } };
+    },
+    async submit(auth, type, payload) {
+      const res = await http("/v1/jobs", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ type, payload }),
+      });
+      const body = await res.json();
+      if (res.status !== 202) throw new Error(`POST /v1/jobs ${type}: ${res.status} ${JSON.stringify(body)}`);
+      return body as { jobId: string; eventId: number };
+    },
+    async waitForTerminal(clientId, jobId, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const last = await readLastEvent(nats.jsm, clientId, jobId);
+        if (last && isTerminal(last.event.event)) return last;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} did not end in ${timeoutMs}ms (last: ${last?.event.event})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async events(clientId, jobId) {
+      const consumer = await nats.js.consumers.get(RESULTS_STREAM, {
+        filter_subjects: resultSubject(clientId, jobId),
+        deliver_policy: DeliverPolicy.All,
+      });
+      // Every job has at least its `queued` event; read until the consumer has nothing pending.
+      const out: StoredEvent[] = [];
+      const iter = await consumer.consume();
+      for await (const m of iter) {
+        out.push({ seq: m.seq, event: m.json<JobEvent>() });
+        if (m.info.pending === 0) break;
+      }
+      await iter.close();
+      return out;
+    },
+    async close() {
+      await Promise.allSettled(workers.map((w) => w.stop()));
+      await app.close();
+      await Promise.allSettled(workerConnections.map((w) => w.nc.close()));
+      await nats.nc.close();
+      await server.close();
+    },
+  };
+  return stack;
+}
+
+/** The event names of a job, in order: what a user reads as its story. */
+export function eventNames(events: StoredEvent[]): string[] {
+  return events.map((e) => e.event.event);
+}
