@@ -8,12 +8,13 @@ import { createHttpServer } from "../../libs/http/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "../api/plugin.ts";
 import { apiDeps } from "../api/deps.ts";
+import { notifierDeps, notifierPlugin } from "../notifier/plugin.ts";
 import { startWorker } from "../worker/worker.ts";
 import { workerDeps } from "../worker/deps.ts";
 
 /**
  * `npm start`: herald in one process. With no NATS_URL it starts its own nats-server (JetStream
- * store under DATA_DIR/nats) as a child, then serves the API on PORT and runs a worker, all
+ * store under DATA_DIR/nats) as a child, then serves the API and the SSE notifier on PORT and runs a worker, all
  * against that server. Ctrl-C stops everything, the child included.
  */
 const config = await loadConfigOrExit(() => loadConfig());
@@ -31,7 +32,9 @@ try {
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
 
   const app = createHttpServer({ log });
-  await app.register(apiPlugin, apiDeps(nats, createTokens(secrets, config.tokenTtlMs), registry));
+  const tokens = createTokens(secrets, config.tokenTtlMs);
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  await app.register(notifierPlugin, notifierDeps(nats, tokens, config));
   const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ url: address, nats: servers.join(",") }, "herald is ready");

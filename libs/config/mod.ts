@@ -26,6 +26,10 @@ export interface Config {
   workerJobs: string | null;
   progressIntervalMs: number;
   sseHeartbeatMs: number;
+  /** The `retry:` an event stream starts with: how soon EventSource reconnects. */
+  sseRetryMs: number;
+  /** Per-connection send buffer: a client this far behind is disconnected (its reconnect replays). */
+  sseSendBufferBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dataDir: string;
 }
@@ -128,6 +132,8 @@ export function loadConfig(env: Env = process.env): Config {
     workerJobs: get("WORKER_JOBS") ?? null,
     progressIntervalMs: int("PROGRESS_INTERVAL_MS", 100, 0, 60_000),
     sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100, 300_000),
+    sseRetryMs: int("SSE_RETRY_MS", 2_000, 0, 300_000),
+    sseSendBufferBytes: int("SSE_SEND_BUFFER_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : "info",
     dataDir: get("DATA_DIR") ?? ".data",
   };

@@ -1,0 +1,188 @@
+import type { NatsConnection, Msg } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import {
+  clientResultsFilter,
+  isTerminal,
+  liveClientFilter,
+  liveJobSubject,
+  RESULTS_STREAM,
+  resultSubject,
+  type JobEventName,
+} from "../../libs/contracts/mod.ts";
+import type { ResumeFrom } from "./lastEventId.ts";
+import { replayFrom, type RawEvent } from "./replayFrom.ts";
+import type { EventSink, Frame } from "./sink.ts";
+
+export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "error";
+
+export interface EventStreamOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  clientId: string;
+  /** One job's stream (ends after its terminal event), or all of the client's events. */
+  jobId?: string;
+  from: ResumeFrom;
+  sink: EventSink;
+  retryMs: number;
+  /** Bytes of live events waiting for a slow client before it is cut off. */
+  sendBufferBytes: number;
+  log: Logger;
+}
+
+/**
+ * One client's event stream: replay what it missed, then live events, with nothing lost or
+ * repeated whatever the timing (DESIGN.md, "The replay that loses nothing"):
+ *
+ * 1. subscribe to the client's live subject first (and flush, so the server has the subscription),
+ *    buffering what arrives;
+ * 2. read the stream's last sequence S, replay the client's events from L + 1 to S;
+ * 3. send the buffered live events above the last one sent, then each live event as it comes.
+ *
+ * Every event the client can miss is either ≤ S (replayed) or published after the subscription
+ * existed (buffered), and ids only grow, so the `seq > lastSent` filter drops exactly the overlap.
+ *
+ * The live buffer is the per-connection send buffer: past `sendBufferBytes` the client is cut off
+ * (its reconnect replays from its last id), so a client that stops reading cannot grow memory.
+ */
+export class EventStream {
+  readonly clientId: string;
+  readonly jobId: string | undefined;
+  #o: EventStreamOptions;
+  #live: RawEvent[] = [];
+  #liveBytes = 0;
+  #wake: (() => void) | null = null;
+  #end: StreamEnd | null = null;
+  #ended: Promise<void>;
+  #resolveEnded!: () => void;
+  #replayed = 0;
+  #sent = 0;
+
+  constructor(o: EventStreamOptions) {
+    this.#o = o;
+    this.clientId = o.clientId;
+    this.jobId = o.jobId;
+    this.#ended = new Promise((r) => (this.#resolveEnded = r));
+  }
+
+  /** Ends the stream (idempotent). The first reason given is the one reported. */
+  end(reason: StreamEnd): void {
+    if (this.#end) return;
+    this.#end = reason;
+    this.#resolveEnded();
+    this.#wake?.();
+  }
+
+  get ended(): StreamEnd | null {
+    return this.#end;
+  }
+
+  /** Runs until the stream ends; resolves with why. Always releases the subscription. */
+  async run(): Promise<StreamEnd> {
+    const { nc, jsm, js, clientId, jobId, from, sink, log } = this.#o;
+    const sub = nc.subscribe(jobId ? liveJobSubject(clientId, jobId) : liveClientFilter(clientId), {
+      callback: (err, m) => {
+        if (!err) this.#onLive(m);
+      },
+    });
+    void sink.gone.then(() => this.end("client_closed"));
+    let lastSent = from.kind === "after" ? from.seq : 0;
+    try {
+      await nc.flush();
+      await this.#send({ retry: this.#o.retryMs });
+
+      if (from.kind !== "live" || jobId) {
+        const { state } = await jsm.streams.info(RESULTS_STREAM);
+        const firstSeq = Math.max(1, state.first_seq);
+        let start = firstSeq;
+        if (from.kind === "after") {
+          if (from.seq > state.last_seq) {
+            // Not an id of this stream (it was reset, or the id is made up): catch up on everything
+            // retained rather than wait for ids that may never come.
+            await this.#send(gapFrame("unknown_id", from.seq, firstSeq));
+            lastSent = 0;
+          } else if (from.seq + 1 < firstSeq) {
+            await this.#send(gapFrame("expired", from.seq, firstSeq));
+          } else {
+            start = from.seq + 1;
+          }
+        }
+        const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
+        for await (const ev of replayFrom(js, jsm, filter, start, state.last_seq)) {
+          if (this.#end) break;
+          if (ev.seq <= lastSent) continue;
+          await this.#sendEvent(ev);
+          lastSent = ev.seq;
+          this.#replayed++;
+        }
+      }
+
+      while (!this.#end) {
+        const ev = this.#live.shift();
+        if (!ev) {
+          await new Promise<void>((r) => (this.#wake = r));
+          this.#wake = null;
+          continue;
+        }
+        this.#liveBytes -= ev.json.length;
+        if (ev.seq <= lastSent) continue;
+        await this.#sendEvent(ev);
+        lastSent = ev.seq;
+      }
+    } catch (err) {
+      if (!this.#end) {
+        log.warn({ err, clientId, jobId }, "event stream failed");
+        this.end("error");
+      }
+    } finally {
+      sub.unsubscribe();
+      this.#live = [];
+      this.#liveBytes = 0;
+      if (this.#end === "slow_client") sink.destroy();
+      else sink.close();
+    }
+    log.info(
+      { clientId, jobId, end: this.#end, replayed: this.#replayed, sent: this.#sent, lastEventId: lastSent },
+      "event stream ended",
+    );
+    return this.#end!;
+  }
+
+  #onLive(m: Msg): void {
+    if (this.#end) return;
+    const seq = Number(m.headers?.get("Nats-Sequence"));
+    if (!Number.isSafeInteger(seq) || seq <= 0) return;
+    const json = m.string();
+    this.#live.push({ seq, json });
+    this.#liveBytes += json.length;
+    if (this.#liveBytes > this.#o.sendBufferBytes) {
+      this.#o.log.warn({ clientId: this.clientId, bufferedBytes: this.#liveBytes }, "client is not reading; disconnecting");
+      this.end("slow_client");
+      return;
+    }
+    this.#wake?.();
+  }
+
+  async #sendEvent(ev: RawEvent): Promise<void> {
+    let name: JobEventName;
+    try {
+      name = (JSON.parse(ev.json) as { event: JobEventName }).event;
+    } catch {
+      return; // not an envelope: nothing a client can use
+    }
+    await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
+    this.#sent++;
+    if (this.jobId && isTerminal(name)) this.end("job_ended");
+  }
+
+  /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */
+  async #send(frame: Frame): Promise<void> {
+    if (this.#end) return;
+    await Promise.race([this.#o.sink.send(frame), this.#ended]);
+  }
+}
+
+function gapFrame(reason: "expired" | "unknown_id", lastEventId: number, firstAvailable: number): Frame {
+  return { event: "gap", data: JSON.stringify({ reason, lastEventId, firstAvailable }) };
+}

@@ -1,0 +1,29 @@
+import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectAndProvision } from "../../libs/nats/mod.ts";
+import { createTokens } from "../../libs/auth/mod.ts";
+import { createHttpServer } from "../../libs/http/mod.ts";
+import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
+import { notifierDeps, notifierPlugin } from "./plugin.ts";
+
+// `npm run notifier`: the SSE notifier alone, against NATS_URL. Run several behind one address:
+// any instance serves any client, and a client resumes on another with Last-Event-ID.
+const config = await loadConfigOrExit(() => {
+  const c = loadConfig();
+  requireTokenSecrets(c);
+  return c;
+});
+const log = createLogger({ level: config.logLevel, name: "herald-notifier" });
+try {
+  const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
+  const nats = await connectAndProvision(config, servers, "herald-notifier", log);
+  const app = createHttpServer({ log });
+  await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config));
+  await app.listen({ host: config.host, port: config.port });
+  onShutdown(log, async () => {
+    await app.close(); // ends every event stream first: clients reconnect elsewhere
+    await nats.nc.drain();
+  });
+} catch (err) {
+  exitOnStartupError(log, err);
+}

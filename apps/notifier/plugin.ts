@@ -1,0 +1,112 @@
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import fastifySseModule, { type SSEPluginOptions } from "@fastify/sse";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { InvalidInputError, isJobId, isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
+import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
+import { readLastEvent } from "../../libs/results/mod.ts";
+import { EventStream } from "./eventStream.ts";
+import { Hub } from "./hub.ts";
+import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
+import type { EventSink } from "./sink.ts";
+import type { Logger } from "../../libs/log/mod.ts";
+
+// The CommonJS module itself is the fastify-plugin-wrapped plugin (its `.default` is the bare,
+// encapsulated function, whose hook would not reach the routes registered here).
+const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOptions>;
+
+export interface NotifierDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  tokens: Tokens;
+  hub: Hub;
+  heartbeatMs: number;
+  retryMs: number;
+  sendBufferBytes: number;
+}
+
+/** An EventSink over @fastify/sse: frames are written with backpressure, data sent verbatim. */
+function sseSink(reply: FastifyReply): EventSink {
+  const gone = new Promise<void>((resolve) => {
+    reply.sse.onClose(resolve);
+    reply.raw.once("close", resolve);
+  });
+  return {
+    send: (frame) => reply.sse.send({ ...frame, data: frame.data }),
+    close: () => reply.sse.close(),
+    destroy: () => reply.raw.destroy(),
+    gone,
+  };
+}
+
+/**
+ * The SSE notifier: `GET /v1/events` (every event of the caller) and `GET /v1/jobs/:id/events`
+ * (one job, from its first event, ending after its terminal one). Any instance serves any client.
+ */
+export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps) => {
+  // Data is the stored envelope's JSON text: sent as it is, never parsed and re-serialized.
+  await app.register(fastifySse, {
+    heartbeatInterval: deps.heartbeatMs,
+    serializer: (data: unknown) => (typeof data === "string" ? data : JSON.stringify(data)),
+  });
+  app.addHook("preClose", async () => deps.hub.closeAll("shutdown"));
+
+  const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
+    reply.sse.keepAlive();
+    const stream = new EventStream({
+      nc: deps.nc,
+      js: deps.js,
+      jsm: deps.jsm,
+      clientId,
+      ...(jobId ? { jobId } : {}),
+      from,
+      sink: sseSink(reply),
+      retryMs: deps.retryMs,
+      sendBufferBytes: deps.sendBufferBytes,
+      log: reply.log as unknown as Logger,
+    });
+    await deps.hub.serve(stream);
+  };
+
+  app.get("/v1/events", { sse: "only" }, async (request, reply) => {
+    const clientId = await authenticate(request, deps.tokens);
+    const from = resumeFrom(request);
+    await serve(reply, clientId, from);
+  });
+
+  app.get("/v1/jobs/:id/events", { sse: "only" }, async (request, reply) => {
+    const clientId = await authenticate(request, deps.tokens);
+    const jobId = (request.params as { id?: string }).id;
+    if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
+    const from = resumeFrom(request);
+    const last = await readLastEvent(deps.jsm, clientId, jobId);
+    if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
+    // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
+    if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) {
+      return reply.code(204).send();
+    }
+    await serve(reply, clientId, from, jobId);
+  });
+};
+
+export { Hub };
+
+/** NotifierDeps from a connected NATS, the token service and the configuration. */
+export function notifierDeps(
+  nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager },
+  tokens: Tokens,
+  config: { sseHeartbeatMs: number; sseRetryMs: number; sseSendBufferBytes: number },
+  hub = new Hub(),
+): NotifierDeps {
+  return {
+    nc: nats.nc,
+    js: nats.js,
+    jsm: nats.jsm,
+    tokens,
+    hub,
+    heartbeatMs: config.sseHeartbeatMs,
+    retryMs: config.sseRetryMs,
+    sendBufferBytes: config.sseSendBufferBytes,
+  };
+}

@@ -1,0 +1,57 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { RESULTS_STREAM } from "../../libs/contracts/mod.ts";
+
+/** One stored event as the notifier forwards it: its sequence and the envelope's JSON text. */
+export interface RawEvent {
+  seq: number;
+  json: string;
+}
+
+const NS_PER_MS = 1_000_000;
+
+/**
+ * The stored events matching `filter` with sequences from `fromSeq` to `toSeq`, in order, read in
+ * pages of `pageSize` through a short-lived consumer: 100,000 missed events replay with at most one
+ * page in memory, and the consumer is deleted when the replay ends (or is abandoned).
+ */
+export async function* replayFrom(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  filter: string,
+  fromSeq: number,
+  toSeq: number,
+  pageSize = 256,
+): AsyncGenerator<RawEvent> {
+  if (fromSeq > toSeq) return;
+  // Skip straight to the first matching event (a direct get), and stop if there is none in range:
+  // most reconnects have nothing to replay, and then no consumer is created at all.
+  const first = await jsm.direct.getMessage(RESULTS_STREAM, { seq: Math.max(1, fromSeq), next_by_subj: filter });
+  if (!first || first.seq > toSeq) return;
+
+  const info = await jsm.consumers.add(RESULTS_STREAM, {
+    filter_subject: filter,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: first.seq,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    // If this process dies mid-replay, the server removes the consumer by itself.
+    inactive_threshold: 30_000 * NS_PER_MS,
+  });
+  try {
+    const consumer = await js.consumers.get(RESULTS_STREAM, info.name);
+    for (;;) {
+      const page = await consumer.fetch({ max_messages: pageSize, expires: 5_000 });
+      let received = 0;
+      for await (const m of page) {
+        received++;
+        if (m.seq > toSeq) return;
+        yield { seq: m.seq, json: m.string() };
+        if (m.seq === toSeq || m.info.pending === 0) return;
+      }
+      if (received === 0) return;
+    }
+  } finally {
+    await jsm.consumers.delete(RESULTS_STREAM, info.name).catch(() => undefined);
+  }
+}
