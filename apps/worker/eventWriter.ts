@@ -50,7 +50,12 @@ export class JobEventWriter {
 
   /** Stores an event after every earlier one; resolves with its sequence. */
   write(event: JobEventName, fields: { result?: unknown; error?: JobError | null } = {}): Promise<number> {
-    if (event !== "progress") this.#dropPendingProgress();
+    if (event !== "progress") {
+      // Progress not stored yet is not lost: the next event carries it (e.g. 100% on `succeeded`).
+      const pending = this.#pendingProgress;
+      this.#dropPendingProgress();
+      if (pending) this.#chain = this.#chain.then(() => void (this.#progress = pending));
+    }
     const done = this.#chain.then(async () => {
       if (this.#broken) throw this.#broken;
       try {
@@ -93,10 +98,11 @@ export class JobEventWriter {
     else this.#progressTimer = setTimeout(() => this.#flushProgress(), wait);
   }
 
-  /** No more progress after this (the terminal event or a retry is next). */
+  /** No more progress events after this (the terminal event or a retry is next, and carries the latest). */
   close(): void {
     this.#closed = true;
-    this.#dropPendingProgress();
+    if (this.#progressTimer) clearTimeout(this.#progressTimer);
+    this.#progressTimer = null;
   }
 
   #flushProgress(): void {

@@ -5,12 +5,12 @@ import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts"
 
 // Hooks into test-only job types: a handler that records how it was stopped, and a chatty one.
 const aborted = new Map<string, unknown>();
-const started = new Map<string, () => void>();
+const startedJobs = new Set<string>();
 const blocker = defineJob({
   name: "blocker",
   schema: Type.Object({ ms: Type.Integer() }),
   async run(ctx) {
-    started.get(ctx.jobId)?.();
+    startedJobs.add(ctx.jobId);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, ctx.payload.ms);
       ctx.signal.addEventListener("abort", () => {
@@ -43,10 +43,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => stack?.close());
-
-function whenStarted(jobId: string): Promise<void> {
-  return new Promise((r) => started.set(jobId, r));
-}
 
 describe("worker lifecycle", () => {
   it("runs a sleep job: queued, started, a progress event per step, succeeded — in order, one attempt", async () => {
@@ -154,6 +150,9 @@ describe("worker lifecycle", () => {
     expect(progress.length).toBeLessThan(200);
     const pcts = progress.map((e) => e.event.progress!.pct);
     expect(pcts).toEqual([...pcts].sort((a, b) => a - b));
+    // The last report, not yet stored when the handler returned, is carried by `succeeded`.
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event.progress).toEqual({ pct: 100, message: "update 200000" });
   });
 });
 
@@ -172,9 +171,7 @@ describe("cancel", () => {
     const c = await stack.client();
     const { jobId } = await stack.submit(c.auth, "blocker", { ms: 20_000 });
     // Wait until a worker runs it.
-    await new Promise<void>((resolve) => {
-      started.set(jobId, resolve);
-    });
+    await expect.poll(() => startedJobs.has(jobId), { timeout: 5_000 }).toBe(true);
     const res = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
     expect(res.status).toBe(202);
     await expect.poll(() => aborted.get(jobId), { timeout: 5_000 }).toBe("canceled");

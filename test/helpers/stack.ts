@@ -11,10 +11,20 @@ import { readLastEvent, type StoredEvent } from "../../libs/results/mod.ts";
 import { apiPlugin } from "../../apps/api/plugin.ts";
 import { apiDeps } from "../../apps/api/deps.ts";
 import { startWorker, type Worker } from "../../apps/worker/worker.ts";
+import { Hub, notifierDeps, notifierPlugin } from "../../apps/notifier/plugin.ts";
 import { workerDeps } from "../../apps/worker/deps.ts";
 import { startTestNats, type TestNats } from "./nats.ts";
 
 export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!";
+
+export interface TestNotifier {
+  url: string;
+  hub: Hub;
+  nats: HeraldNats;
+  app: FastifyInstance;
+  /** Stops it as SIGTERM would: ends its streams, closes the server, drains NATS. */
+  stop(): Promise<void>;
+}
 
 export interface Stack {
   server: TestNats;
@@ -29,6 +39,8 @@ export interface Stack {
   workers: Worker[];
   /** Starts one more worker (in this process, its own NATS connection's JetStream context). */
   addWorker(concurrency?: number): Promise<Worker>;
+  /** Starts a notifier instance on its own port with its own NATS connection. */
+  addNotifier(env?: Record<string, string>): Promise<TestNotifier>;
   /** A new client: its id, token and Authorization header. */
   client(): Promise<{ clientId: string; token: string; auth: { authorization: string } }>;
   /** fetch against the API. */
@@ -52,13 +64,15 @@ export interface StackOptions {
 /** A real nats-server, the API on a loopback port, and in-process workers: herald as tests see it. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const server = await startTestNats();
-  const config = loadConfig({
+  const configEnv = {
     TOKEN_SECRET: TEST_SECRET,
     JOB_RETRY_BACKOFF: "50ms",
     PROGRESS_INTERVAL_MS: "20",
+    SSE_RETRY_MS: "50",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...opts.env,
-  });
+  };
+  const config = loadConfig(configEnv);
   const log = createLogger({ level: config.logLevel, name: "test" });
   const nats = await connectAndProvision(config, [server.url], "test-api", log);
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
@@ -80,6 +94,30 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const http = (path: string, init?: RequestInit) => fetch(`${url}${path}`, init);
 
+  const notifiers: TestNotifier[] = [];
+  const addNotifier = async (env: Record<string, string> = {}) => {
+    const nConfig = loadConfig({ ...configEnv, ...env });
+    const nn = await connectAndProvision(nConfig, [server.url], `test-notifier-${notifiers.length}`, log);
+    const nApp = createHttpServer({ log });
+    const deps = notifierDeps(nn, tokens, nConfig);
+    await nApp.register(notifierPlugin, deps);
+    const nUrl = (await nApp.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
+    let stopped: Promise<void> | null = null;
+    const n: TestNotifier = {
+      url: nUrl,
+      hub: deps.hub,
+      nats: nn,
+      app: nApp,
+      stop: () =>
+        (stopped ??= (async () => {
+          await nApp.close();
+          await nn.nc.drain().catch(() => undefined);
+        })()),
+    };
+    notifiers.push(n);
+    return n;
+  };
+
   const stack: Stack = {
     server,
     nats,
@@ -91,6 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     url,
     workers,
     addWorker,
+    addNotifier,
     http,
     async client() {
       const res = await http("/v1/clients", { method: "POST" });
@@ -133,6 +172,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return out;
     },
     async close() {
+      await Promise.allSettled(notifiers.map((n) => n.stop()));
       await Promise.allSettled(workers.map((w) => w.stop()));
       await app.close();
       await Promise.allSettled(workerConnections.map((w) => w.nc.close()));

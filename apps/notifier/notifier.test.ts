@@ -1,0 +1,261 @@
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ulid } from "ulid";
+import { RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
+import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
+import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
+
+let stack: Stack;
+let notifier: TestNotifier;
+beforeAll(async () => {
+  stack = await startStack({ workers: 1 });
+  notifier = await stack.addNotifier();
+});
+afterAll(async () => stack?.close());
+
+/** Stores `n` progress events of one (made-up) job straight into RESULTS; returns their sequences. */
+async function publishEvents(clientId: string, n: number, jobId = ulid(), bytes = 0): Promise<number[]> {
+  const seqs: number[] = [];
+  const pad = bytes ? "x".repeat(bytes) : null;
+  for (let i = 0; i < n; i++) {
+    const ev: JobEvent = {
+      jobId, clientId, type: "echo", event: "progress", attempt: 1,
+      progress: { pct: i, message: pad }, result: null, error: null, at: new Date().toISOString(),
+    };
+    seqs.push((await stack.nats.js.publish(resultSubject(clientId, jobId), JSON.stringify(ev))).seq);
+  }
+  return seqs;
+}
+
+function sse(token: string, path = "/v1/events", lastEventId?: string, baseUrl = () => notifier.url): SseClient {
+  return new SseClient({ token, baseUrl, path, ...(lastEventId !== undefined ? { lastEventId } : {}) });
+}
+
+const increasing = (ids: number[]) => ids.every((id, i) => i === 0 || id > ids[i - 1]!);
+
+describe("live events", () => {
+  it("delivers each job's events in order, with increasing ids, to its own client only", async () => {
+    const [a, b] = [await stack.client(), await stack.client()];
+    const [sa, sb] = [sse(a.token), sse(b.token)];
+    await sa.waitFor((c) => c.opens === 1);
+    await sb.waitFor((c) => c.opens === 1);
+    const jobs = await Promise.all([1, 2, 3].map(() => stack.submit(a.auth, "sleep", { ms: 60, steps: 3 })));
+    const other = await stack.submit(b.auth, "echo", "b's job");
+    await sa.waitFor((c) => c.events.filter((e) => e.event === "job.succeeded").length === 3, 10_000, "3 results");
+    await sb.waitFor((c) => c.events.some((e) => e.event === "job.succeeded"));
+    for (const { jobId } of jobs) {
+      const mine = sa.events.filter((e) => JSON.parse(e.data).jobId === jobId).map((e) => e.event);
+      expect(mine).toEqual(["job.queued", "job.started", "job.progress", "job.progress", "job.progress", "job.succeeded"]);
+    }
+    expect(increasing(sa.ids)).toBe(true);
+    expect(sa.events.every((e) => JSON.parse(e.data).clientId === a.clientId)).toBe(true);
+    expect(sb.events.map((e) => e.event)).toEqual(["job.queued", "job.started", "job.succeeded"]);
+    expect(sb.events.every((e) => JSON.parse(e.data).jobId === other.jobId)).toBe(true);
+    // Each frame's id is the event's RESULTS sequence.
+    const stored = await stack.nats.jsm.streams.getMessage(RESULTS_STREAM, { seq: sa.ids[0]! });
+    expect(stored?.string()).toBe(sa.events[0]!.data);
+    sa.close();
+    sb.close();
+  });
+
+  it("refuses a stream without a token (401), with a malformed Last-Event-ID (400), or of another client's job (404)", async () => {
+    const [a, b] = [await stack.client(), await stack.client()];
+    const { jobId } = await stack.submit(a.auth, "echo", 1);
+    const accept = { accept: "text/event-stream" };
+    expect((await fetch(`${notifier.url}/v1/events`, { headers: accept })).status).toBe(401);
+    for (const bad of ["abc", "-1", "1.5", "99999999999999999999"]) {
+      const res = await fetch(`${notifier.url}/v1/events`, { headers: { ...accept, ...a.auth, "last-event-id": bad } });
+      expect(res.status, bad).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_last_event_id");
+    }
+    expect((await fetch(`${notifier.url}/v1/jobs/${jobId}/events`, { headers: { ...accept, ...b.auth } })).status).toBe(404);
+    expect((await fetch(`${notifier.url}/v1/jobs/not-an-id/events`, { headers: { ...accept, ...a.auth } })).status).toBe(400);
+  });
+});
+
+describe("resume", () => {
+  it("resumes after an id in the middle: exactly the later events, then live", async () => {
+    const c = await stack.client();
+    const seqs = await publishEvents(c.clientId, 10);
+    const s = sse(c.token, "/v1/events", String(seqs[4]));
+    await s.waitFor((x) => x.events.length === 5);
+    expect(s.ids).toEqual(seqs.slice(5));
+    const more = await publishEvents(c.clientId, 3);
+    await s.waitFor((x) => x.events.length === 8);
+    expect(s.ids).toEqual([...seqs.slice(5), ...more]);
+    s.close();
+  });
+
+  it("replays everything retained from `earliest`", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "sleep", { ms: 200, steps: 2 });
+    await stack.waitForTerminal(c.clientId, jobId);
+    const seqs = await publishEvents(c.clientId, 5);
+    const s = sse(c.token, "/v1/events", "earliest");
+    await s.waitFor((x) => x.events.length === 10);
+    expect(s.events.slice(0, 5).map((e) => e.event)).toEqual([
+      "job.queued", "job.started", "job.progress", "job.progress", "job.succeeded",
+    ]);
+    expect(s.ids.slice(5)).toEqual(seqs);
+    expect(s.gaps).toEqual([]);
+    s.close();
+  });
+
+  it("an id past the end of the stream: a gap event, then everything retained (never stuck waiting)", async () => {
+    const c = await stack.client();
+    const seqs = await publishEvents(c.clientId, 3);
+    const s = sse(c.token, "/v1/events", "999999999");
+    await s.waitFor((x) => x.events.length === 3);
+    expect(s.gaps).toEqual([{ reason: "unknown_id", lastEventId: 999999999, firstAvailable: expect.any(Number) }]);
+    expect(s.ids).toEqual(seqs);
+    s.close();
+  });
+
+  it("an id older than what is retained: a gap event first, then what is left", async () => {
+    const c = await stack.client();
+    const old = await publishEvents(c.clientId, 4);
+    // Retention drops everything before old[2] (as max_age would).
+    await stack.nats.jsm.streams.purge(RESULTS_STREAM, { seq: old[2]! });
+    const s = sse(c.token, "/v1/events", String(old[0]));
+    await s.waitFor((x) => x.events.length === 2);
+    expect(s.gaps).toEqual([{ reason: "expired", lastEventId: old[0], firstAvailable: old[2] }]);
+    expect(s.ids).toEqual(old.slice(2));
+    s.close();
+  });
+
+  it("a job's stream: from its first event, ends after the terminal one, and a reconnect gets 204 so EventSource stops", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "sleep", { ms: 200, steps: 2 });
+    const s = sse(c.token, `/v1/jobs/${jobId}/events`);
+    await s.waitFor((x) => x.readyState === CLOSED, 10_000, "EventSource closed");
+    expect(s.events.map((e) => e.event)).toEqual(["job.queued", "job.started", "job.progress", "job.progress", "job.succeeded"]);
+    expect(s.opens).toBe(1); // the reconnect after the end was answered 204: no second stream
+    const lastId = s.events.at(-1)!.id;
+    const res = await fetch(`${notifier.url}/v1/jobs/${jobId}/events`, {
+      headers: { ...c.auth, accept: "text/event-stream", "last-event-id": lastId },
+    });
+    expect(res.status).toBe(204);
+  });
+});
+
+describe("the reconnect race", () => {
+  it("over many rounds of reconnecting with the last id while events keep coming, every event arrives exactly once, in order", async () => {
+    const c = await stack.client();
+    let publishing = true;
+    const published: number[] = [];
+    const producer = (async () => {
+      const jobId = ulid();
+      while (publishing) published.push(...(await publishEvents(c.clientId, 5, jobId)));
+    })();
+    const received: number[] = [];
+    let last: string | undefined = undefined;
+    for (let round = 0; round < 40; round++) {
+      const s = sse(c.token, "/v1/events", last ?? "earliest");
+      await s.waitFor((x) => x.opens === 1);
+      await new Promise((r) => setTimeout(r, 5 + (round % 7) * 3));
+      s.close();
+      received.push(...s.ids);
+      if (s.ids.length) last = String(s.ids.at(-1));
+    }
+    publishing = false;
+    await producer;
+    const final = sse(c.token, "/v1/events", last ?? "earliest");
+    await final.waitFor((x) => (x.ids.at(-1) ?? Number(last ?? 0)) >= published.at(-1)!, 10_000, "caught up");
+    final.close();
+    received.push(...final.ids);
+    expect(published.length).toBeGreaterThan(100);
+    expect(received).toEqual(published);
+  });
+});
+
+describe("failover", () => {
+  it("a client on notifier A resumes on notifier B when A stops, with nothing missed or repeated", async () => {
+    const a = await stack.addNotifier();
+    const b = await stack.addNotifier();
+    const c = await stack.client();
+    let current = a.url;
+    const s = sse(c.token, "/v1/events", undefined, () => current);
+    await s.waitFor((x) => x.opens === 1);
+    let publishing = true;
+    const published: number[] = [];
+    const producer = (async () => {
+      const jobId = ulid();
+      while (publishing) {
+        published.push(...(await publishEvents(c.clientId, 2, jobId)));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await s.waitFor((x) => x.events.length >= 20);
+    current = b.url; // the load balancer now sends new connections to B
+    await a.stop();
+    await s.waitFor((x) => x.opens === 2, 10_000, "reconnected to B");
+    await new Promise((r) => setTimeout(r, 100));
+    publishing = false;
+    await producer;
+    await s.waitFor((x) => x.ids.at(-1) === published.at(-1), 10_000, "caught up on B");
+    s.close();
+    expect(b.hub.size + a.hub.size).toBeLessThanOrEqual(1);
+    expect(s.ids).toEqual(published);
+  });
+});
+
+describe("limits and leaks", () => {
+  it("cuts off a client that stops reading at the send buffer, without holding what it misses", async () => {
+    const small = await stack.addNotifier({ SSE_SEND_BUFFER_BYTES: String(256 * 1024) });
+    const c = await stack.client();
+    const { port } = new URL(small.url);
+    // A raw connection that sends the request and then never reads a byte.
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${c.token}\r\n\r\n`);
+    socket.pause();
+    socket.on("error", () => undefined);
+    await expect.poll(() => small.hub.size, { timeout: 5_000 }).toBe(1);
+    // 40 MB of events for this client: far more than the socket buffers and the 256 KiB send buffer.
+    const heapBefore = process.memoryUsage().heapUsed;
+    const jobId = ulid();
+    for (let i = 0; i < 400 && small.hub.size > 0; i++) await publishEvents(c.clientId, 1, jobId, 100_000);
+    await expect.poll(() => small.hub.size, { timeout: 10_000 }).toBe(0);
+    // The server dropped the connection (the client, never reading, may not even notice yet).
+    await expect.poll(() => new Promise((r) => small.app.server.getConnections((_e, n) => r(n))), { timeout: 5_000 }).toBe(0);
+    socket.destroy();
+    // What the stream held was dropped with it: no growth near the 40 MB it was sent.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(30 * 1024 * 1024);
+    // The client's reconnect replays: nothing was lost for it.
+    const s = sse(c.token, "/v1/events", "earliest", () => small.url);
+    await s.waitFor((x) => x.events.length >= 1);
+    s.close();
+  });
+
+  it("1,000 connect/disconnect cycles leave no subscription, consumer or stream behind", async () => {
+    const n = await stack.addNotifier();
+    const c = await stack.client();
+    await publishEvents(c.clientId, 3);
+    const subsBefore = await serverSubscriptions("test-notifier");
+    for (let i = 0; i < 1000; i++) {
+      const ctl = new AbortController();
+      const res = await fetch(`${n.url}/v1/events${i % 2 ? "?lastEventId=earliest" : ""}`, {
+        headers: { ...c.auth, accept: "text/event-stream" },
+        signal: ctl.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // retry: frame (and, on odd rounds, replayed events)
+      ctl.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+    await expect.poll(() => n.hub.size, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => serverSubscriptions("test-notifier"), { timeout: 10_000 }).toBe(subsBefore);
+    const { consumer_count } = (await stack.nats.jsm.streams.info(RESULTS_STREAM)).state;
+    expect(consumer_count).toBe(0);
+  });
+});
+
+/** Subscriptions the nats-server holds for connections whose name starts with `prefix` (connz). */
+async function serverSubscriptions(prefix: string): Promise<number> {
+  const res = await fetch(`${stack.server.monitorUrl}/connz?subs=1&limit=1000`);
+  const body = (await res.json()) as { connections: { name?: string; subscriptions_list?: string[] }[] };
+  return body.connections
+    .filter((c) => c.name?.startsWith(prefix))
+    .reduce((n, c) => n + (c.subscriptions_list?.filter((s) => s.startsWith("live.")).length ?? 0), 0);
+}
