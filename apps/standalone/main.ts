@@ -25,7 +25,7 @@ try {
   if (servers.length === 0) {
     server = await startEmbeddedServer({ storeDir: path.join(config.dataDir, "nats"), bin: config.natsServerBin });
     servers = [server.url];
-    log.info({ url: server.url, pid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
+    log.info({ url: server.url, natsPid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
   }
   const secrets = config.tokenSecrets.length ? config.tokenSecrets : [loadOrCreateTokenSecret(config.dataDir, log)];
   const nats = await connectAndProvision(config, servers, "herald", log);

@@ -1,17 +1,20 @@
 import type { Logger } from "pino";
 
 /**
- * Runs `stop` once on SIGINT or SIGTERM, then exits. A second signal while stopping exits at once;
+ * Runs `stop` once on SIGINT or SIGTERM, then exits. A second signal (a second after the first) exits at once;
  * a stop that hangs is cut off after `timeoutMs`, so a process never lingers.
  */
 export function onShutdown(log: Logger, stop: () => Promise<void>, timeoutMs = 30_000): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // One Ctrl-C can arrive twice (the terminal signals the process group, and npm relays it):
+      // only a signal well after the first means "exit now".
+      if (Date.now() - stoppingSince < 1_000) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, "shutting down");
     const timer = setTimeout(() => {
       log.error({ timeoutMs }, "shutdown timed out; exiting");

@@ -48,8 +48,7 @@ export interface EmbeddedServer {
  * that orphan still holds the store's lock, so it is stopped first.
  */
 export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  const bin = opts.bin ?? "nats-server";
-  if (!binaryExists(bin)) throw new NatsServerNotFoundError(bin);
+  const bin = findBinary(opts.bin ?? "nats-server");
 
   mkdirSync(opts.storeDir, { recursive: true });
   const pidFile = path.join(opts.storeDir, "nats-server.pid");
@@ -69,7 +68,9 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     "-P",
     pidFile,
   ];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // A process group of its own: Ctrl-C in a terminal signals herald's group, and herald then stops
+  // this server itself, after its worker and connections, instead of losing it first.
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
 
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const ready = new Promise<{ port: number; monitorPort: number | null }>((resolve, reject) => {
@@ -142,6 +143,16 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
 function binaryExists(bin: string): boolean {
   const r = spawnSync(bin, ["--version"], { stdio: "ignore" });
   return !r.error;
+}
+
+/**
+ * The binary to run: as given, else (for the default name only) Debian's /usr/sbin/nats-server,
+ * which `apt-get install nats-server` puts outside an ordinary user's PATH.
+ */
+function findBinary(bin: string): string {
+  if (binaryExists(bin)) return bin;
+  if (bin === "nats-server" && binaryExists("/usr/sbin/nats-server")) return "/usr/sbin/nats-server";
+  throw new NatsServerNotFoundError(bin);
 }
 
 /** Kills a nats-server left running by an earlier herald that was killed without cleanup. */
