@@ -253,10 +253,26 @@ describe("npm start (one process, no NATS_URL)", () => {
     expect(Number(new URL(base).port)).toBeGreaterThan(0);
 
     const { token } = await newClient(base);
+    // The notifier is served on the same port: follow the client's events while the job runs.
+    const ctl = new AbortController();
+    const events = await fetch(`${base}/v1/events`, {
+      headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+      signal: ctl.signal,
+    });
+    expect(events.status).toBe(200);
     const jobId = await submitEcho(base, token, { a: 1 });
     const done = await waitForJobStatus(base, token, jobId, "succeeded");
     expect(done.jobId).toBe(jobId);
     expect(done.result).toEqual({ a: 1 });
+    const reader = events.body!.getReader();
+    let text = "";
+    while (!text.includes("event: job.succeeded")) {
+      const chunk = await within(5_000, "job.succeeded over SSE", reader.read());
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    ctl.abort();
+    expect([...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1])).toEqual(["job.queued", "job.started", "job.succeeded"]);
 
     const natsPid = embeddedNatsPid(dataDir);
 

@@ -280,3 +280,35 @@ describe("errors", () => {
     }
   });
 });
+
+describe("a full queue", () => {
+  it("answers 503 queue_full with Retry-After, and ends the refused job with a `failed` event", async () => {
+    const c = await stack.client();
+    const jobs = await stack.nats.jsm.streams.info(JOBS_STREAM);
+    // Bound the queue at what it holds now plus one (the definition's bound is 100,000).
+    await stack.nats.jsm.streams.update(JOBS_STREAM, { ...jobs.config, max_msgs: jobs.state.messages + 1 });
+    try {
+      await stack.submit(c.auth, "echo", "fits");
+      const resultsBefore = (await stack.nats.jsm.streams.info(RESULTS_STREAM)).state.last_seq;
+      const res = await stack.http("/v1/jobs", {
+        method: "POST",
+        headers: { ...c.auth, ...json },
+        body: JSON.stringify({ type: "echo", payload: "does not fit" }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("queue_full");
+      // Its client saw it queued, so it also sees it end: queued, then failed (queue_full).
+      const stored = [];
+      for (let seq = resultsBefore + 1; ; seq++) {
+        const m = await stack.nats.jsm.streams.getMessage(RESULTS_STREAM, { seq }).catch(() => null);
+        if (!m) break;
+        stored.push(m.json<{ event: string; error: { code: string } | null }>());
+      }
+      expect(stored.map((e) => e.event)).toEqual(["queued", "failed"]);
+      expect(stored[1]!.error!.code).toBe("queue_full");
+    } finally {
+      await stack.nats.jsm.streams.update(JOBS_STREAM, jobs.config);
+    }
+  });
+});

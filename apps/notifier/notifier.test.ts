@@ -138,6 +138,50 @@ describe("resume", () => {
   });
 });
 
+describe("a long replay", () => {
+  it("replays 20,000 missed events in order, paged, and then goes live", async () => {
+    const c = await stack.client();
+    const jobId = ulid();
+    const subject = resultSubject(c.clientId, jobId);
+    const body = (i: number) =>
+      JSON.stringify({ jobId, clientId: c.clientId, type: "echo", event: "progress", attempt: 1, progress: { pct: i % 100, message: null }, result: null, error: null, at: new Date().toISOString() });
+    const seqs: number[] = [];
+    for (let batch = 0; batch < 20; batch++) {
+      const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => stack.nats.js.publish(subject, body(batch * 1000 + i))));
+      seqs.push(...acks.map((a) => a.seq));
+    }
+    seqs.sort((a, b) => a - b);
+    const s = sse(c.token, "/v1/events", "earliest");
+    await s.waitFor((x) => x.events.length === 20_000, 60_000, "20,000 events");
+    expect(s.ids).toEqual(seqs);
+    const live = await publishEvents(c.clientId, 1);
+    await s.waitFor((x) => x.events.length === 20_001);
+    expect(s.ids.at(-1)).toBe(live[0]);
+    s.close();
+    // The replay's consumer is gone once it is done.
+    expect((await stack.nats.jsm.streams.info(RESULTS_STREAM)).state.consumer_count).toBe(0);
+  }, 90_000);
+
+  it("starts with retry: and sends a heartbeat comment every SSE_HEARTBEAT_MS", async () => {
+    const n = await stack.addNotifier({ SSE_HEARTBEAT_MS: "100", SSE_RETRY_MS: "1500" });
+    const c = await stack.client();
+    const ctl = new AbortController();
+    const res = await fetch(`${n.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" }, signal: ctl.signal });
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(res.headers.get("cache-control")).toBe("no-cache");
+    const reader = res.body!.getReader();
+    let text = "";
+    const deadline = Date.now() + 5_000;
+    while ((text.match(/^: heartbeat$/gm) ?? []).length < 3 && Date.now() < deadline) {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+    }
+    ctl.abort();
+    expect(text.startsWith("retry: 1500\n\n")).toBe(true);
+    expect((text.match(/^: heartbeat$/gm) ?? []).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe("the reconnect race", () => {
   it("over many rounds of reconnecting with the last id while events keep coming, every event arrives exactly once, in order", async () => {
     const c = await stack.client();
