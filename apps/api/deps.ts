@@ -13,6 +13,8 @@ export interface ApiDeps {
   registry: JobRegistry;
   /** Largest JOBS message, from the JOBS definition (max_msg_size). */
   maxJobMessageBytes: number;
+  /** False while the NATS connection is down: job routes answer 503 at once instead of hanging. */
+  natsConnected: () => boolean;
 }
 
 /** ApiDeps from a connected, provisioned NATS, the token service and the job types. */
@@ -24,5 +26,6 @@ export function apiDeps(nats: HeraldNats, tokens: Tokens, registry: JobRegistry)
     tokens,
     registry,
     maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
+    natsConnected: () => nats.state.connected,
   };
 }

@@ -3,7 +3,7 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "./plugin.ts";
 import { apiDeps } from "./deps.ts";
@@ -24,7 +24,7 @@ try {
   await app.register(apiPlugin, apiDeps(nats, tokens, registry));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
-    await app.close();
+    await drainAndClose(app); // new requests: 503 + Retry-After; requests in flight finish
     await nats.nc.drain();
   });
 } catch (err) {

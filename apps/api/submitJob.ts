@@ -1,7 +1,7 @@
 import { ulid } from "ulid";
 import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
-import { enqueueJob } from "./enqueueJob.ts";
+import { enqueueJob } from "../../libs/queue/mod.ts";
 import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
 
 export interface SubmitJobInput {

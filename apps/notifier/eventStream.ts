@@ -14,7 +14,7 @@ import type { ResumeFrom } from "./lastEventId.ts";
 import { replayFrom, type RawEvent } from "./replayFrom.ts";
 import type { EventSink, Frame } from "./sink.ts";
 
-export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "error";
+export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
 
 export interface EventStreamOptions {
   nc: NatsConnection;

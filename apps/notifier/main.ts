@@ -2,7 +2,7 @@ import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
-import { createHttpServer } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { notifierDeps, notifierPlugin } from "./plugin.ts";
 
@@ -21,7 +21,7 @@ try {
   await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
-    await app.close(); // ends every event stream first: clients reconnect elsewhere
+    await drainAndClose(app); // ends every event stream first: clients reconnect elsewhere
     await nats.nc.drain();
   });
 } catch (err) {

@@ -9,6 +9,7 @@ import { EventStream } from "./eventStream.ts";
 import { Hub } from "./hub.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
 import type { EventSink } from "./sink.ts";
+import type { ConnectionState } from "../../libs/nats/mod.ts";
 import type { Logger } from "../../libs/log/mod.ts";
 
 // The CommonJS module itself is the fastify-plugin-wrapped plugin (its `.default` is the bare,
@@ -24,6 +25,8 @@ export interface NotifierDeps {
   heartbeatMs: number;
   retryMs: number;
   sendBufferBytes: number;
+  /** NATS up or down; on a disconnect every stream ends so that its client resumes with a replay. */
+  natsState: Pick<ConnectionState, "connected" | "onChange">;
 }
 
 /** An EventSink over @fastify/sse: frames are written with backpressure, data sent verbatim. */
@@ -51,9 +54,22 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     serializer: (data: unknown) => (typeof data === "string" ? data : JSON.stringify(data)),
   });
   app.addHook("preClose", async () => deps.hub.closeAll("shutdown"));
+  // Live events published while this connection was down (or before it resubscribed) would be
+  // missed by a stream that just carried on; ending it makes the client reconnect and replay.
+  const unwatch = deps.natsState.onChange((e) => {
+    if (e === "disconnected") deps.hub.closeAll("nats_unavailable");
+  });
+  app.addHook("onClose", async () => void unwatch());
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
     reply.sse.keepAlive();
+    if (!deps.natsState.connected) {
+      // Not a 503: EventSource gives up for good on any error status. A stream that only says
+      // `retry:` and ends makes it come back after that delay, by when NATS may be back.
+      await reply.sse.send({ data: undefined, retry: deps.retryMs });
+      reply.sse.close();
+      return;
+    }
     const stream = new EventStream({
       nc: deps.nc,
       js: deps.js,
@@ -94,7 +110,7 @@ export { Hub };
 
 /** NotifierDeps from a connected NATS, the token service and the configuration. */
 export function notifierDeps(
-  nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager },
+  nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
   tokens: Tokens,
   config: { sseHeartbeatMs: number; sseRetryMs: number; sseSendBufferBytes: number },
   hub = new Hub(),
@@ -108,5 +124,6 @@ export function notifierDeps(
     heartbeatMs: config.sseHeartbeatMs,
     retryMs: config.sseRetryMs,
     sendBufferBytes: config.sseSendBufferBytes,
+    natsState: nats.state,
   };
 }

@@ -1,10 +1,11 @@
 import path from "node:path";
+import { writeFileSync } from "node:fs";
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision, startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "../api/plugin.ts";
 import { apiDeps } from "../api/deps.ts";
@@ -25,6 +26,8 @@ try {
   if (servers.length === 0) {
     server = await startEmbeddedServer({ storeDir: path.join(config.dataDir, "nats"), bin: config.natsServerBin });
     servers = [server.url];
+    // Tools (npm run dlq) find this server here when NATS_URL is not set.
+    writeFileSync(path.join(config.dataDir, "nats-url"), `${server.url}\n`);
     log.info({ url: server.url, natsPid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
   }
   const secrets = config.tokenSecrets.length ? config.tokenSecrets : [loadOrCreateTokenSecret(config.dataDir, log)];
@@ -41,11 +44,11 @@ try {
   process.stdout.write(`\nherald is running at ${address}  (Ctrl-C to stop)\n\n`);
 
   onShutdown(log, async () => {
-    await app.close();
-    await worker.stop();
+    await drainAndClose(app);
+    await worker.stop(config.workerShutdownGraceMs);
     await nats.nc.drain();
     await server?.stop();
-  });
+  }, config.workerShutdownGraceMs + 20_000);
 } catch (err) {
   await server?.stop();
   exitOnStartupError(log, err);

@@ -15,9 +15,9 @@ try {
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
   const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
   onShutdown(log, async () => {
-    await worker.stop();
+    await worker.stop(config.workerShutdownGraceMs);
     await nats.nc.drain();
-  });
+  }, config.workerShutdownGraceMs + 20_000);
 } catch (err) {
   exitOnStartupError(log, err);
 }

@@ -10,6 +10,7 @@ import {
 } from "../../libs/contracts/mod.ts";
 import { PermanentJobError, type JobAbortReason } from "../../libs/jobs/mod.ts";
 import { AlreadyTerminalError, EventFencedError, readLastEvent } from "../../libs/results/mod.ts";
+import { publishDeadLetter } from "../../libs/queue/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { JobEventWriter } from "./eventWriter.ts";
 
@@ -29,7 +30,8 @@ export type DeliveryOutcome =
  *    attempt whose ack was lost), ack and stop;
  * 2. unknown type, invalid payload, or past the last attempt → `failed` for good;
  * 3. `started` (fenced), the handler with progress and in-progress acks, then `succeeded`, or
- *    `retrying` + nak with backoff, or `failed`; ack only after the terminal event is stored.
+ *    `retrying` + nak with backoff, or `failed` (kept in JOBS_DLQ first); ack only after the
+ *    terminal event is stored.
  * Losing the fence at any point means someone else owns the job now (a cancel, a newer attempt):
  * the handler is aborted and this delivery neither acks nor writes again.
  */
@@ -45,15 +47,17 @@ export async function runDelivery(
     msg.term();
     return "malformed";
   }
-  const attempt = msg.info.deliveryCount;
-  const log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt, reqId: job.requestId });
-
   const last = await readLastEvent(deps.jsm, job.clientId, job.jobId);
   if (last && isTerminal(last.event.event)) {
     msg.ack();
-    log.debug({ event: last.event.event }, "job already ended; acked");
+    deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
     return "already-ended";
   }
+  // Attempts are counted from the job's own events, not from the server's delivery count: that
+  // count also moves for deliveries that never ran (and nats-server 2.9 can hand a nak'ed message
+  // back with its count reset). An attempt is one that stored `started`; this is the next one.
+  const attempt = last && last.event.event !== "queued" ? last.event.attempt + 1 : 1;
+  const log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt, reqId: job.requestId });
 
   const aborter = new AbortController();
   const abort = (reason: JobAbortReason) => {
@@ -71,6 +75,7 @@ export async function runDelivery(
   const ctx: Settle = {
     msg,
     log,
+    deadLetter: (error) => publishDeadLetter(deps.js, { job, attempts: attempt, error, failedAt: new Date().toISOString() }),
     isEnded: async () => {
       const now = await readLastEvent(deps.jsm, job.clientId, job.jobId);
       return !!now && isTerminal(now.event.event);
@@ -151,6 +156,8 @@ export async function runDelivery(
 interface Settle {
   msg: JsMsg;
   log: WorkerDeps["log"];
+  /** Keeps the job in JOBS_DLQ (before its `failed` event, so a failure is never lost). */
+  deadLetter(error: JobError): Promise<unknown>;
   isEnded(): Promise<boolean>;
 }
 
@@ -166,6 +173,7 @@ async function finish(
   fields: { result?: unknown; error?: JobError },
 ): Promise<DeliveryOutcome> {
   writer.close();
+  if (event === "failed") await ctx.deadLetter(fields.error!);
   try {
     await writer.write(event, fields);
   } catch (err) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
+import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
 import { defineJob, Type } from "../../libs/jobs/mod.ts";
 import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
 
@@ -153,6 +154,63 @@ describe("worker lifecycle", () => {
     // The last report, not yet stored when the handler returned, is carried by `succeeded`.
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event.progress).toEqual({ pct: 100, message: "update 200000" });
+  });
+});
+
+describe("dead letters", () => {
+  it("keeps a job that failed after its last attempt in JOBS_DLQ, with payload, attempts and last error; resubmitting runs it again as a new job", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "flaky", { failTimes: 3 }); // JOB_MAX_DELIVER is 3 here
+    await stack.waitForTerminal(c.clientId, jobId);
+    const letter = (await listDeadLetters(stack.nats.jsm)).find((l) => l.job.jobId === jobId);
+    expect(letter).toMatchObject({
+      job: { jobId, clientId: c.clientId, type: "flaky", payload: { failTimes: 3 } },
+      attempts: 3,
+      error: { code: "handler_error", message: "flaky: planned failure 3 of 3" },
+    });
+    // Resubmitted (by an operator, after a fix): a new job for the same client; attempts start over.
+    const again = await resubmitDeadLetter(stack.nats, jobId);
+    expect(again.jobId).not.toBe(jobId);
+    const end = await stack.waitForTerminal(c.clientId, again.jobId);
+    // Still flaky with failTimes 3: it fails again, and is kept again — under its new id.
+    expect(end.event).toMatchObject({ event: "failed", attempt: 3 });
+    const letters = await listDeadLetters(stack.nats.jsm);
+    expect(letters.some((l) => l.job.jobId === jobId)).toBe(false);
+    expect(letters.find((l) => l.job.jobId === again.jobId)?.job.resubmittedFrom).toBe(jobId);
+    const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
+    expect(state).toMatchObject({ status: "failed" }); // the original stays failed: one terminal event per job
+  });
+
+  it("keeps permanent failures too, and not succeeded or canceled jobs", async () => {
+    const c = await stack.client();
+    const failed = await stack.submit(c.auth, "fail", { message: "nope" });
+    const ok = await stack.submit(c.auth, "echo", 1);
+    await stack.waitForTerminal(c.clientId, failed.jobId);
+    await stack.waitForTerminal(c.clientId, ok.jobId);
+    const ids = (await listDeadLetters(stack.nats.jsm)).map((l) => l.job.jobId);
+    expect(ids).toContain(failed.jobId);
+    expect(ids).not.toContain(ok.jobId);
+  });
+});
+
+describe("graceful stop", () => {
+  it("lets running jobs finish within the grace period, and hands back (nak) those that do not", async () => {
+    const c = await stack.client();
+    const w = await stack.addWorker(2);
+    // Park the other workers' capacity on long jobs so `w` takes the next two.
+    const quick = await stack.submit(c.auth, "blocker", { ms: 300 });
+    const slow = await stack.submit(c.auth, "blocker", { ms: 5_000 });
+    await expect.poll(() => startedJobs.has(quick.jobId) && startedJobs.has(slow.jobId), { timeout: 5_000 }).toBe(true);
+    const stopping = Date.now();
+    await Promise.all(stack.workers.filter((x) => x !== w).map((x) => x.stop(1_000)));
+    await w.stop(1_000);
+    expect(Date.now() - stopping).toBeLessThan(4_000);
+    expect((await stack.waitForTerminal(c.clientId, quick.jobId)).event.event).toBe("succeeded");
+    // The slow one was aborted with reason "shutdown" and handed back: a new worker finishes it.
+    expect(aborted.get(slow.jobId)).toBe("shutdown");
+    await stack.addWorker();
+    const end = await stack.waitForTerminal(c.clientId, slow.jobId, 15_000);
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 2 });
   });
 });
 

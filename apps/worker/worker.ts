@@ -6,8 +6,11 @@ import { runDelivery } from "./runDelivery.ts";
 export interface Worker {
   /** Jobs running now. */
   readonly running: number;
-  /** Stop pulling, abort running handlers (their jobs are handed back), wait for them to settle. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: no more pulls; running jobs get `graceMs` to finish; whatever still runs then is
+   * aborted (ctx.signal, reason "shutdown") and nak'ed, so another worker takes it at once.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const FETCH_EXPIRES_MS = 5_000;
@@ -19,6 +22,7 @@ const FETCH_EXPIRES_MS = 5_000;
  */
 export async function startWorker(deps: WorkerDeps, concurrency: number): Promise<Worker> {
   const consumer = await deps.js.consumers.get(JOBS_STREAM, WORKERS_CONSUMER);
+  const pulling = new AbortController();
   const shutdown = new AbortController();
   const running = new Set<Promise<unknown>>();
   let slotFreed: (() => void) | null = null;
@@ -35,7 +39,7 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
   };
 
   const loop = (async () => {
-    while (!shutdown.signal.aborted) {
+    while (!pulling.signal.aborted) {
       if (running.size >= concurrency) {
         await new Promise<void>((r) => (slotFreed = r));
         slotFreed = null;
@@ -45,7 +49,7 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
         batch = await consumer.fetch({ max_messages: concurrency - running.size, expires: FETCH_EXPIRES_MS });
         for await (const msg of batch) launch(msg);
       } catch (err) {
-        if (shutdown.signal.aborted) break;
+        if (pulling.signal.aborted) break;
         deps.log.warn({ err }, "fetch failed; retrying");
         await new Promise((r) => setTimeout(r, 500));
       } finally {
@@ -59,11 +63,22 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
     get running() {
       return running.size;
     },
-    async stop() {
-      shutdown.abort();
+    async stop(graceMs = 0) {
+      pulling.abort();
       slotFreed?.();
       await (batch as ConsumerMessages | null)?.close();
       await loop;
+      if (running.size > 0 && graceMs > 0) {
+        deps.log.info({ running: running.size, graceMs }, "waiting for running jobs to finish");
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...running]),
+          new Promise((r) => (timer = setTimeout(r, graceMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      if (running.size > 0) deps.log.warn({ running: running.size }, "grace period over; handing running jobs back");
+      shutdown.abort();
       await Promise.allSettled([...running]);
     },
   };

@@ -22,6 +22,8 @@ export interface Config {
   jobAckWaitMs: number;
   jobRetryBackoffMs: number[];
   workerConcurrency: number;
+  /** How long a stopping worker lets running jobs finish before handing them back. */
+  workerShutdownGraceMs: number;
   /** A module exporting extra job types (see docs/job-types.md). */
   workerJobs: string | null;
   progressIntervalMs: number;
@@ -129,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobAckWaitMs: duration("JOB_ACK_WAIT", "30s", 1_000, 3_600_000),
     jobRetryBackoffMs: jobRetryBackoffMs.length ? jobRetryBackoffMs : [1_000, 5_000, 30_000],
     workerConcurrency: int("WORKER_CONCURRENCY", 4, 1, 1000),
+    workerShutdownGraceMs: duration("WORKER_SHUTDOWN_GRACE", "10s", 0, 600_000),
     workerJobs: get("WORKER_JOBS") ?? null,
     progressIntervalMs: int("PROGRESS_INTERVAL_MS", 100, 0, 60_000),
     sseHeartbeatMs: int("SSE_HEARTBEAT_MS", 15_000, 100, 300_000),

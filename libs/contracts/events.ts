@@ -53,6 +53,17 @@ export interface JobMessage {
   submittedAt: string;
   /** The API request that accepted the job, so a job can be followed through the logs. */
   requestId?: string;
+  /** Set when an operator resubmitted a dead letter: the failed job this one repeats. */
+  resubmittedFrom?: string;
+}
+
+/** What JOBS_DLQ keeps of a job that failed for good (DESIGN: dead letters). */
+export interface DeadLetter {
+  job: JobMessage;
+  /** Attempts made (the delivery count of the last one). */
+  attempts: number;
+  error: JobError;
+  failedAt: string;
 }
 
 /** The public state of a job, as `GET /v1/jobs/:id` answers it. */

@@ -1,5 +1,6 @@
 /** JetStream object names. The definitions themselves live in nats/*.json (one source of truth). */
 export const JOBS_STREAM = "JOBS";
 export const RESULTS_STREAM = "RESULTS";
+export const DLQ_STREAM = "JOBS_DLQ";
 export const WORKERS_CONSUMER = "workers";
 export const IDEMPOTENCY_BUCKET = "idempotency";

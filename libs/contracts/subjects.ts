@@ -41,6 +41,17 @@ export function liveClientFilter(clientId: string): string {
   return `live.${clientId}.>`;
 }
 
+/** `dlq.<type>`: a dead letter in JOBS_DLQ. */
+export function deadLetterSubject(type: string): string {
+  // A dead letter can be for a type no worker knows; keep the subject valid whatever it is.
+  return `dlq.${isJobTypeName(type) ? type : "_unknown"}`;
+}
+
+/** Msg-Id of a job's dead letter: a redelivered failure is not kept twice. */
+export function deadLetterMsgId(jobId: string): string {
+  return `${jobId}.dlq`;
+}
+
 /** Msg-Id of a job's JOBS message: a retried submit inside the duplicate window is not queued twice. */
 export function jobMsgId(jobId: string): string {
   return `${jobId}.job`;

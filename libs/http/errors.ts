@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { HeraldError } from "../contracts/mod.ts";
+import { isNatsUnavailable } from "../nats/connectionState.ts";
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -20,13 +21,18 @@ const FASTIFY_CODES: Record<string, string> = {
 
 /**
  * Every error leaves as `{ error: { code, message } }` (DESIGN.md). HeraldErrors carry their own
- * status; Fastify's client errors keep theirs; anything else is a bug: logged, and a bare 500.
+ * status; Fastify's client errors keep theirs; NATS not answering is a 503; anything else is a bug:
+ * logged, and a bare 500.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | HeraldError | Error, request, reply) => {
     if (err instanceof HeraldError) {
       if (err.status >= 500) request.log.warn({ err }, "request failed");
       return reply.status(err.status).headers(err.headers).send(errorBody(err.code, err.message));
+    }
+    if (isNatsUnavailable(err)) {
+      request.log.warn({ err }, "NATS unavailable");
+      return reply.status(503).header("retry-after", "2").send(errorBody("nats_unavailable", "NATS is unavailable; try again shortly"));
     }
     const fe = err as FastifyError;
     const status = fe.statusCode ?? 500;

@@ -1,2 +1,2 @@
-export { createHttpServer, type HttpServerOptions } from "./server.ts";
+export { createHttpServer, drainAndClose, type HttpServerOptions } from "./server.ts";
 export { registerErrorHandling, errorBody } from "./errors.ts";

@@ -2,7 +2,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import { ulid } from "ulid";
 import type { Logger } from "pino";
-import { registerErrorHandling } from "./errors.ts";
+import { errorBody, registerErrorHandling } from "./errors.ts";
+
+const DRAINING = Symbol("herald.draining");
 
 export interface HttpServerOptions {
   log: Logger;
@@ -30,7 +32,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : ulid();
     },
     // Deep JSON cannot blow the stack: Fastify parses with secure-json-parse; the schema limits shape.
-    return503OnClosing: true,
+    // Draining is answered by our own hook below, in herald's error format and with Retry-After.
+    return503OnClosing: false,
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if ((app as unknown as Record<symbol, boolean>)[DRAINING]) {
+      return reply
+        .status(503)
+        .header("retry-after", "1")
+        .header("connection", "close")
+        .send(errorBody("shutting_down", "this instance is shutting down; try again"));
+    }
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -40,4 +52,14 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   void app.register(cookie);
   registerErrorHandling(app);
   return app;
+}
+
+/**
+ * Graceful stop: new requests get 503 + Retry-After (a load balancer or client retries elsewhere),
+ * requests in flight finish, `preClose` hooks run (the notifier ends its streams), then the
+ * server closes.
+ */
+export async function drainAndClose(app: FastifyInstance): Promise<void> {
+  (app as unknown as Record<symbol, boolean>)[DRAINING] = true;
+  await app.close();
 }

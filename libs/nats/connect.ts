@@ -26,7 +26,6 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
         reconnectTimeWait: 500,
         pingInterval: 10_000,
       });
-      watchStatus(nc, opts.log);
       opts.log.info({ server: nc.getServer(), attempt }, "connected to NATS");
       return nc;
     } catch (err) {
@@ -36,24 +35,4 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       delay = Math.min(delay * 2, 2_000);
     }
   }
-}
-
-function watchStatus(nc: NatsConnection, log: Logger): void {
-  void (async () => {
-    for await (const s of nc.status()) {
-      switch (s.type) {
-        case "disconnect":
-          log.warn({ server: s.server }, "NATS disconnected");
-          break;
-        case "reconnect":
-          log.info({ server: s.server }, "NATS reconnected");
-          break;
-        case "error":
-          log.error({ err: s.error }, "NATS connection error");
-          break;
-        default:
-          break;
-      }
-    }
-  })();
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import type { KvOptions } from "@nats-io/kv";
 import { definitionPath } from "./paths.ts";
-import { IDEMPOTENCY_BUCKET, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../contracts/mod.ts";
+import { DLQ_STREAM, IDEMPOTENCY_BUCKET, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../contracts/mod.ts";
 
 const NS_PER_MS = 1_000_000;
 
@@ -17,6 +17,7 @@ export interface DefinitionOverrides {
 export interface Definitions {
   jobs: StreamConfig;
   results: StreamConfig;
+  deadLetters: StreamConfig;
   workers: ConsumerConfig & { durable_name: string };
   idempotency: Partial<KvOptions> & { bucket: string };
 }
@@ -33,19 +34,22 @@ function readJson<T>(...parts: string[]): T {
 export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const jobs = readJson<StreamConfig>("streams", `${JOBS_STREAM}.json`);
   const results = readJson<StreamConfig>("streams", `${RESULTS_STREAM}.json`);
+  const deadLetters = readJson<StreamConfig>("streams", `${DLQ_STREAM}.json`);
   const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
 
   jobs.num_replicas = o.replicas;
   results.num_replicas = o.replicas;
+  deadLetters.num_replicas = o.replicas;
   results.max_age = o.resultsMaxAgeMs * NS_PER_MS;
   workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
-  // The worker itself ends a job as `failed` when it receives delivery JOB_MAX_DELIVER + 1 (a job
-  // that crashed its worker on every attempt); the server's max_deliver is the backstop behind it,
-  // so a job never loops and never silently stops being delivered without a terminal event.
-  workers.max_deliver = o.jobMaxDeliver + 1;
+  // Attempts are counted and limited by the worker, from the job's own events: the delivery after
+  // attempt JOB_MAX_DELIVER (a job that crashed its worker every time) ends the job `failed`. The
+  // server's max_deliver is only a backstop against a loop, far above that, because deliveries that
+  // never start an attempt count too, and a job the server stops delivering would never end.
+  workers.max_deliver = Math.max(20, o.jobMaxDeliver * 4);
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
-  return { jobs, results, workers, idempotency };
+  return { jobs, results, deadLetters, workers, idempotency };
 }

@@ -26,6 +26,10 @@ export interface EmbeddedServerOptions {
   readyTimeoutMs?: number;
   /** Lines of the server's own log, for debugging. */
   onLog?: (line: string) => void;
+  /** Config file (default nats/nats-server.conf), e.g. a node of nats/cluster/. */
+  configFile?: string;
+  /** More command-line flags, e.g. `--cluster` and `--routes` for a cluster node. */
+  extraArgs?: string[];
 }
 
 export interface EmbeddedServer {
@@ -56,7 +60,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
 
   const args = [
     "-c",
-    definitionPath("nats-server.conf"),
+    opts.configFile ?? definitionPath("nats-server.conf"),
     "-a",
     "127.0.0.1",
     "-p",
@@ -67,6 +71,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     opts.storeDir,
     "-P",
     pidFile,
+    ...(opts.extraArgs ?? []),
   ];
   // A process group of its own: Ctrl-C in a terminal signals herald's group, and herald then stops
   // this server itself, after its worker and connections, instead of losing it first.

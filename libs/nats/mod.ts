@@ -9,3 +9,4 @@ export {
   type EmbeddedServerOptions,
 } from "./embedded-server.ts";
 export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";
+export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./connectionState.ts";

@@ -25,9 +25,9 @@ afterAll(async () => {
 const json = (...p: string[]) => JSON.parse(readFileSync(definitionPath(...p), "utf8"));
 
 describe("provision", () => {
-  it("creates JOBS, RESULTS, the workers consumer and the idempotency bucket as nats/*.json define them", async () => {
+  it("creates JOBS, RESULTS, JOBS_DLQ, the workers consumer and the idempotency bucket as nats/*.json define them", async () => {
     await provision(nc, loadDefinitions(overrides), log);
-    for (const name of ["JOBS", "RESULTS"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ"]) {
       const file = json("streams", `${name}.json`);
       const { config } = await jsm.streams.info(name);
       // Every setting in the file is what the server has, but for the ones the environment sets.
@@ -36,7 +36,7 @@ describe("provision", () => {
     }
     const file = json("consumers", "workers.json");
     const { config } = await jsm.consumers.info("JOBS", "workers");
-    for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: 5 })) {
+    for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: 20 })) {
       expect((config as Record<string, unknown>)[k], `workers.${k}`).toEqual(v);
     }
     const kv = await jsm.streams.info("KV_idempotency");
@@ -51,7 +51,7 @@ describe("provision", () => {
     expect((await jsm.consumers.info("JOBS", "workers")).config.ack_wait).toBe(20_000 * 1e6);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["JOBS", "KV_idempotency", "RESULTS"]);
+    expect(names.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
   });
 
   it("provisions concurrently on a fresh server without an error", async () => {

@@ -10,13 +10,14 @@ const CONSUMER_NOT_FOUND = 10014;
 const STREAM_NAME_IN_USE = 10058;
 
 /**
- * Creates or updates JOBS, RESULTS, the `workers` consumer and the idempotency bucket so that
+ * Creates or updates JOBS, RESULTS, JOBS_DLQ, the `workers` consumer and the idempotency bucket so that
  * they match the definitions. Safe to run from every app at every start, concurrently.
  */
 export async function provision(nc: NatsConnection, defs: Definitions, log: Logger): Promise<{ idempotency: KV }> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, defs.jobs, log);
   await ensureStream(jsm, defs.results, log);
+  await ensureStream(jsm, defs.deadLetters, log);
   await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
   const { bucket, ...kvOpts } = defs.idempotency;
   const idempotency = await new Kvm(nc).create(bucket, kvOpts);

@@ -6,6 +6,7 @@ import type { Config } from "../config/mod.ts";
 import { connectNats } from "./connect.ts";
 import { loadDefinitions, type Definitions } from "./definitions.ts";
 import { provision } from "./provision.ts";
+import { ConnectionState } from "./connectionState.ts";
 
 export interface HeraldNats {
   nc: NatsConnection;
@@ -13,11 +14,14 @@ export interface HeraldNats {
   jsm: JetStreamManager;
   idempotency: KV;
   defs: Definitions;
+  /** Up or down right now (the API's fast 503s, the notifier's clean stream ends). */
+  state: ConnectionState;
 }
 
 /** Connects (with retry) and provisions streams, consumer and bucket: what every app does first. */
 export async function connectAndProvision(config: Config, servers: string[], name: string, log: Logger): Promise<HeraldNats> {
   const nc = await connectNats({ servers, name, log });
+  const state = new ConnectionState(nc, log);
   const defs = loadDefinitions({
     replicas: config.natsReplicas,
     resultsMaxAgeMs: config.resultsMaxAgeMs,
@@ -25,5 +29,5 @@ export async function connectAndProvision(config: Config, servers: string[], nam
     jobMaxDeliver: config.jobMaxDeliver,
   });
   const { idempotency } = await provision(nc, defs, log);
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), idempotency, defs };
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), idempotency, defs, state };
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { InvalidInputError, isJobId } from "../../../libs/contracts/mod.ts";
+import { InvalidInputError, isJobId, UnavailableError } from "../../../libs/contracts/mod.ts";
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { submitJob } from "../submitJob.ts";
@@ -17,6 +17,11 @@ function jobIdParam(params: unknown): string {
 }
 
 export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+  // While NATS is down nothing here can be answered: say so at once (a publish would otherwise
+  // wait for its timeout). Clients retry after Retry-After, with their Idempotency-Key.
+  app.addHook("onRequest", async () => {
+    if (!deps.natsConnected()) throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
+  });
   app.post(
     "/v1/jobs",
     {

@@ -1,7 +1,7 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
-import { EventFencedError, publishEvent, readFirstEvent } from "../../libs/results/mod.ts";
-import type { ApiDeps } from "./deps.ts";
+import { jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
+import { EventFencedError, publishEvent, readFirstEvent } from "../results/mod.ts";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 
 const MAXIMUM_MESSAGES_EXCEEDED = 10077;
 
@@ -16,7 +16,7 @@ const MAXIMUM_MESSAGES_EXCEEDED = 10077;
  * If JOBS refuses the job (full, or NATS gone), the job is ended with a `failed` event, so that
  * no client waits for a job that will never run, and the error is raised as a 503.
  */
-export async function enqueueJob(deps: Pick<ApiDeps, "js" | "jsm">, job: JobMessage): Promise<number> {
+export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamManager }, job: JobMessage): Promise<number> {
   const queued: JobEvent = {
     jobId: job.jobId,
     clientId: job.clientId,

@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { loadConfig } from "../../libs/config/mod.ts";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectNats } from "../../libs/nats/mod.ts";
+import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
+import { loadConfigOrExit } from "../../libs/app/mod.ts";
+
+const USAGE = `usage:
+  npm run dlq -- list [--json]         the jobs that failed for good, oldest first
+  npm run dlq -- resubmit <jobId>...   run them again as new jobs (same client, type, payload)
+  npm run dlq -- resubmit --all
+
+NATS_URL selects the server; without it, the one-process mode's server (DATA_DIR/nats-url).`;
+
+// `npm run dlq`: what an operator does with dead letters (docs/operations.md).
+const config = await loadConfigOrExit(() => loadConfig());
+const [command, ...args] = process.argv.slice(2);
+if (command !== "list" && command !== "resubmit") {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+const log = createLogger({ level: "warn", name: "herald-dlq" });
+const urlFile = path.join(config.dataDir, "nats-url");
+const servers = config.natsServers.length
+  ? config.natsServers
+  : existsSync(urlFile)
+    ? [readFileSync(urlFile, "utf8").trim()]
+    : ["nats://127.0.0.1:4222"];
+const nc = await connectNats({ servers, name: "herald-dlq", log, firstConnectTimeoutMs: 5_000 });
+const deps = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
+let exitCode = 0;
+try {
+  if (command === "list") {
+    const letters = await listDeadLetters(deps.jsm);
+    if (args.includes("--json")) {
+      for (const l of letters) process.stdout.write(`${JSON.stringify(l)}\n`);
+    } else if (letters.length === 0) {
+      process.stdout.write("no dead letters\n");
+    } else {
+      for (const l of letters) {
+        process.stdout.write(
+          `${l.job.jobId}  ${l.job.type.padEnd(10)} client ${l.job.clientId}  attempts ${l.attempts}  ${l.failedAt}\n` +
+            `    ${l.error.code}: ${l.error.message}\n    payload ${JSON.stringify(l.job.payload).slice(0, 200)}\n`,
+        );
+      }
+    }
+  } else {
+    const ids = args.includes("--all") ? (await listDeadLetters(deps.jsm)).map((l) => l.job.jobId) : args;
+    if (ids.length === 0) {
+      process.stderr.write(`${USAGE}\n`);
+      exitCode = 2;
+    }
+    for (const id of ids) {
+      try {
+        const job = await resubmitDeadLetter(deps, id);
+        process.stdout.write(`${id} resubmitted as ${job.jobId}\n`);
+      } catch (err) {
+        process.stderr.write(`${id}: ${(err as Error).message}\n`);
+        exitCode = 1;
+      }
+    }
+  }
+} finally {
+  await nc.close();
+}
+process.exit(exitCode);
