@@ -48,9 +48,10 @@ afterAll(async () => stack?.close());
 describe("worker lifecycle", () => {
   it("runs a sleep job: queued, started, a progress event per step, succeeded — in order, one attempt", async () => {
     const c = await stack.client();
-    const { jobId } = await stack.submit(c.auth, "sleep", { ms: 400, steps: 4 });
+    // Steps 5x the coalescing interval apart, so that each is stored as its own event.
+    const { jobId } = await stack.submit(c.auth, "sleep", { ms: 1000, steps: 4 });
     const end = await stack.waitForTerminal(c.clientId, jobId);
-    expect(end.event).toMatchObject({ event: "succeeded", attempt: 1, result: { sleptMs: 400, steps: 4 } });
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 1, result: { sleptMs: 1000, steps: 4 } });
     const events = await stack.events(c.clientId, jobId);
     expect(eventNames(events)).toEqual(["queued", "started", "progress", "progress", "progress", "progress", "succeeded"]);
     expect(events.filter((e) => e.event.event === "progress").map((e) => e.event.progress)).toEqual([
@@ -63,7 +64,7 @@ describe("worker lifecycle", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     // The API reports the same end state.
     const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
-    expect(state).toMatchObject({ status: "succeeded", result: { sleptMs: 400, steps: 4 }, progress: { pct: 100 } });
+    expect(state).toMatchObject({ status: "succeeded", result: { sleptMs: 1000, steps: 4 }, progress: { pct: 100 } });
   });
 
   it("returns echo's payload and a real sha256", async () => {

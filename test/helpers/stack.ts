@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { DeliverPolicy } from "@nats-io/jetstream";
 import { loadConfig, type Config } from "../../libs/config/mod.ts";
 import { createLogger, type Logger } from "../../libs/log/mod.ts";
 import { connectAndProvision, type HeraldNats } from "../../libs/nats/mod.ts";
@@ -157,19 +156,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }
     },
     async events(clientId, jobId) {
-      const consumer = await nats.js.consumers.get(RESULTS_STREAM, {
-        filter_subjects: resultSubject(clientId, jobId),
-        deliver_policy: DeliverPolicy.All,
-      });
-      // Every job has at least its `queued` event; read until the consumer has nothing pending.
+      // Direct gets, one after another: independent of the notifier's reader, and no consumer left behind.
       const out: StoredEvent[] = [];
-      const iter = await consumer.consume();
-      for await (const m of iter) {
+      for (let seq = 1; ; ) {
+        const m = await nats.jsm.direct.getMessage(RESULTS_STREAM, { seq, next_by_subj: resultSubject(clientId, jobId) });
+        if (!m) return out;
         out.push({ seq: m.seq, event: m.json<JobEvent>() });
-        if (m.info.pending === 0) break;
+        seq = m.seq + 1;
       }
-      await iter.close();
-      return out;
     },
     async close() {
       await Promise.allSettled(notifiers.map((n) => n.stop()));
