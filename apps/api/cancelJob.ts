@@ -13,7 +13,7 @@ const MAX_TRIES = 20;
  */
 export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: string, jobId: string): Promise<JobState> {
   for (let i = 0; i < MAX_TRIES; i++) {
-    const last = await readLastEvent(deps.jsm, clientId, jobId);
+    const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
     if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     if (isTerminal(last.event.event)) {
       throw new ConflictError(`job ${jobId} has already ended (${last.event.event})`, "job_ended");

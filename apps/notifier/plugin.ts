@@ -96,7 +96,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     const jobId = (request.params as { id?: string }).id;
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
     const from = resumeFrom(request);
-    const last = await readLastEvent(deps.jsm, clientId, jobId);
+    const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
     if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
     if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) {

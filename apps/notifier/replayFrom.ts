@@ -23,15 +23,13 @@ export async function* replayFrom(
   pageSize = 256,
 ): AsyncGenerator<RawEvent> {
   if (fromSeq > toSeq) return;
-  // Skip straight to the first matching event (a direct get), and stop if there is none in range:
-  // most reconnects have nothing to replay, and then no consumer is created at all.
-  const first = await jsm.direct.getMessage(RESULTS_STREAM, { seq: Math.max(1, fromSeq), next_by_subj: filter });
-  if (!first || first.seq > toSeq) return;
-
+  // The consumer is created by the stream leader, so it sees every stored event (a direct get
+  // could be answered by a replica that lags behind and miss the first one). It also tells how
+  // many events match: most reconnects have nothing to replay, and then it is deleted at once.
   const info = await jsm.consumers.add(RESULTS_STREAM, {
     filter_subject: filter,
     deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: first.seq,
+    opt_start_seq: Math.max(1, fromSeq),
     ack_policy: AckPolicy.None,
     mem_storage: true,
     num_replicas: 1,
@@ -39,6 +37,7 @@ export async function* replayFrom(
     inactive_threshold: 30_000 * NS_PER_MS,
   });
   try {
+    if (info.num_pending === 0) return;
     const consumer = await js.consumers.get(RESULTS_STREAM, info.name);
     for (;;) {
       const page = await consumer.fetch({ max_messages: pageSize, expires: 5_000 });

@@ -47,7 +47,7 @@ export async function runDelivery(
     msg.term();
     return "malformed";
   }
-  const last = await readLastEvent(deps.jsm, job.clientId, job.jobId);
+  const last = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
   if (last && isTerminal(last.event.event)) {
     msg.ack();
     deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
@@ -63,10 +63,11 @@ export async function runDelivery(
   const abort = (reason: JobAbortReason) => {
     if (!aborter.signal.aborted) aborter.abort(reason);
   };
+  // Past the last attempt nothing runs; the `failed` event then names the last attempt made.
   const writer = new JobEventWriter({
     js: deps.js,
     job,
-    attempt,
+    attempt: Math.min(attempt, deps.maxAttempts),
     lastSeq: last?.seq ?? 0,
     progressIntervalMs: deps.progressIntervalMs,
     onBroken: (err) => abort(err instanceof EventFencedError || err instanceof AlreadyTerminalError ? "superseded" : "shutdown"),
@@ -75,9 +76,10 @@ export async function runDelivery(
   const ctx: Settle = {
     msg,
     log,
-    deadLetter: (error) => publishDeadLetter(deps.js, { job, attempts: attempt, error, failedAt: new Date().toISOString() }),
+    deadLetter: (error) =>
+      publishDeadLetter(deps.js, { job, attempts: Math.min(attempt, deps.maxAttempts), error, failedAt: new Date().toISOString() }),
     isEnded: async () => {
-      const now = await readLastEvent(deps.jsm, job.clientId, job.jobId);
+      const now = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
       return !!now && isTerminal(now.event.event);
     },
   };

@@ -45,9 +45,10 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
   // Attempts are counted and limited by the worker, from the job's own events: the delivery after
   // attempt JOB_MAX_DELIVER (a job that crashed its worker every time) ends the job `failed`. The
-  // server's max_deliver is only a backstop against a loop, far above that, because deliveries that
-  // never start an attempt count too, and a job the server stops delivering would never end.
-  workers.max_deliver = Math.max(20, o.jobMaxDeliver * 4);
+  // server must never stop delivering a job by itself: a job it gives up on is left without a
+  // terminal event, and deliveries that never start an attempt (a worker cut off from NATS, a
+  // cluster electing a leader) count there too. So the consumer's max_deliver is unlimited.
+  workers.max_deliver = -1;
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;

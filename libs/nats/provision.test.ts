@@ -36,7 +36,7 @@ describe("provision", () => {
     }
     const file = json("consumers", "workers.json");
     const { config } = await jsm.consumers.info("JOBS", "workers");
-    for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: 20 })) {
+    for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: -1 })) {
       expect((config as Record<string, unknown>)[k], `workers.${k}`).toEqual(v);
     }
     const kv = await jsm.streams.info("KV_idempotency");

@@ -6,7 +6,7 @@ import type { Config } from "../config/mod.ts";
 import { connectNats } from "./connect.ts";
 import { loadDefinitions, type Definitions } from "./definitions.ts";
 import { provision } from "./provision.ts";
-import { ConnectionState } from "./connectionState.ts";
+import { ConnectionState, isNatsUnavailable } from "./connectionState.ts";
 
 export interface HeraldNats {
   nc: NatsConnection;
@@ -28,6 +28,19 @@ export async function connectAndProvision(config: Config, servers: string[], nam
     jobAckWaitMs: config.jobAckWaitMs,
     jobMaxDeliver: config.jobMaxDeliver,
   });
-  const { idempotency } = await provision(nc, defs, log);
+  // A cluster that is still electing its JetStream leaders answers "temporarily unavailable":
+  // wait for it (bounded) rather than fail the app's start.
+  const deadline = Date.now() + 60_000;
+  let idempotency: KV;
+  for (;;) {
+    try {
+      ({ idempotency } = await provision(nc, defs, log));
+      break;
+    } catch (err) {
+      if (!isNatsUnavailable(err) || Date.now() > deadline) throw err;
+      log.warn({ err }, "JetStream not available yet; retrying provisioning");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), idempotency, defs, state };
 }

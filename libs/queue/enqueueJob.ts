@@ -13,8 +13,9 @@ const MAXIMUM_MESSAGES_EXCEEDED = 10077;
  * Idempotent for one jobId: a second call (an idempotent submit taking over from a request that
  * died half-way) finds the existing `queued` event, and JOBS drops the repeated message by Msg-Id.
  *
- * If JOBS refuses the job (full, or NATS gone), the job is ended with a `failed` event, so that
- * no client waits for a job that will never run, and the error is raised as a 503.
+ * If JOBS refuses the job (full), the job is ended with a `failed` event, so that no client waits
+ * for a job that will never run, and a QueueFullError (503) is raised. If NATS does not answer, the
+ * outcome is unknown: a 503, and the job is left as it is for a retry to complete.
  */
 export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamManager }, job: JobMessage): Promise<number> {
   const queued: JobEvent = {
@@ -33,7 +34,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
     eventId = await publishEvent(deps.js, queued, 0);
   } catch (err) {
     if (!(err instanceof EventFencedError)) throw unavailable(err);
-    const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId);
+    const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId, "leader");
     if (!first) throw err;
     eventId = first.seq;
   }
@@ -41,21 +42,30 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
   try {
     await deps.js.publish(jobSubject(job.type), JSON.stringify(job), { msgID: jobMsgId(job.jobId) });
   } catch (err) {
-    const full = err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED;
-    const failed: JobEvent = {
-      ...queued,
-      event: "failed",
-      at: new Date().toISOString(),
-      error: full
-        ? { code: "queue_full", message: "the job queue is full; the job was not queued" }
-        : { code: "enqueue_failed", message: "the job could not be queued" },
-    };
-    // Best effort: if NATS is gone this fails too, and the job stays `queued` with nothing in JOBS
-    // only if the JOBS publish really did not land; if it did, the worker runs it normally.
-    await publishEvent(deps.js, failed, eventId).catch(() => undefined);
-    throw full ? new UnavailableError("the job queue is full; try again later", "queue_full", 5) : unavailable(err);
+    if (err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED) {
+      // JetStream refused the job for certain: end it, so that its client does not wait for it.
+      const failed: JobEvent = {
+        ...queued,
+        event: "failed",
+        at: new Date().toISOString(),
+        error: { code: "queue_full", message: "the job queue is full; the job was not queued" },
+      };
+      await publishEvent(deps.js, failed, eventId).catch(() => undefined);
+      throw new QueueFullError();
+    }
+    // Anything else (a timeout, NATS gone) is ambiguous: the job may be stored after all. Leave it
+    // `queued`: a retry of the same request (Idempotency-Key) stores the same job again, and JOBS
+    // drops the copy by Msg-Id if the first one did land.
+    throw unavailable(err);
   }
   return eventId;
+}
+
+/** JetStream refused the job: JOBS holds its max_msgs (discard new). Definitive, unlike a timeout. */
+export class QueueFullError extends UnavailableError {
+  constructor() {
+    super("the job queue is full; try again later", "queue_full", 5);
+  }
 }
 
 function unavailable(err: unknown): Error {

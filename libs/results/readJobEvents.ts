@@ -7,18 +7,46 @@ export interface StoredEvent {
   event: JobEvent;
 }
 
+/**
+ * Where a read is answered. `replica`: a direct get, answered by any replica — fast, and what the
+ * status route uses, but on a cluster a replica may lag behind by a few events. `leader`: the
+ * stream leader's message-get API — what writers use before a fenced write, and the notifier before
+ * a replay, because a stale answer there would be a wrong fencing base or a skipped event.
+ */
+export type ReadFrom = "replica" | "leader";
+
 export function decodeStoredEvent(m: StoredMsg): StoredEvent {
   return { seq: m.seq, event: m.json<JobEvent>() };
 }
 
-/** The job's latest event (direct get, last by subject), or null if RESULTS holds none. */
-export async function readLastEvent(jsm: JetStreamManager, clientId: string, jobId: string): Promise<StoredEvent | null> {
-  const m = await jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(clientId, jobId) });
+async function get(
+  jsm: JetStreamManager,
+  from: ReadFrom,
+  query: { last_by_subj: string } | { seq: number; next_by_subj: string },
+): Promise<StoredMsg | null> {
+  return from === "leader"
+    ? jsm.streams.getMessage(RESULTS_STREAM, query as Parameters<JetStreamManager["streams"]["getMessage"]>[1])
+    : jsm.direct.getMessage(RESULTS_STREAM, query);
+}
+
+/** The job's latest event (last by subject), or null if RESULTS holds none. */
+export async function readLastEvent(
+  jsm: JetStreamManager,
+  clientId: string,
+  jobId: string,
+  from: ReadFrom = "replica",
+): Promise<StoredEvent | null> {
+  const m = await get(jsm, from, { last_by_subj: resultSubject(clientId, jobId) });
   return m ? decodeStoredEvent(m) : null;
 }
 
 /** The job's first retained event (normally `queued`), or null. */
-export async function readFirstEvent(jsm: JetStreamManager, clientId: string, jobId: string): Promise<StoredEvent | null> {
-  const m = await jsm.direct.getMessage(RESULTS_STREAM, { seq: 0, next_by_subj: resultSubject(clientId, jobId) });
+export async function readFirstEvent(
+  jsm: JetStreamManager,
+  clientId: string,
+  jobId: string,
+  from: ReadFrom = "replica",
+): Promise<StoredEvent | null> {
+  const m = await get(jsm, from, { seq: 0, next_by_subj: resultSubject(clientId, jobId) });
   return m ? decodeStoredEvent(m) : null;
 }

@@ -31,6 +31,7 @@ export class SseClient {
 
   constructor(o: SseClientOptions) {
     const query = o.lastEventId !== undefined ? `?lastEventId=${encodeURIComponent(o.lastEventId)}` : "";
+    // Each (re)connection asks baseUrl() once, here: the URL below is only a placeholder origin.
     const fetchThrough: FetchLike = (url, init) => {
       const u = new URL(url);
       return fetch(`${o.baseUrl()}${u.pathname}${u.search}`, {
@@ -38,7 +39,7 @@ export class SseClient {
         headers: { ...init.headers, authorization: `Bearer ${o.token}` },
       });
     };
-    this.#es = new EventSource(`${o.baseUrl()}${o.path}${query}`, { fetch: fetchThrough });
+    this.#es = new EventSource(`http://herald.invalid${o.path}${query}`, { fetch: fetchThrough });
     this.#es.addEventListener("open", () => this.opens++);
     this.#es.addEventListener("error", () => this.errors++);
     for (const name of ["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"]) {

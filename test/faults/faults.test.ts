@@ -1,0 +1,291 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
+import { listDeadLetters } from "../../libs/queue/mod.ts";
+import { readLastEvent } from "../../libs/results/mod.ts";
+import { TEST_SECRET } from "../helpers/stack.ts";
+import { AppProcess, freePort, startApp, startCluster, type AppKind, type ClusterNode } from "./processes.ts";
+import { Balancer, Ledger, printLedger, type LedgerTotals } from "./ledger.ts";
+
+// herald's promise under faults, with real processes: nats-server(s), api, workers, notifiers.
+// Each scenario runs a bounded load of `sleep` jobs from several clients (each on its own SSE
+// stream), injects one fault while jobs are running, and checks the ledger.
+
+const JOBS = 60;
+const CLIENTS = 8;
+const SUBMIT_INTERVAL_MS = 25;
+const sleepJob = () => ({ type: "sleep", payload: { ms: 400, steps: 4 } });
+const rows: LedgerTotals[] = [];
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const baseEnv = {
+  TOKEN_SECRET: TEST_SECRET,
+  JOB_ACK_WAIT: "2s",
+  JOB_MAX_DELIVER: "3",
+  JOB_RETRY_BACKOFF: "200ms",
+  WORKER_SHUTDOWN_GRACE: "300ms",
+  WORKER_CONCURRENCY: "8",
+  WORKER_JOBS: "test/faults/fault-jobs.ts",
+  SSE_RETRY_MS: "200",
+  PROGRESS_INTERVAL_MS: "0",
+};
+
+/** A herald deployment of real processes, with balancers in front of the apis and notifiers. */
+class Deployment {
+  readonly env: Record<string, string>;
+  readonly apps: AppProcess[] = [];
+  readonly api = new Balancer();
+  readonly notifiers = new Balancer();
+
+  constructor(env: Record<string, string>) {
+    this.env = env;
+  }
+
+  of(kind: AppKind): AppProcess[] {
+    return this.apps.filter((a) => a.kind === kind && a.running);
+  }
+
+  async start(kind: AppKind): Promise<AppProcess> {
+    const app = await startApp(kind, this.env);
+    this.apps.push(app);
+    if (kind === "api") this.api.add(app.url!);
+    if (kind === "notifier") this.notifiers.add(app.url!);
+    return app;
+  }
+
+  async startAll(counts: Record<AppKind, number>): Promise<void> {
+    const kinds = (Object.keys(counts) as AppKind[]).flatMap((k) => Array(counts[k]).fill(k) as AppKind[]);
+    await Promise.all(kinds.map((k) => this.start(k)));
+  }
+
+  /** Kills an instance; its balancer stops sending to it (a health check would). */
+  kill(app: AppProcess, signal: NodeJS.Signals): void {
+    if (app.kind === "api") this.api.markDead(app.url);
+    if (app.kind === "notifier") this.notifiers.markDead(app.url);
+    app.kill(signal);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.apps.map((a) => (a.running ? a.stop(10_000) : undefined)));
+  }
+}
+
+/** Runs the load, calls `inject` while it runs, and returns the settled ledger. */
+async function underLoad(d: Deployment, fault: string, inject: () => Promise<void>): Promise<Ledger> {
+  const servers = d.env.NATS_URL!.split(",");
+  const ledger = new Ledger(fault);
+  await ledger.addClients(CLIENTS, d.api, d.notifiers);
+  await Promise.all([ledger.submit(d.api, JOBS, SUBMIT_INTERVAL_MS, sleepJob), inject()]);
+  await ledger.settle();
+  const totals = ledger.totals();
+  rows.push(totals);
+  ledger.close();
+  if (totals.lost > 0) process.stdout.write(`${fault}: jobs not seen to end:\n${await diagnose(ledger, servers)}\n`);
+  return ledger;
+}
+
+/** For a failing ledger: what RESULTS holds for each job its client did not see end. */
+async function diagnose(ledger: Ledger, servers: string[]): Promise<string> {
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  const lines: string[] = [];
+  for (const c of ledger.clients) {
+    const seen = new Set(c.sse.events.filter((e) => /succeeded|failed|canceled/.test(e.event)).map((e) => JSON.parse(e.data).jobId));
+    for (const jobId of c.accepted) {
+      if (seen.has(jobId)) continue;
+      const last = await readLastEvent(jsm, c.clientId, jobId);
+      lines.push(`${jobId}: stored last ${last?.event.event} #${last?.seq} (attempt ${last?.event.attempt}); client saw up to #${c.sse.events.at(-1)?.id}, opens ${c.sse.opens}`);
+    }
+  }
+  const jobs = await jsm.streams.info("JOBS");
+  const workers = await jsm.consumers.info("JOBS", "workers");
+  lines.push(`JOBS: ${JSON.stringify(jobs.state)} leader ${jobs.cluster?.leader}`);
+  lines.push(`workers: pending ${workers.num_pending} ack_pending ${workers.num_ack_pending} redelivered ${workers.num_redelivered} waiting ${workers.num_waiting} delivered ${JSON.stringify(workers.delivered)} ack_floor ${JSON.stringify(workers.ack_floor)} leader ${workers.cluster?.leader}`);
+  await nc.close();
+  return lines.join("\n");
+}
+
+function expectNothingLost(ledger: Ledger): void {
+  const t = ledger.totals();
+  expect(t.accepted).toBe(JOBS);
+  expect(t.lost, "jobs without a terminal event at their client").toBe(0);
+  expect(t.duplicated, "events or terminal events seen twice").toBe(0);
+  expect(t.outOfOrder, "events out of order").toBe(0);
+  expect(t.terminal).toBe(JOBS);
+}
+
+/** How many jobs ran more than once (a second `started`): proof that the fault hit running jobs. */
+function rerunJobs(ledger: Ledger): number {
+  let n = 0;
+  for (const c of ledger.clients) {
+    const starts = new Map<string, number>();
+    for (const e of c.sse.events) {
+      if (e.event !== "job.started") continue;
+      const jobId = (JSON.parse(e.data) as { jobId: string }).jobId;
+      starts.set(jobId, (starts.get(jobId) ?? 0) + 1);
+    }
+    n += [...starts.values()].filter((s) => s > 1).length;
+  }
+  return n;
+}
+
+afterAll(() => printLedger(rows));
+
+describe.sequential("one nats-server", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "herald-faults-"));
+  let nats: EmbeddedServer;
+  let natsPort: number;
+  let d: Deployment;
+
+  const startNats = async () => {
+    nats = await startEmbeddedServer({ storeDir: path.join(dir, "nats"), port: natsPort });
+  };
+
+  beforeAll(async () => {
+    natsPort = await freePort();
+    await startNats();
+    d = new Deployment({ ...baseEnv, NATS_URL: nats.url });
+    await d.startAll({ api: 2, worker: 2, notifier: 2 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await d?.stopAll();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a worker killed (SIGKILL) mid-job: its jobs are redelivered after the ack wait and end once", async () => {
+    const victim = d.of("worker")[0]!;
+    const ledger = await underLoad(d, "worker SIGKILL", async () => {
+      await pause(800);
+      d.kill(victim, "SIGKILL");
+      await pause(1_000);
+      await d.start("worker");
+    });
+    expectNothingLost(ledger);
+    expect(rerunJobs(ledger), "jobs that the dead worker was running, run again").toBeGreaterThan(0);
+  }, 180_000);
+
+  it("a notifier killed (SIGKILL) under its clients: they resume on the other with nothing missed", async () => {
+    const victim = d.of("notifier")[0]!;
+    let resumed = 0;
+    const ledger = await underLoad(d, "notifier SIGKILL", async () => {
+      await pause(800);
+      d.kill(victim, "SIGKILL");
+      await pause(1_000);
+      await d.start("notifier");
+    });
+    for (const c of ledger.clients) resumed += c.sse.opens > 1 ? 1 : 0;
+    expectNothingLost(ledger);
+    expect(resumed, "clients that had to reconnect").toBeGreaterThan(0);
+  }, 180_000);
+
+  it("graceful restarts (SIGTERM) of an api, a worker and a notifier under load: each exits 0, nothing lost", async () => {
+    const [api, worker, notifier] = [d.of("api")[0]!, d.of("worker")[0]!, d.of("notifier")[0]!];
+    const exits: unknown[] = [];
+    const ledger = await underLoad(d, "graceful restarts", async () => {
+      await pause(600);
+      for (const app of [api, worker, notifier]) {
+        d.kill(app, "SIGTERM");
+        exits.push(await app.exited);
+        await d.start(app.kind);
+      }
+    });
+    expect(exits).toEqual(Array(3).fill({ code: 0, signal: null }));
+    expect(worker.logs()).toMatch(/grace period over; handing running jobs back|"msg":"stopped"/);
+    expectNothingLost(ledger);
+  }, 180_000);
+
+  it("nats-server restarted under load: 503s come quickly while it is down, apps reconnect, every job ends once", async () => {
+    const ledger = await underLoad(d, "nats-server restart", async () => {
+      await pause(600);
+      await nats.stop();
+      await pause(2_000);
+      await startNats();
+    });
+    expectNothingLost(ledger);
+    const t = ledger.totals();
+    expect(t.unavailable, "submits answered 503 during the outage").toBeGreaterThan(0);
+    // Not a performance figure: a hang would last the request timeout (10 s here).
+    expect(t.slowest503Ms).toBeLessThan(5_000);
+    for (const app of d.apps.filter((a) => a.running)) expect(app.logs()).toContain("NATS reconnected");
+  }, 180_000);
+
+  it("a job that crashes its worker every time ends `failed` after JOB_MAX_DELIVER attempts, kept in JOBS_DLQ", async () => {
+    const ledger = new Ledger("crash loop");
+    await ledger.addClients(1, d.api, d.notifiers);
+    const c = ledger.clients[0]!;
+    const res = await fetch(`${d.api.pick()}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${c.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ type: "crash", payload: {} }),
+    });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    c.accepted.add(jobId);
+    // A supervisor (systemd, Kubernetes) restarts crashed workers; so does this loop.
+    const handled = new Set(d.apps.filter((a) => !a.running));
+    const deadline = Date.now() + 60_000;
+    let restarts = 0;
+    while (Date.now() < deadline && !c.sse.events.some((e) => e.event === "job.failed")) {
+      for (const w of d.apps.filter((a) => a.kind === "worker" && !a.running && !handled.has(a))) {
+        handled.add(w);
+        restarts++;
+        await d.start("worker");
+      }
+      await pause(100);
+    }
+    await ledger.settle(5_000);
+    rows.push(ledger.totals());
+    ledger.close();
+    const events = c.sse.events.map((e) => JSON.parse(e.data) as { event: string; attempt: number; error: { code: string } | null });
+    expect(events.map((e) => e.event)).toEqual(["queued", "started", "started", "started", "failed"]);
+    expect(events.at(-1)).toMatchObject({ attempt: 3, error: { code: "max_attempts" } });
+    expect(restarts).toBe(3);
+    const nc = await connect({ servers: nats.url });
+    const letters = await listDeadLetters(await jetstreamManager(nc));
+    await nc.close();
+    expect(letters.find((l) => l.job.jobId === jobId)).toMatchObject({ attempts: 3, error: { code: "max_attempts" } });
+  }, 120_000);
+});
+
+describe.sequential("a 3-node cluster", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "herald-cluster-"));
+  let nodes: ClusterNode[];
+  let d: Deployment;
+
+  beforeAll(async () => {
+    nodes = await startCluster(dir);
+    d = new Deployment({ ...baseEnv, NATS_URL: nodes.map((n) => n.url).join(","), NATS_REPLICAS: "3" });
+    await d.startAll({ api: 1, worker: 2, notifier: 2 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await d?.stopAll();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("streams are R3, and losing the RESULTS leader node under load loses nothing", async () => {
+    const nc = await connect({ servers: nodes.map((n) => n.url) });
+    const jsm = await jetstreamManager(nc);
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "KV_idempotency"]) {
+      expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+    }
+    expect((await jsm.consumers.info("JOBS", "workers")).cluster?.replicas?.length).toBe(2);
+    const leader = (await jsm.streams.info("RESULTS")).cluster!.leader!;
+    await nc.close();
+    const victim = nodes.find((n) => `herald-n${n.index}` === leader)!;
+    const ledger = await underLoad(d, "cluster: node lost", async () => {
+      await pause(800);
+      victim.kill();
+      await pause(3_000);
+      await victim.start();
+    });
+    expectNothingLost(ledger);
+  }, 180_000);
+});
