@@ -60,7 +60,7 @@ describe("POST /v1/jobs", () => {
     expect(queued?.subject).toBe(`results.${c.clientId}.${jobId}`);
     expect(queued?.json()).toMatchObject({ jobId, clientId: c.clientId, type: "sleep", event: "queued", attempt: 0 });
     expect(await streamMessages(JOBS_STREAM)).toBe(jobsBefore + 1);
-    const job = await stack.nats.jsm.streams.getMessage(JOBS_STREAM, { last_by_subj: "jobs.sleep" });
+    const job = await stack.nats.jsm.streams.getMessage(JOBS_STREAM, { last_by_subj: `jobs.sleep.${c.clientId}` });
     expect(job?.json()).toMatchObject({ jobId, clientId: c.clientId, type: "sleep", payload: { ms: 10, steps: 2 } });
   });
 

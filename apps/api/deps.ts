@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { Tokens } from "../../libs/auth/mod.ts";
 import type { JobRegistry } from "../../libs/jobs/mod.ts";
 import type { HeraldNats } from "../../libs/nats/mod.ts";
+import type { Config } from "../../libs/config/mod.ts";
 
 /** Everything the API's operations need, passed in explicitly (no globals). */
 export interface ApiDeps {
@@ -15,10 +16,18 @@ export interface ApiDeps {
   maxJobMessageBytes: number;
   /** False while the NATS connection is down: job routes answer 503 at once instead of hanging. */
   natsConnected: () => boolean;
+  /** Job submissions per client per minute; client identities per IP per minute (0: unlimited). */
+  rateLimitJobs: number;
+  rateLimitClients: number;
 }
 
 /** ApiDeps from a connected, provisioned NATS, the token service and the job types. */
-export function apiDeps(nats: HeraldNats, tokens: Tokens, registry: JobRegistry): ApiDeps {
+export function apiDeps(
+  nats: HeraldNats,
+  tokens: Tokens,
+  registry: JobRegistry,
+  config: Pick<Config, "rateLimitJobs" | "rateLimitClients">,
+): ApiDeps {
   return {
     js: nats.js,
     jsm: nats.jsm,
@@ -27,5 +36,7 @@ export function apiDeps(nats: HeraldNats, tokens: Tokens, registry: JobRegistry)
     registry,
     maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
     natsConnected: () => nats.state.connected,
+    rateLimitJobs: config.rateLimitJobs,
+    rateLimitClients: config.rateLimitClients,
   };
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { IdempotencyMismatchError, InvalidInputError, UnavailableError } from "../../libs/contracts/mod.ts";
-import { QueueFullError } from "../../libs/queue/mod.ts";
+import { QueueFullError, TooManyQueuedJobsError } from "../../libs/queue/mod.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -97,7 +97,7 @@ async function store(
   } catch (err) {
     // Refused for certain (queue full): free the key so that the client's retry submits anew.
     // Anything else may have stored the job: keep the claim, so a retry takes over the same job.
-    if (err instanceof QueueFullError) await kv.delete(bucketKey, { previousSeq: revision }).catch(() => undefined);
+    if (err instanceof QueueFullError || err instanceof TooManyQueuedJobsError) await kv.delete(bucketKey, { previousSeq: revision }).catch(() => undefined);
     throw err;
   }
   // If this fails (NATS blip, or a takeover after a very slow enqueue) the job is stored all the same;

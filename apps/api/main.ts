@@ -18,10 +18,10 @@ const log = createLogger({ level: config.logLevel, name: "herald-api" });
 try {
   const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
   const nats = await connectAndProvision(config, servers, "herald-api", log);
-  const app = createHttpServer({ log });
+  const app = createHttpServer({ log, config });
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
     await drainAndClose(app); // new requests: 503 + Retry-After; requests in flight finish

@@ -1,10 +1,23 @@
 import type { FastifyPluginAsync } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import { HeraldError } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 
 /** The API: client identities and jobs. Registered by apps/api/main.ts and by the one-process mode. */
 export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
-  await app.register(clientRoutes, { tokens: deps.tokens });
+  // Limits are per route (see the routes); counted in this process's memory, so with N api
+  // instances a client gets up to N times the limit (docs/security.md).
+  await app.register(rateLimit, {
+    global: false,
+    // After authentication (onRequest), so that a job's limit is its client's, not its IP's.
+    hook: "preHandler",
+    errorResponseBuilder: (_request, ctx) =>
+      new HeraldError(429, "rate_limited", `too many requests: at most ${ctx.max} per minute; retry in ${ctx.after}`, {
+        "retry-after": String(Math.max(1, Math.ceil(ctx.ttl / 1000))),
+      }),
+  });
+  await app.register(clientRoutes, deps);
   await app.register(jobRoutes, deps);
 };

@@ -2,6 +2,7 @@ import { ulid } from "ulid";
 import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./payloadDepth.ts";
 import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
 
 export interface SubmitJobInput {
@@ -35,6 +36,9 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
       `unknown job type ${JSON.stringify(input.type)}; known types: ${deps.registry.names().join(", ")}`,
       "unknown_job_type",
     );
+  }
+  if (nestsDeeperThan(input.payload, MAX_PAYLOAD_DEPTH)) {
+    throw new InvalidInputError(`the payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`, "payload_too_deep");
   }
   const problem = deps.registry.validate(jobType, input.payload);
   if (problem) throw new InvalidInputError(`invalid payload for ${jobType.name}: ${problem}`, "invalid_payload");

@@ -17,7 +17,7 @@ const log = createLogger({ level: config.logLevel, name: "herald-notifier" });
 try {
   const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
   const nats = await connectAndProvision(config, servers, "herald-notifier", log);
-  const app = createHttpServer({ log });
+  const app = createHttpServer({ log, config });
   await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {

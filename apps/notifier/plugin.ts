@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import fastifySseModule, { type SSEPluginOptions } from "@fastify/sse";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { InvalidInputError, isJobId, isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
+import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { EventStream } from "./eventStream.ts";
@@ -10,6 +10,7 @@ import { Hub } from "./hub.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
 import type { EventSink } from "./sink.ts";
 import type { ConnectionState } from "../../libs/nats/mod.ts";
+import type { Config } from "../../libs/config/mod.ts";
 import type { Logger } from "../../libs/log/mod.ts";
 
 // The CommonJS module itself is the fastify-plugin-wrapped plugin (its `.default` is the bare,
@@ -25,6 +26,8 @@ export interface NotifierDeps {
   heartbeatMs: number;
   retryMs: number;
   sendBufferBytes: number;
+  /** Concurrent streams one client may hold on this instance (429 beyond). */
+  maxStreamsPerClient: number;
   /** NATS up or down; on a disconnect every stream ends so that its client resumes with a replay. */
   natsState: Pick<ConnectionState, "connected" | "onChange">;
 }
@@ -62,6 +65,11 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
   app.addHook("onClose", async () => void unwatch());
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
+    if (deps.hub.streamsOf(clientId) >= deps.maxStreamsPerClient) {
+      throw new HeraldError(429, "too_many_streams", `at most ${deps.maxStreamsPerClient} event streams per client; close one first`, {
+        "retry-after": "5",
+      });
+    }
     reply.sse.keepAlive();
     if (!deps.natsState.connected) {
       // Not a 503: EventSource gives up for good on any error status. A stream that only says
@@ -112,7 +120,7 @@ export { Hub };
 export function notifierDeps(
   nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
   tokens: Tokens,
-  config: { sseHeartbeatMs: number; sseRetryMs: number; sseSendBufferBytes: number },
+  config: Pick<Config, "sseHeartbeatMs" | "sseRetryMs" | "sseSendBufferBytes" | "sseMaxStreamsPerClient">,
   hub = new Hub(),
 ): NotifierDeps {
   return {
@@ -124,6 +132,7 @@ export function notifierDeps(
     heartbeatMs: config.sseHeartbeatMs,
     retryMs: config.sseRetryMs,
     sendBufferBytes: config.sseSendBufferBytes,
+    maxStreamsPerClient: config.sseMaxStreamsPerClient,
     natsState: nats.state,
   };
 }

@@ -34,9 +34,9 @@ try {
   const nats = await connectAndProvision(config, servers, "herald", log);
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
 
-  const app = createHttpServer({ log });
+  const app = createHttpServer({ log, config });
   const tokens = createTokens(secrets, config.tokenTtlMs);
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
   await app.register(notifierPlugin, notifierDeps(nats, tokens, config));
   const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
   const address = await app.listen({ host: config.host, port: config.port });

@@ -113,7 +113,7 @@ describe("worker lifecycle", () => {
     const { jobId } = await stack.submit(c.auth, "echo", {});
     const bad: JobMessage = { jobId, clientId: c.clientId, type: "sleep", payload: { ms: "x" }, submittedAt: new Date().toISOString() };
     // Reuse the job's queued event: only the JOBS message differs from a normal submit.
-    await stack.nats.js.publish(jobSubject("sleep"), JSON.stringify(bad));
+    await stack.nats.js.publish(jobSubject("sleep", c.clientId), JSON.stringify(bad));
     const end = await stack.waitForTerminal(c.clientId, jobId);
     // The echo delivery or the bad one may end it first; either way exactly one terminal event.
     const events = await stack.events(c.clientId, jobId);
@@ -132,8 +132,8 @@ describe("worker lifecycle", () => {
       payload: {},
       submittedAt: new Date().toISOString(),
     };
-    await stack.nats.js.publish(jobSubject("ghost"), JSON.stringify(ghost));
-    await stack.nats.js.publish(jobSubject("echo"), "{not json");
+    await stack.nats.js.publish(jobSubject("ghost", c.clientId), JSON.stringify(ghost));
+    await stack.nats.js.publish(jobSubject("echo", c.clientId), "{not json");
     const end = await stack.waitForTerminal(c.clientId, ghost.jobId);
     expect(end.event).toMatchObject({ event: "failed", error: { code: "unknown_job_type" } });
     // The queue drains: the garbage was terminated, not left for redelivery.

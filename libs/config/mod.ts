@@ -34,6 +34,20 @@ export interface Config {
   sseSendBufferBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dataDir: string;
+  /** Largest HTTP request body (413 beyond). */
+  bodyLimitBytes: number;
+  /** Job submissions per client per minute (0: no limit). */
+  rateLimitJobs: number;
+  /** Client identities created per IP address per minute (0: no limit). */
+  rateLimitClients: number;
+  /** Concurrent event streams per client on one notifier (429 beyond). */
+  sseMaxStreamsPerClient: number;
+  /** Jobs of one type a client may have queued or running at once (JOBS max_msgs_per_subject). */
+  jobsMaxQueuedPerClient: number;
+  /** Origins allowed to call herald from a browser (CORS), besides herald's own. */
+  corsOrigins: string[];
+  /** Trust X-Forwarded-* (behind a reverse proxy): client IPs for rate limits, https for Secure cookies. */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -113,6 +127,30 @@ export function loadConfig(env: Env = process.env): Config {
     jobRetryBackoffMs.push(ms);
   }
 
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  };
+
+  const corsOrigins = (get("CORS_ORIGINS") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const o of corsOrigins) {
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = (u.protocol === "http:" || u.protocol === "https:") && u.origin === o;
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push(`CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port; no path)`);
+  }
+
   const logLevel = (get("LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(", ")}`);
@@ -139,6 +177,13 @@ export function loadConfig(env: Env = process.env): Config {
     sseSendBufferBytes: int("SSE_SEND_BUFFER_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : "info",
     dataDir: get("DATA_DIR") ?? ".data",
+    bodyLimitBytes: int("BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    rateLimitJobs: int("RATE_LIMIT_JOBS", 600, 0, 10_000_000),
+    rateLimitClients: int("RATE_LIMIT_CLIENTS", 30, 0, 10_000_000),
+    sseMaxStreamsPerClient: int("SSE_MAX_STREAMS_PER_CLIENT", 16, 1, 10_000),
+    jobsMaxQueuedPerClient: int("JOBS_MAX_QUEUED_PER_CLIENT", 1_000, 1, 1_000_000),
+    corsOrigins,
+    trustProxy: bool("TRUST_PROXY", false),
   };
 
   if (problems.length) throw new ConfigError(problems);

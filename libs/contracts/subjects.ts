@@ -9,10 +9,15 @@ function assertToken(ok: boolean, what: string, value: string): void {
   if (!ok) throw new TypeError(`invalid ${what} for a subject: ${JSON.stringify(value)}`);
 }
 
-/** `jobs.<type>`: where a job is queued in JOBS. */
-export function jobSubject(type: string): string {
+/**
+ * `jobs.<type>.<clientId>`: where a job is queued in JOBS. The type comes first so that a pool of
+ * workers can take one type (`jobs.<type>.>`); the client last so that JetStream can bound each
+ * client's queued jobs (max messages per subject).
+ */
+export function jobSubject(type: string, clientId: string): string {
   assertToken(isJobTypeName(type), "job type", type);
-  return `jobs.${type}`;
+  assertToken(isClientId(clientId), "client id", clientId);
+  return `jobs.${type}.${clientId}`;
 }
 
 /** `results.<clientId>.<jobId>`: every event of one job, in RESULTS. */

@@ -1,39 +1,45 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import type { Socket } from "node:net";
 import { ulid } from "ulid";
 import type { Logger } from "pino";
 import { errorBody, registerErrorHandling } from "./errors.ts";
+import { TOKEN_COOKIE } from "../auth/mod.ts";
+import type { Config } from "../config/mod.ts";
 
 const DRAINING = Symbol("herald.draining");
 
 export interface HttpServerOptions {
   log: Logger;
-  /** Largest request body, in bytes (413 beyond). */
-  bodyLimit?: number;
-  /** Trust X-Forwarded-* from a reverse proxy (for Secure cookies behind HTTPS). */
-  trustProxy?: boolean;
+  /** bodyLimitBytes (413 beyond), trustProxy (X-Forwarded-*: client IPs, https for Secure cookies), corsOrigins. */
+  config: Pick<Config, "bodyLimitBytes" | "trustProxy" | "corsOrigins">;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
  * The Fastify instance every herald app registers its plugin on: pino logging with request ids
  * (an incoming X-Request-Id is kept, so a job can be followed from a proxy into the worker),
- * cookies, JSON errors everywhere.
+ * cookies, CORS for the allowed origins, security headers, CSRF protection for cookie-authenticated
+ * requests, and herald's JSON errors everywhere — down to malformed HTTP.
  */
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const corsOrigins = new Set(opts.config.corsOrigins);
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
-    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    trustProxy: opts.trustProxy ?? false,
+    bodyLimit: opts.config.bodyLimitBytes,
+    trustProxy: opts.config.trustProxy,
     requestIdHeader: "x-request-id",
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : ulid();
     },
-    // Deep JSON cannot blow the stack: Fastify parses with secure-json-parse; the schema limits shape.
     // Draining is answered by our own hook below, in herald's error format and with Retry-After.
     return503OnClosing: false,
+    clientErrorHandler: jsonClientError,
   });
   app.addHook("onRequest", async (request, reply) => {
     if ((app as unknown as Record<symbol, boolean>)[DRAINING]) {
@@ -43,6 +49,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         .header("connection", "close")
         .send(errorBody("shutting_down", "this instance is shutting down; try again"));
     }
+    // CSRF: a browser sends the cookie with a cross-site request too; it also says where the
+    // request comes from. A cookie-authenticated write from any origin but ours (or an allowed
+    // one) is refused. Bearer and ?access_token= requests carry their credential explicitly.
+    if (UNSAFE_METHODS.has(request.method) && !request.headers.authorization && request.headers.cookie?.includes(`${TOKEN_COOKIE}=`)) {
+      const origin = request.headers.origin;
+      const site = request.headers["sec-fetch-site"];
+      const foreign = (origin !== undefined && origin !== ownOrigin(request) && !corsOrigins.has(origin)) || site === "cross-site";
+      if (foreign) {
+        return reply.status(403).send(errorBody("csrf_rejected", "a cookie-authenticated request from another site is not allowed"));
+      }
+    }
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -50,8 +67,54 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // herald speaks JSON only: any other body is a 415, not a string that fails validation later.
   app.removeContentTypeParser("text/plain");
   void app.register(cookie);
+  void app.register(cors, {
+    // Only the listed origins; credentials so that their pages can use the cookie.
+    origin: (origin, cb) => cb(null, origin !== undefined && corsOrigins.has(origin)),
+    credentials: true,
+    methods: ["GET", "POST", "DELETE"],
+    allowedHeaders: ["authorization", "content-type", "idempotency-key", "last-event-id", "x-request-id"],
+    exposedHeaders: ["location", "retry-after", "x-request-id", "idempotent-replayed"],
+    maxAge: 600,
+  });
+  void app.register(helmet, {
+    // The web page loads only its own scripts and styles, and talks only to this origin.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        baseUri: ["'self'"],
+        objectSrc: ["'none'"],
+      },
+    },
+    // Cross-origin pages on the allow-list must be able to read responses.
+    crossOriginResourcePolicy: { policy: corsOrigins.size ? "cross-origin" : "same-origin" },
+  });
   registerErrorHandling(app);
   return app;
+}
+
+function ownOrigin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+/** Malformed HTTP (bad request line, headers over the size limit, …): herald's JSON error, then close. */
+function jsonClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed || !socket.writable) return;
+  const [status, reason, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "headers_too_large", "the request headers are too large"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "request_timeout", "the request took too long to arrive"]
+        : [400, "Bad Request", "bad_request", "malformed HTTP request"];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

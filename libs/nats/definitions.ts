@@ -12,6 +12,8 @@ export interface DefinitionOverrides {
   resultsMaxAgeMs: number;
   jobAckWaitMs: number;
   jobMaxDeliver: number;
+  /** JOBS max_msgs_per_subject: jobs of one type one client may have queued or running. */
+  jobsMaxQueuedPerClient: number;
 }
 
 export interface Definitions {
@@ -39,6 +41,9 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
 
   jobs.num_replicas = o.replicas;
+  // A job's subject is jobs.<type>.<clientId>, and JetStream refuses a client's job past this
+  // bound (discard new per subject): one client cannot fill the queue for everyone.
+  jobs.max_msgs_per_subject = o.jobsMaxQueuedPerClient;
   results.num_replicas = o.replicas;
   deadLetters.num_replicas = o.replicas;
   results.max_age = o.resultsMaxAgeMs * NS_PER_MS;

@@ -27,6 +27,7 @@ export async function connectAndProvision(config: Config, servers: string[], nam
     resultsMaxAgeMs: config.resultsMaxAgeMs,
     jobAckWaitMs: config.jobAckWaitMs,
     jobMaxDeliver: config.jobMaxDeliver,
+    jobsMaxQueuedPerClient: config.jobsMaxQueuedPerClient,
   });
   // A cluster that is still electing its JetStream leaders answers "temporarily unavailable":
   // wait for it (bounded) rather than fail the app's start.

@@ -1,5 +1,5 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
+import { HeraldError, jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
 import { EventFencedError, publishEvent, readFirstEvent } from "../results/mod.ts";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 
@@ -40,18 +40,19 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
   }
 
   try {
-    await deps.js.publish(jobSubject(job.type), JSON.stringify(job), { msgID: jobMsgId(job.jobId) });
+    await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(job), { msgID: jobMsgId(job.jobId) });
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED) {
+    const refusal = err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED ? refusalOf(err) : null;
+    if (refusal) {
       // JetStream refused the job for certain: end it, so that its client does not wait for it.
       const failed: JobEvent = {
         ...queued,
         event: "failed",
         at: new Date().toISOString(),
-        error: { code: "queue_full", message: "the job queue is full; the job was not queued" },
+        error: { code: refusal.code, message: `${refusal.message}; the job was not queued` },
       };
       await publishEvent(deps.js, failed, eventId).catch(() => undefined);
-      throw new QueueFullError();
+      throw refusal;
     }
     // Anything else (a timeout, NATS gone) is ambiguous: the job may be stored after all. Leave it
     // `queued`: a retry of the same request (Idempotency-Key) stores the same job again, and JOBS
@@ -66,6 +67,20 @@ export class QueueFullError extends UnavailableError {
   constructor() {
     super("the job queue is full; try again later", "queue_full", 5);
   }
+}
+
+/** JetStream refused the job: this client has JOBS_MAX_QUEUED_PER_CLIENT jobs of this type queued. */
+export class TooManyQueuedJobsError extends HeraldError {
+  constructor() {
+    super(429, "too_many_queued_jobs", "you have too many jobs of this type queued or running; wait for some to end", {
+      "retry-after": "5",
+    });
+  }
+}
+
+/** Both limits answer with the same API error code (10077); the description tells which. */
+function refusalOf(err: JetStreamApiError): QueueFullError | TooManyQueuedJobsError {
+  return /per subject/i.test(err.message) ? new TooManyQueuedJobsError() : new QueueFullError();
 }
 
 function unavailable(err: unknown): Error {

@@ -1,2 +1,2 @@
-export { enqueueJob, QueueFullError } from "./enqueueJob.ts";
+export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob.ts";
 export { publishDeadLetter, listDeadLetters, resubmitDeadLetter, type StoredDeadLetter } from "./deadLetters.ts";

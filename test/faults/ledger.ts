@@ -41,8 +41,12 @@ export interface LedgerTotals {
   outOfOrder: number;
   /** 503 answers seen while submitting (retried with the same Idempotency-Key). */
   unavailable: number;
-  /** The slowest of those 503 answers, in ms: a 503 must come quickly, not after a hang. */
+  /** Median and slowest of those 503 answers, in ms. A request caught in flight by the outage
+   *  waits for its publish timeout (5 s); the ones that arrive during it are answered at once. */
+  median503Ms: number;
   slowest503Ms: number;
+  /** Submits that got no answer within 30 s (a hang): must be 0. */
+  hung: number;
 }
 
 /**
@@ -54,8 +58,8 @@ export interface LedgerTotals {
 export class Ledger {
   readonly fault: string;
   readonly clients: LoadClient[] = [];
-  #unavailable = 0;
-  #slowest503 = 0;
+  #latencies503: number[] = [];
+  #hung = 0;
 
   constructor(fault: string) {
     this.fault = fault;
@@ -98,10 +102,10 @@ export class Ledger {
         }
         const text = await res.text();
         if (res.status !== 503) throw new Error(`POST /v1/jobs: ${res.status} ${text}`);
-        this.#unavailable++;
-        this.#slowest503 = Math.max(this.#slowest503, Date.now() - started);
+        this.#latencies503.push(Date.now() - started);
       } catch (err) {
         if ((err as Error).message.startsWith("POST /v1/jobs")) throw err;
+        if ((err as Error).message.includes("aborted due to timeout")) this.#hung++;
         // connection refused / reset: the instance is gone; the balancer sends the retry elsewhere
       }
       if (Date.now() > deadline) throw new Error(`job ${key} not accepted within 60 s`);
@@ -112,7 +116,7 @@ export class Ledger {
   async #request(api: Balancer, path: string, init: RequestInit): Promise<Response> {
     const url = api.pick();
     try {
-      return await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+      return await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
     } catch (err) {
       throw new Error(`request to ${url} failed: ${(err as Error).message}`);
     }
@@ -156,7 +160,19 @@ export class Ledger {
         if (n > 1) duplicated += n - 1;
       }
     }
-    return { fault: this.fault, accepted, terminal, lost, duplicated, outOfOrder, unavailable: this.#unavailable, slowest503Ms: this.#slowest503 };
+    const sorted = [...this.#latencies503].sort((a, b) => a - b);
+    return {
+      fault: this.fault,
+      accepted,
+      terminal,
+      lost,
+      duplicated,
+      outOfOrder,
+      unavailable: sorted.length,
+      median503Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
+      slowest503Ms: sorted.at(-1) ?? 0,
+      hung: this.#hung,
+    };
   }
 
   close(): void {
@@ -165,9 +181,10 @@ export class Ledger {
 }
 
 export function printLedger(rows: LedgerTotals[]): void {
-  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (slowest) |";
+  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung |";
   const lines = rows.map(
-    (r) => `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.slowest503Ms} ms) |`,
+    (r) =>
+      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} |`,
   );
-  process.stdout.write(`\nfault ledger\n${header}\n|---|---|---|---|---|---|---|\n${lines.join("\n")}\n\n`);
+  process.stdout.write(`\nfault ledger\n${header}\n|---|---|---|---|---|---|---|---|\n${lines.join("\n")}\n\n`);
 }

@@ -76,8 +76,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = await connectAndProvision(config, [server.url], "test-api", log);
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(opts.jobTypes ?? []);
-  const app = createHttpServer({ log });
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry));
+  const app = createHttpServer({ log, config });
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
   const url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
 
   const workers: Worker[] = [];
@@ -97,7 +97,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const addNotifier = async (env: Record<string, string> = {}) => {
     const nConfig = loadConfig({ ...configEnv, ...env });
     const nn = await connectAndProvision(nConfig, [server.url], `test-notifier-${notifiers.length}`, log);
-    const nApp = createHttpServer({ log });
+    const nApp = createHttpServer({ log, config: nConfig });
     const deps = notifierDeps(nn, tokens, nConfig);
     await nApp.register(notifierPlugin, deps);
     const nUrl = (await nApp.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");

@@ -1,14 +1,16 @@
 import type { FastifyPluginAsync } from "fastify";
 import { ulid } from "ulid";
-import { TOKEN_COOKIE, type Tokens } from "../../../libs/auth/mod.ts";
+import { TOKEN_COOKIE } from "../../../libs/auth/mod.ts";
+import type { ApiDeps } from "../deps.ts";
 
 /**
  * POST /v1/clients: a new client identity. The token is returned in the body (for the CLI and for
  * pages that send it as a header or `?access_token=`) and set as an HttpOnly cookie (for pages
  * on the same origin, so script never needs to hold it).
  */
-export const clientRoutes: FastifyPluginAsync<{ tokens: Tokens }> = async (app, { tokens }) => {
-  app.post("/v1/clients", async (request, reply) => {
+export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, rateLimitClients }) => {
+  const rateLimit = rateLimitClients > 0 ? { max: rateLimitClients, timeWindow: 60_000 } : false;
+  app.post("/v1/clients", { config: { rateLimit } }, async (request, reply) => {
     const clientId = ulid();
     const { token, expiresAt } = await tokens.mint(clientId);
     reply.setCookie(TOKEN_COOKIE, token, {

@@ -16,15 +16,29 @@ function jobIdParam(params: unknown): string {
   return id;
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified client id of a job route's request (set before the body is even read). */
+    clientId: string;
+  }
+}
+
 export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
-  // While NATS is down nothing here can be answered: say so at once (a publish would otherwise
-  // wait for its timeout). Clients retry after Retry-After, with their Idempotency-Key.
-  app.addHook("onRequest", async () => {
+  app.decorateRequest("clientId", "");
+  app.addHook("onRequest", async (request) => {
+    // While NATS is down nothing here can be answered: say so at once (a publish would otherwise
+    // wait for its timeout). Clients retry after Retry-After, with their Idempotency-Key.
     if (!deps.natsConnected()) throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
+    // Authenticate first: no body is parsed, and no limit is counted, for a stranger.
+    request.clientId = await authenticate(request, deps.tokens);
   });
+  const submitLimit = deps.rateLimitJobs > 0
+    ? { max: deps.rateLimitJobs, timeWindow: 60_000, keyGenerator: (request: { clientId: string }) => request.clientId }
+    : false;
   app.post(
     "/v1/jobs",
     {
+      config: { rateLimit: submitLimit },
       schema: {
         body: {
           type: "object",
@@ -35,7 +49,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       },
     },
     async (request, reply) => {
-      const clientId = await authenticate(request, deps.tokens);
+      const clientId = request.clientId;
       const body = request.body as { type: string; payload?: unknown };
       const key = request.headers["idempotency-key"];
       const job = await submitJob(deps, {
@@ -57,16 +71,14 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   );
 
   app.get("/v1/jobs/:id", async (request, reply) => {
-    const clientId = await authenticate(request, deps.tokens);
-    const state = await getJobState(deps, clientId, jobIdParam(request.params));
+    const state = await getJobState(deps, request.clientId, jobIdParam(request.params));
     if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
     return state;
   });
 
   app.delete("/v1/jobs/:id", async (request, reply) => {
-    const clientId = await authenticate(request, deps.tokens);
-    const state = await cancelJob(deps, clientId, jobIdParam(request.params));
-    request.log.info({ clientId, jobId: state.jobId }, "job canceled");
+    const state = await cancelJob(deps, request.clientId, jobIdParam(request.params));
+    request.log.info({ clientId: request.clientId, jobId: state.jobId }, "job canceled");
     return reply.status(202).send(state);
   });
 };
