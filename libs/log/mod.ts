@@ -14,8 +14,8 @@ export function redactUrl(url: string): string {
  * The one logger factory: pino JSON, one line per event. Tokens are redacted wherever they
  * can appear: auth headers, cookies, `token` fields and `access_token` in URLs.
  */
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+  const options: pino.LoggerOptions = {
     name: opts.name ?? "herald",
     level: opts.level ?? "info",
     redact: {
@@ -36,5 +36,6 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
       },
       err: pino.stdSerializers.err,
     },
-  });
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }

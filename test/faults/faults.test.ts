@@ -32,6 +32,9 @@ const baseEnv = {
   WORKER_JOBS: "test/faults/fault-jobs.ts",
   SSE_RETRY_MS: "200",
   PROGRESS_INTERVAL_MS: "0",
+  // All load comes from 127.0.0.1; the limits have tests of their own.
+  RATE_LIMIT_CLIENTS: "0",
+  RATE_LIMIT_JOBS: "0",
 };
 
 /** A herald deployment of real processes, with balancers in front of the apis and notifiers. */

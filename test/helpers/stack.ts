@@ -55,6 +55,8 @@ export interface Stack {
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Where the stack's log lines go (e.g. to check what is logged); with it, LOG_LEVEL defaults to info. */
+  logDestination?: { write(line: string): void };
   workers?: number;
   workerConcurrency?: number;
   jobTypes?: JobType[];
@@ -68,11 +70,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     JOB_RETRY_BACKOFF: "50ms",
     PROGRESS_INTERVAL_MS: "20",
     SSE_RETRY_MS: "50",
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Tests create many clients and jobs from one address; the limits have tests of their own.
+    RATE_LIMIT_CLIENTS: "0",
+    RATE_LIMIT_JOBS: "0",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (opts.logDestination ? "info" : "silent"),
     ...opts.env,
   };
   const config = loadConfig(configEnv);
-  const log = createLogger({ level: config.logLevel, name: "test" });
+  const log = createLogger({
+    level: config.logLevel,
+    name: "test",
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
   const nats = await connectAndProvision(config, [server.url], "test-api", log);
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(opts.jobTypes ?? []);
