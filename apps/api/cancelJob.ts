@@ -1,7 +1,8 @@
 import { ConflictError, isTerminal, NotFoundError, UnavailableError, type JobEvent } from "../../libs/contracts/mod.ts";
 import { AlreadyTerminalError, EventFencedError, publishEvent, readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
 import type { ApiDeps } from "./deps.ts";
-import { jobState, type JobState } from "./jobState.ts";
+import { jobState } from "./jobState.ts";
+import type { JobState } from "../../libs/contracts/mod.ts";
 
 const MAX_TRIES = 20;
 

@@ -1,7 +1,8 @@
 import { NotFoundError } from "../../libs/contracts/mod.ts";
 import { readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
 import type { ApiDeps } from "./deps.ts";
-import { jobState, type JobState } from "./jobState.ts";
+import { jobState } from "./jobState.ts";
+import type { JobState } from "../../libs/contracts/mod.ts";
 
 /**
  * The job's latest state, read from RESULTS (direct get, last by subject). The subject is built from

@@ -3,3 +3,4 @@ export * from "./ids.ts";
 export * from "./subjects.ts";
 export * from "./events.ts";
 export * from "./errors.ts";
+export * from "./state.ts";

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from "fastify";
-import { InvalidInputError, isJobId, UnavailableError } from "../../../libs/contracts/mod.ts";
+import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../libs/contracts/mod.ts";
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { submitJob } from "../submitJob.ts";
 import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
-import { jobUrls } from "../jobState.ts";
+
 
 /** How soon a client should poll a job that has not ended (seconds). */
 const RETRY_AFTER_SECONDS = "1";

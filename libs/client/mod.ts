@@ -1,0 +1,8 @@
+/**
+ * herald's client library: submit, status, cancel, and event streams that resume across
+ * disconnects with nothing missed or repeated. The same code in Node 20+ and in browsers.
+ */
+export { createClient, registerClient, type HeraldClient } from "./client.ts";
+export { HeraldHttpError, HeraldAuthError, HeraldNotFoundError, HeraldConnectionError } from "./errors.ts";
+export type { ClientOptions, EventsOptions, StreamItem, ConnectionState, SubmitOptions, WaitOptions } from "./types.ts";
+export type { JobEvent, JobEventName, JobState, SubmittedJob, ClientIdentity, JobProgress, JobError } from "../contracts/mod.ts";
