@@ -1,9 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectNats } from "../../libs/nats/mod.ts";
+import { connectNats, serversForTools } from "../../libs/nats/mod.ts";
 import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
 import { loadConfigOrExit } from "../../libs/app/mod.ts";
 
@@ -22,12 +20,7 @@ if (command !== "list" && command !== "resubmit") {
   process.exit(2);
 }
 const log = createLogger({ level: "warn", name: "herald-dlq" });
-const urlFile = path.join(config.dataDir, "nats-url");
-const servers = config.natsServers.length
-  ? config.natsServers
-  : existsSync(urlFile)
-    ? [readFileSync(urlFile, "utf8").trim()]
-    : ["nats://127.0.0.1:4222"];
+const servers = serversForTools(config);
 const nc = await connectNats({ servers, name: "herald-dlq", log, firstConnectTimeoutMs: 5_000 });
 const deps = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
 let exitCode = 0;

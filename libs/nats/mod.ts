@@ -10,3 +10,4 @@ export {
 } from "./embedded-server.ts";
 export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";
 export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./connectionState.ts";
+export { serversForTools } from "./toolServers.ts";

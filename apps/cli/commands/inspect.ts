@@ -1,0 +1,77 @@
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connectNats, serversForTools } from "../../../libs/nats/mod.ts";
+import { DLQ_STREAM, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../../../libs/contracts/mod.ts";
+import { loadConfig } from "../../../libs/config/mod.ts";
+import { createLogger } from "../../../libs/log/mod.ts";
+import { CliError } from "../context.ts";
+
+export interface Report {
+  nats: string;
+  jobs: { messages: number; bytes: number; maxMessages: number };
+  workers: { pending: number; ackPending: number; redelivered: number; waitingPulls: number; delivered: number };
+  results: { messages: number; bytes: number; firstSeq: number; lastSeq: number; maxAgeHours: number };
+  deadLetters: { messages: number };
+}
+
+async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
+  const [jobs, results, dlq, workers] = await Promise.all([
+    jsm.streams.info(JOBS_STREAM),
+    jsm.streams.info(RESULTS_STREAM),
+    jsm.streams.info(DLQ_STREAM),
+    jsm.consumers.info(JOBS_STREAM, WORKERS_CONSUMER),
+  ]);
+  return {
+    nats,
+    jobs: { messages: jobs.state.messages, bytes: jobs.state.bytes, maxMessages: jobs.config.max_msgs },
+    workers: {
+      pending: workers.num_pending,
+      ackPending: workers.num_ack_pending,
+      redelivered: workers.num_redelivered,
+      waitingPulls: workers.num_waiting,
+      delivered: workers.delivered.stream_seq,
+    },
+    results: {
+      messages: results.state.messages,
+      bytes: results.state.bytes,
+      firstSeq: results.state.first_seq,
+      lastSeq: results.state.last_seq,
+      maxAgeHours: results.config.max_age / 3.6e12,
+    },
+    deadLetters: { messages: dlq.state.messages },
+  };
+}
+
+const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+
+/** `herald inspect`: what an operator looks at, read from NATS like `nats stream report`. */
+export async function inspect(json: boolean): Promise<number> {
+  const config = loadConfig();
+  const servers = serversForTools(config);
+  const log = createLogger({ level: "silent" });
+  let nc;
+  try {
+    nc = await connectNats({ servers, name: "herald-inspect", log, firstConnectTimeoutMs: 3_000 });
+  } catch (err) {
+    throw new CliError(`cannot reach NATS at ${servers.join(",")} (set NATS_URL): ${(err as Error).message}`);
+  }
+  try {
+    const r = await report(await jetstreamManager(nc), servers.join(","));
+    if (json) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+    } else {
+      process.stdout.write(
+        [
+          `NATS ${r.nats}`,
+          `JOBS      ${String(r.jobs.messages).padStart(8)} waiting     ${size(r.jobs.bytes).padStart(10)}   (bound ${r.jobs.maxMessages})`,
+          `workers   ${String(r.workers.pending).padStart(8)} pending     ${String(r.workers.ackPending).padStart(6)} ack pending   ${r.workers.redelivered} redelivered   ${r.workers.waitingPulls} waiting pulls`,
+          `RESULTS   ${String(r.results.messages).padStart(8)} events      ${size(r.results.bytes).padStart(10)}   seq ${r.results.firstSeq}..${r.results.lastSeq}   kept ${r.results.maxAgeHours} h`,
+          `JOBS_DLQ  ${String(r.deadLetters.messages).padStart(8)} dead letters   (npm run dlq -- list)`,
+          "",
+        ].join("\n"),
+      );
+    }
+    return 0;
+  } finally {
+    await nc.close();
+  }
+}

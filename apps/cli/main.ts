@@ -1,0 +1,123 @@
+import { Command, CommanderError, Option } from "commander";
+import { clientFor, CliError, explain, resolveUrl } from "./context.ts";
+import { login, token } from "./commands/login.ts";
+import { submit } from "./commands/submit.ts";
+import { cancel, status } from "./commands/status.ts";
+import { tail } from "./commands/tail.ts";
+import { inspect } from "./commands/inspect.ts";
+
+// `herald`: the command line for herald. Exit codes: 0 ok, 1 failure (or a job that failed),
+// 2 usage error, 130 interrupted (Ctrl-C).
+
+const interrupted = new AbortController();
+process.once("SIGINT", () => interrupted.abort());
+
+let exitCode = 0;
+/** Wraps a command: resolves the server URL, maps errors to messages and exit codes. */
+const run = (action: (url: string, command: Command) => Promise<number | void>) => async (...args: unknown[]) => {
+  const command = args.at(-1) as Command;
+  const url = resolveUrl(command.optsWithGlobals().url as string | undefined);
+  try {
+    exitCode = (await action(url, command)) ?? 0;
+  } catch (err) {
+    if (interrupted.signal.aborted) {
+      exitCode = 130;
+      return;
+    }
+    throw explain(err, url);
+  }
+  if (interrupted.signal.aborted) exitCode = 130;
+};
+
+const program = new Command()
+  .name("herald")
+  .description("Submit jobs to herald and follow them live.")
+  .addOption(new Option("--url <url>", "herald's URL").env("HERALD_URL"))
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride()
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ herald login --url http://127.0.0.1:3000
+  $ herald submit sleep --payload '{"ms":5000,"steps":5}' --wait
+  $ herald tail --json | jq .event
+  $ NATS_URL=nats://127.0.0.1:4222 herald inspect`,
+  );
+
+program
+  .command("login")
+  .description("create a client identity and keep its token (in $XDG_CONFIG_HOME/herald)")
+  .action(run(async (url) => login(url, process.stdout)));
+
+program
+  .command("token")
+  .description("print the stored token (for curl: -H \"Authorization: Bearer $(herald token)\")")
+  .action(run(async (url) => token(url, process.stdout)));
+
+program
+  .command("submit")
+  .description("submit a job; prints its id, or with --wait follows it to its end")
+  .argument("<type>", "job type (echo, sleep, sha256, fail, flaky, or your own)")
+  .option("--payload <json>", "the payload, as JSON")
+  .option("--payload-file <file>", "read the payload from a file (- for stdin)")
+  .option("--idempotency-key <key>", "the same key returns the same job (safe to retry)")
+  .option("--wait", "follow the job: progress, then the result; exit 0 if it succeeded, 1 if not")
+  .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
+  .addHelpText("after", `
+Examples:
+  $ herald submit echo --payload '{"hello":"world"}'
+  $ herald submit sha256 --payload '{"data":"abc","rounds":2000000}' --wait
+  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait`)
+  .action(
+    run(async (url, cmd) => {
+      const o = cmd.opts<{ payload?: string; payloadFile?: string; idempotencyKey?: string; wait?: boolean; json?: boolean }>();
+      return submit(clientFor(url), { type: cmd.args[0]!, ...o }, interrupted.signal);
+    }),
+  );
+
+program
+  .command("status")
+  .description("a job's latest state")
+  .argument("<jobId>")
+  .option("--json", "print the state as JSON")
+  .action(run(async (url, cmd) => status(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
+
+program
+  .command("cancel")
+  .description("cancel a job that has not ended")
+  .argument("<jobId>")
+  .option("--json", "print the canceled state as JSON")
+  .action(run(async (url, cmd) => cancel(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
+
+program
+  .command("tail")
+  .description("follow your events as they happen; resumes across dropped connections (Ctrl-C to stop)")
+  .option("--job <jobId>", "only this job, from its first event; stops after its last")
+  .option("--since <id>", "start after this event id, or `earliest` for all that is retained")
+  .option("--json", "one NDJSON line per event (for jq)")
+  .addHelpText("after", `
+Examples:
+  $ herald tail
+  $ herald tail --since earliest --json | jq -c '{id, jobId, event}'
+  $ herald tail --job 01M8GD3M9MW1N3NW05V0HBFRJZ`)
+  .action(run(async (url, cmd) => tail(clientFor(url), cmd.opts<{ job?: string; since?: string; json?: boolean }>(), interrupted.signal)));
+
+program
+  .command("inspect")
+  .description("what operators look at: JOBS, the workers consumer, RESULTS, dead letters (from NATS_URL)")
+  .option("--json", "one JSON object")
+  .action(run(async (_url, cmd) => inspect(!!cmd.opts().json)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; anything else commander refuses is a usage error.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  const e = err instanceof CliError ? err : explain(err, "");
+  process.stderr.write(`herald: ${e.message}\n`);
+  process.exit(e.exitCode);
+}
+process.exit(exitCode);
