@@ -48,11 +48,18 @@ Examples:
 program
   .command("login")
   .description("create a client identity and keep its token (in $XDG_CONFIG_HOME/herald)")
+  .addHelpText("after", `
+Examples:
+  $ herald login
+  $ herald login --url https://herald.example.com`)
   .action(run(async (url) => login(url, process.stdout)));
 
 program
   .command("token")
   .description("print the stored token (for curl: -H \"Authorization: Bearer $(herald token)\")")
+  .addHelpText("after", `
+Example:
+  $ curl -H "Authorization: Bearer $(herald token)" http://127.0.0.1:3000/v1/jobs/01M8GD3M9MW1N3NW05V0HBFRJZ`)
   .action(run(async (url) => token(url, process.stdout)));
 
 program
@@ -81,6 +88,10 @@ program
   .description("a job's latest state")
   .argument("<jobId>")
   .option("--json", "print the state as JSON")
+  .addHelpText("after", `
+Examples:
+  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ
+  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --json | jq .result`)
   .action(run(async (url, cmd) => status(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
 
 program
@@ -88,6 +99,9 @@ program
   .description("cancel a job that has not ended")
   .argument("<jobId>")
   .option("--json", "print the canceled state as JSON")
+  .addHelpText("after", `
+Example:
+  $ herald cancel 01M8GD3M9MW1N3NW05V0HBFRJZ`)
   .action(run(async (url, cmd) => cancel(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
 
 program
@@ -107,6 +121,10 @@ program
   .command("inspect")
   .description("what operators look at: JOBS, the workers consumer, RESULTS, dead letters (from NATS_URL)")
   .option("--json", "one JSON object")
+  .addHelpText("after", `
+Examples:
+  $ NATS_URL=nats://127.0.0.1:4222 herald inspect
+  $ herald inspect --json | jq .workers`)
   .action(run(async (_url, cmd) => inspect(!!cmd.opts().json)));
 
 try {
