@@ -7,6 +7,7 @@ import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "./plugin.ts";
 import { apiDeps } from "./deps.ts";
+import { webPlugin } from "../web/plugin.ts";
 
 // `npm run api`: the HTTP API alone, against NATS_URL.
 const config = await loadConfigOrExit(() => {
@@ -22,6 +23,7 @@ try {
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
   await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
+  await app.register(webPlugin);
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
     await drainAndClose(app); // new requests: 503 + Retry-After; requests in flight finish

@@ -4,6 +4,7 @@ import { HeraldError } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { jobTypeRoutes } from "./routes/jobTypes.ts";
 
 /** The API: client identities and jobs. Registered by apps/api/main.ts and by the one-process mode. */
 export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
@@ -20,4 +21,5 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   });
   await app.register(clientRoutes, deps);
   await app.register(jobRoutes, deps);
+  await app.register(jobTypeRoutes, deps);
 };

@@ -10,6 +10,7 @@ import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app
 import { apiPlugin } from "../api/plugin.ts";
 import { apiDeps } from "../api/deps.ts";
 import { notifierDeps, notifierPlugin } from "../notifier/plugin.ts";
+import { webPlugin } from "../web/plugin.ts";
 import { startWorker } from "../worker/worker.ts";
 import { workerDeps } from "../worker/deps.ts";
 
@@ -38,6 +39,7 @@ try {
   const tokens = createTokens(secrets, config.tokenTtlMs);
   await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
   await app.register(notifierPlugin, notifierDeps(nats, tokens, config));
+  await app.register(webPlugin);
   const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ url: address, nats: servers.join(",") }, "herald is ready");

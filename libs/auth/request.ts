@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { UnauthorizedError } from "../contracts/mod.ts";
-import type { Tokens } from "./tokens.ts";
+import type { Tokens, VerifiedToken } from "./tokens.ts";
 
 export const TOKEN_COOKIE = "herald_token";
 
@@ -23,10 +23,14 @@ export function tokenFromRequest(request: FastifyRequest): string | null {
   return null;
 }
 
-/** The verified client id of a request; throws UnauthorizedError (401). */
-export async function authenticate(request: FastifyRequest, tokens: Tokens): Promise<string> {
+/** The verified token of a request (client id and expiry); throws UnauthorizedError (401). */
+export async function verifyRequest(request: FastifyRequest, tokens: Tokens): Promise<VerifiedToken> {
   const token = tokenFromRequest(request);
   if (!token) throw new UnauthorizedError();
-  const { clientId } = await tokens.verify(token);
-  return clientId;
+  return tokens.verify(token);
+}
+
+/** The verified client id of a request; throws UnauthorizedError (401). */
+export async function authenticate(request: FastifyRequest, tokens: Tokens): Promise<string> {
+  return (await verifyRequest(request, tokens)).clientId;
 }

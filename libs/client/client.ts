@@ -51,7 +51,7 @@ async function request<T>(
 
 /** A new client identity (POST /v1/clients): its id and token. */
 export async function registerClient(opts: Omit<ClientOptions, "token">): Promise<ClientIdentity> {
-  return request<ClientIdentity>({ url: trimUrl(opts.url), fetch: opts.fetch ?? globalThis.fetch }, "POST", "/v1/clients");
+  return request<ClientIdentity>({ url: trimUrl(opts.url), fetch: opts.fetch ?? globalThis.fetch.bind(globalThis) }, "POST", "/v1/clients");
 }
 
 /** A herald client for one identity. Works in Node 20+ and in browsers. */

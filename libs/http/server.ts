@@ -89,6 +89,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         formAction: ["'self'"],
         baseUri: ["'self'"],
         objectSrc: ["'none'"],
+        // Not on plain-HTTP deployments (npm start on a laptop): it would send the page's own
+        // requests to https. Behind HTTPS, Strict-Transport-Security already keeps them there.
+        upgradeInsecureRequests: null,
       },
     },
     // Cross-origin pages on the allow-list must be able to read responses.

@@ -11,6 +11,7 @@ import { apiPlugin } from "../../apps/api/plugin.ts";
 import { apiDeps } from "../../apps/api/deps.ts";
 import { startWorker, type Worker } from "../../apps/worker/worker.ts";
 import { Hub, notifierDeps, notifierPlugin } from "../../apps/notifier/plugin.ts";
+import { webPlugin } from "../../apps/web/plugin.ts";
 import { workerDeps } from "../../apps/worker/deps.ts";
 import { startTestNats, type TestNats } from "./nats.ts";
 
@@ -60,6 +61,8 @@ export interface StackOptions {
   workers?: number;
   workerConcurrency?: number;
   jobTypes?: JobType[];
+  /** Serve the web page at / (as the api does). */
+  web?: boolean;
 }
 
 /** A real nats-server, the API on a loopback port, and in-process workers: herald as tests see it. */
@@ -87,6 +90,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const registry = createJobRegistry(opts.jobTypes ?? []);
   const app = createHttpServer({ log, config });
   await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
+  if (opts.web) await app.register(webPlugin);
   const url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
 
   const workers: Worker[] = [];

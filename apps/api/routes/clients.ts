@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { ulid } from "ulid";
-import { TOKEN_COOKIE } from "../../../libs/auth/mod.ts";
+import { TOKEN_COOKIE, verifyRequest } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 
 /**
@@ -22,5 +22,11 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
     });
     request.log.info({ clientId }, "client created");
     return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() });
+  });
+
+  /** GET /v1/clients/me: who the token (or cookie) says the caller is; 401 if nobody. */
+  app.get("/v1/clients/me", async (request) => {
+    const { clientId, expiresAt } = await verifyRequest(request, tokens);
+    return { clientId, expiresAt: expiresAt.toISOString() };
   });
 };

@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ApiDeps } from "../deps.ts";
+
+/**
+ * GET /v1/job-types: the job types this herald runs, with a description, an example payload and
+ * the payload's JSON Schema — what the web page's form and `herald submit --help` users need.
+ * Public: it says what herald can do, nothing about anyone's jobs.
+ */
+export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry }) => {
+  const body = registry.all().map((t) => ({
+    name: t.name,
+    description: t.description ?? null,
+    example: t.example ?? null,
+    schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
+  }));
+  app.get("/v1/job-types", async () => body);
+};

@@ -1,0 +1,87 @@
+import { isTerminal, type JobEvent } from "../../../libs/client/mod.ts";
+
+const STATUS: Record<string, string> = {
+  queued: "queued",
+  started: "running",
+  progress: "running",
+  retrying: "retrying",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "canceled",
+};
+
+/**
+ * One job as a card: status, a progress bar with the handler's message, the attempt, and the
+ * result or error when it ends; a Cancel button while it runs. Built with DOM calls only (no
+ * innerHTML), so a job's payload or result can never inject markup.
+ * data-* attributes mirror the state, for styling and for the browser tests.
+ */
+export class JobCard {
+  readonly element: HTMLLIElement;
+  #status: HTMLElement;
+  #bar: HTMLProgressElement;
+  #message: HTMLElement;
+  #attempt: HTMLElement;
+  #outcome: HTMLElement;
+  #cancel: HTMLButtonElement;
+  #progressSteps: number[] = [];
+  #eventIds: number[] = [];
+
+  constructor(jobId: string, type: string, onCancel: (jobId: string) => void) {
+    const el = (tag: string, cls: string, text = "") => {
+      const e = document.createElement(tag);
+      e.className = cls;
+      e.textContent = text;
+      return e;
+    };
+    this.element = document.createElement("li");
+    this.element.className = "job";
+    this.element.dataset.jobId = jobId;
+    const head = el("div", "job-head");
+    this.#status = el("span", "job-status", "queued");
+    this.#cancel = el("button", "job-cancel", "Cancel") as HTMLButtonElement;
+    this.#cancel.type = "button";
+    this.#cancel.setAttribute("aria-label", `Cancel job ${jobId}`);
+    this.#cancel.addEventListener("click", () => onCancel(jobId));
+    head.append(el("span", "job-type", type), el("span", "job-id", jobId), this.#status, this.#cancel);
+    this.#bar = document.createElement("progress");
+    this.#bar.max = 100;
+    this.#bar.value = 0;
+    this.#bar.setAttribute("aria-label", `Progress of job ${jobId}`);
+    this.#message = el("p", "job-message");
+    this.#attempt = el("p", "job-attempt");
+    this.#outcome = el("div", "job-outcome");
+    this.element.append(head, this.#bar, this.#message, this.#attempt, this.#outcome);
+    this.#render("queued");
+  }
+
+  /** Applies one event (in order; the stream never repeats one). */
+  apply(id: number, e: JobEvent): void {
+    this.#eventIds.push(id);
+    this.element.dataset.eventIds = this.#eventIds.join(",");
+    if (e.event === "progress" && e.progress) {
+      this.#progressSteps.push(e.progress.pct);
+      this.element.dataset.progressSteps = this.#progressSteps.join(",");
+    }
+    if (e.progress) {
+      this.#bar.value = e.progress.pct;
+      this.#message.textContent = e.progress.message ?? "";
+    }
+    if (e.attempt > 0) this.#attempt.textContent = `attempt ${e.attempt}`;
+    if (e.event === "succeeded") {
+      this.#bar.value = 100;
+      this.#outcome.replaceChildren(Object.assign(document.createElement("pre"), { className: "job-result", textContent: JSON.stringify(e.result, null, 2) }));
+    }
+    if ((e.event === "failed" || e.event === "retrying") && e.error) {
+      this.#outcome.replaceChildren(Object.assign(document.createElement("p"), { className: "job-error", textContent: `${e.error.code}: ${e.error.message}` }));
+    }
+    this.#render(STATUS[e.event] ?? e.event);
+    if (isTerminal(e.event)) this.#cancel.remove();
+  }
+
+  #render(status: string): void {
+    this.element.dataset.status = status;
+    this.#status.textContent = status;
+    this.element.dataset.progress = String(this.#bar.value);
+  }
+}

@@ -1,0 +1,113 @@
+import { createClient, HeraldHttpError, registerClient, type StreamItem } from "../../../libs/client/mod.ts";
+import { JobCard } from "./jobCard.ts";
+
+// The web page: one event stream for all of the client's jobs (one connection, whatever the
+// number of jobs), cards that follow each job, and a connection indicator. Authenticated by the
+// HttpOnly cookie herald sets: this script never holds a token.
+
+interface JobTypeInfo {
+  name: string;
+  description: string | null;
+  example: unknown;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const url = location.origin;
+const herald = createClient({ url });
+const cards = new Map<string, JobCard>();
+const connection = $("connection");
+
+function setConnection(state: string, text: string): void {
+  connection.dataset.state = state;
+  connection.textContent = text;
+}
+
+async function ensureIdentity(): Promise<string> {
+  const me = await fetch(`${url}/v1/clients/me`, { credentials: "include" });
+  if (me.ok) return ((await me.json()) as { clientId: string }).clientId;
+  return (await registerClient({ url })).clientId; // sets the cookie
+}
+
+function cardFor(jobId: string, type: string): JobCard {
+  let card = cards.get(jobId);
+  if (!card) {
+    card = new JobCard(jobId, type, (id) => void cancel(id));
+    cards.set(jobId, card);
+    $("jobs").prepend(card.element);
+    $("no-jobs").hidden = true;
+  }
+  return card;
+}
+
+async function cancel(jobId: string): Promise<void> {
+  try {
+    await herald.cancel(jobId);
+  } catch (err) {
+    if (!(err instanceof HeraldHttpError && err.status === 409)) $("form-error").textContent = (err as Error).message;
+  }
+}
+
+async function setUpForm(): Promise<void> {
+  const types = (await (await fetch(`${url}/v1/job-types`)).json()) as JobTypeInfo[];
+  const select = $<HTMLSelectElement>("job-type");
+  const payload = $<HTMLTextAreaElement>("job-payload");
+  for (const t of types) select.append(new Option(t.name, t.name));
+  const show = () => {
+    const t = types.find((x) => x.name === select.value);
+    $("job-type-description").textContent = t?.description ?? "";
+    payload.value = JSON.stringify(t?.example ?? {}, null, 0);
+  };
+  select.addEventListener("change", show);
+  select.value = types.some((t) => t.name === "sleep") ? "sleep" : (types[0]?.name ?? "");
+  show();
+  $<HTMLFormElement>("submit-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = $("form-error");
+    error.textContent = "";
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.value || "{}");
+    } catch {
+      error.textContent = "The payload is not valid JSON.";
+      return;
+    }
+    try {
+      const job = await herald.submit(select.value, body);
+      cardFor(job.jobId, select.value);
+    } catch (err) {
+      error.textContent = (err as Error).message;
+    }
+  });
+}
+
+/** Follows every event of this client, from all that is retained: a reload restores every job. */
+async function follow(): Promise<void> {
+  let resumedAt: number | null = null;
+  let replayed = 0;
+  for await (const item of herald.events({ since: "earliest" }) as AsyncGenerator<StreamItem>) {
+    if (item.type === "connection") {
+      if (item.state === "open") setConnection("live", "live");
+      if (item.state === "reconnecting") setConnection("reconnecting", "reconnecting…");
+      if (item.state === "resumed") {
+        resumedAt = Date.now();
+        replayed = 0;
+        setConnection("resumed", "resumed");
+      }
+    } else if (item.type === "gap") {
+      setConnection("resumed", "resumed — some old events were no longer kept");
+    } else {
+      cardFor(item.event.jobId, item.event.type).apply(item.id, item.event);
+      // Events that happened while we were away come first after a resume: count them.
+      if (resumedAt !== null && Date.parse(item.event.at) < resumedAt) {
+        replayed++;
+        connection.dataset.replayed = String(replayed);
+        setConnection("resumed", `resumed — ${replayed} missed event${replayed === 1 ? "" : "s"} replayed`);
+      }
+    }
+  }
+}
+
+const clientId = await ensureIdentity();
+$("identity").textContent = `client ${clientId}`;
+await setUpForm();
+void follow();

@@ -1,0 +1,144 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { startStack, type Stack, type TestNotifier } from "./helpers/stack.ts";
+import { startProxy } from "./helpers/proxy.ts";
+import { launchBrowser } from "./helpers/browser.ts";
+
+// The web page in real headless Chromium, served by the API, with the notifiers behind the same
+// origin through a small reverse proxy (as nginx would be).
+let stack: Stack;
+let notifiers: TestNotifier[];
+let current = 0;
+let proxy: Awaited<ReturnType<typeof startProxy>>;
+let browser: Browser;
+
+beforeAll(async () => {
+  stack = await startStack({ workers: 1, web: true, env: { PROGRESS_INTERVAL_MS: "0", SSE_RETRY_MS: "300" } });
+  notifiers = [await stack.addNotifier(), await stack.addNotifier()];
+  proxy = await startProxy(stack.url, () => notifiers[current]!.url);
+  browser = await launchBrowser();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await stack?.close();
+});
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 401/.test(m.text())) errors.push(m.text());
+  });
+  (page as Page & { errors: string[] }).errors = errors;
+  await page.goto(`${proxy.url}/`);
+  await page.waitForSelector("#connection[data-state=live]");
+  return page;
+}
+
+async function submit(page: Page, type: string, payload: unknown): Promise<string> {
+  const before = await page.$$eval(".job", (els) => els.map((e) => (e as HTMLElement).dataset.jobId!));
+  await page.selectOption("#job-type", type);
+  await page.fill("#job-payload", JSON.stringify(payload));
+  await page.click("#submit-form button[type=submit]");
+  const handle = await page.waitForFunction(
+    (known) => [...document.querySelectorAll<HTMLElement>(".job")].map((e) => e.dataset.jobId!).find((id) => !known.includes(id)),
+    before,
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+const card = (page: Page, jobId: string) => page.locator(`.job[data-job-id="${jobId}"]`);
+const attr = (page: Page, jobId: string, name: string) => card(page, jobId).getAttribute(`data-${name}`);
+
+/** The progress percentages RESULTS stored for a job, as the page shows them. */
+async function storedProgress(clientId: string, jobId: string): Promise<string> {
+  const events = await stack.events(clientId, jobId);
+  return events.filter((e) => e.event.event === "progress").map((e) => e.event.progress!.pct).join(",");
+}
+
+const clientIdOf = async (page: Page) => (await page.textContent("#identity"))!.replace("client ", "");
+
+describe("web page", () => {
+  it("submits a sleep job: the progress bar moves step by step, then the result appears", async () => {
+    const page = await openPage();
+    const jobId = await submit(page, "sleep", { ms: 1200, steps: 4 });
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 5_000 }).toBe("running");
+    await expect.poll(async () => Number(await attr(page, jobId, "progress")), { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 10_000 }).toBe("succeeded");
+    expect(await attr(page, jobId, "progress-steps")).toBe("25,50,75,100");
+    expect(await card(page, jobId).locator(".job-result").textContent()).toContain('"sleptMs": 1200');
+    expect(await card(page, jobId).locator("progress").getAttribute("value")).toBe("100");
+    expect(await card(page, jobId).locator(".job-cancel").count()).toBe(0);
+    expect((page as Page & { errors: string[] }).errors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows reconnecting, then resumed, when its notifier goes away mid-job; the card ends right, no step missed or repeated", async () => {
+    const page = await openPage();
+    const jobId = await submit(page, "sleep", { ms: 2400, steps: 8 });
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 5_000 }).toBe("running");
+    const before = current;
+    current = 1 - current;
+    await notifiers[before]!.stop(); // the page's stream ends; the proxy now leads to the other one
+    await page.waitForSelector("#connection[data-state=reconnecting]", { timeout: 5_000 });
+    notifiers[before] = await stack.addNotifier();
+    await page.waitForSelector("#connection[data-state=resumed]", { timeout: 10_000 });
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 15_000 }).toBe("succeeded");
+    const clientId = await clientIdOf(page);
+    expect(await attr(page, jobId, "progress-steps")).toBe(await storedProgress(clientId, jobId));
+    expect(await attr(page, jobId, "progress-steps")).toBe("12.5,25,37.5,50,62.5,75,87.5,100");
+    const ids = (await attr(page, jobId, "event-ids"))!.split(",").map(Number);
+    expect(ids).toEqual((await stack.events(clientId, jobId)).map((e) => e.seq));
+    expect(await page.textContent("#connection")).toMatch(/resumed/);
+    await page.close();
+  });
+
+  it("restores the client's jobs after a reload, and the running one completes", async () => {
+    const page = await openPage();
+    const done = await submit(page, "echo", { kept: true });
+    await expect.poll(() => attr(page, done, "status"), { timeout: 5_000 }).toBe("succeeded");
+    const running = await submit(page, "sleep", { ms: 1500, steps: 3 });
+    await expect.poll(() => attr(page, running, "status"), { timeout: 5_000 }).toBe("running");
+    await page.reload();
+    await page.waitForSelector("#connection[data-state=live]");
+    await expect.poll(() => attr(page, done, "status"), { timeout: 5_000 }).toBe("succeeded");
+    await expect.poll(() => attr(page, running, "status"), { timeout: 10_000 }).toBe("succeeded");
+    expect(await attr(page, running, "progress-steps")).toBe("33.33,66.67,100");
+    await page.close();
+  });
+
+  it("shows a failed job's error, and cancels from the card", async () => {
+    const page = await openPage();
+    const failed = await submit(page, "fail", { message: "shown to the user" });
+    await expect.poll(() => attr(page, failed, "status"), { timeout: 5_000 }).toBe("failed");
+    expect(await card(page, failed).locator(".job-error").textContent()).toBe("job_failed: shown to the user");
+    const long = await submit(page, "sleep", { ms: 30_000, steps: 30 });
+    await expect.poll(() => attr(page, long, "status"), { timeout: 5_000 }).toBe("running");
+    await card(page, long).locator(".job-cancel").click();
+    await expect.poll(() => attr(page, long, "status"), { timeout: 5_000 }).toBe("canceled");
+    await page.close();
+  });
+
+  it("takes the README's screenshot: jobs in several states", async () => {
+    const page = await openPage();
+    await submit(page, "fail", { message: "the report template is missing" });
+    await submit(page, "echo", { hello: "world" });
+    const flaky = await submit(page, "flaky", { failTimes: 1 });
+    await expect.poll(() => attr(page, flaky, "status"), { timeout: 10_000 }).toBe("succeeded");
+    await submit(page, "sleep", { ms: 60_000, steps: 10 });
+    const running = await submit(page, "sleep", { ms: 8_000, steps: 8 });
+    await expect.poll(async () => Number(await attr(page, running, "progress")), { timeout: 10_000 }).toBeGreaterThanOrEqual(37);
+    // UPDATE_SCREENSHOT=1 npx vitest run test/web.test.ts refreshes the README's picture.
+    const file = process.env.UPDATE_SCREENSHOT ? "docs/screenshot.png" : path.join(tmpdir(), "herald-screenshot.png");
+    await page.screenshot({ path: file });
+    expect(statSync(file).size).toBeGreaterThan(10_000);
+    await page.close();
+  });
+});
