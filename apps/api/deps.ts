@@ -4,6 +4,7 @@ import type { Tokens } from "../../libs/auth/mod.ts";
 import type { JobRegistry } from "../../libs/jobs/mod.ts";
 import type { HeraldNats } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
+import type { Metrics } from "../../libs/metrics/mod.ts";
 
 /** Everything the API's operations need, passed in explicitly (no globals). */
 export interface ApiDeps {
@@ -19,6 +20,7 @@ export interface ApiDeps {
   /** Job submissions per client per minute; client identities per IP per minute (0: unlimited). */
   rateLimitJobs: number;
   rateLimitClients: number;
+  metrics: Metrics;
 }
 
 /** ApiDeps from a connected, provisioned NATS, the token service and the job types. */
@@ -27,6 +29,7 @@ export function apiDeps(
   tokens: Tokens,
   registry: JobRegistry,
   config: Pick<Config, "rateLimitJobs" | "rateLimitClients">,
+  metrics: Metrics,
 ): ApiDeps {
   return {
     js: nats.js,
@@ -38,5 +41,6 @@ export function apiDeps(
     natsConnected: () => nats.state.connected,
     rateLimitJobs: config.rateLimitJobs,
     rateLimitClients: config.rateLimitClients,
+    metrics,
   };
 }

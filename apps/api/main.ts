@@ -3,7 +3,8 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "./plugin.ts";
 import { apiDeps } from "./deps.ts";
@@ -22,7 +23,9 @@ try {
   const app = createHttpServer({ log, config });
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
+  const metrics = createMetrics("api");
+  await app.register(opsPlugin, { metrics, nats });
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
   await app.register(webPlugin);
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {

@@ -78,6 +78,11 @@ export class EventStream {
     return this.#end;
   }
 
+  /** Events sent from RESULTS (a replay), as opposed to live. */
+  get replayed(): number {
+    return this.#replayed;
+  }
+
   /** Runs until the stream ends; resolves with why. Always releases the subscription. */
   async run(): Promise<StreamEnd> {
     const { nc, jsm, js, clientId, jobId, from, sink, log } = this.#o;

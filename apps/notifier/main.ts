@@ -2,7 +2,8 @@ import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
-import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { notifierDeps, notifierPlugin } from "./plugin.ts";
 
@@ -18,7 +19,9 @@ try {
   const servers = config.natsServers.length ? config.natsServers : ["nats://127.0.0.1:4222"];
   const nats = await connectAndProvision(config, servers, "herald-notifier", log);
   const app = createHttpServer({ log, config });
-  await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config));
+  const metrics = createMetrics("notifier");
+  await app.register(opsPlugin, { metrics, nats });
+  await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config, metrics));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
     await drainAndClose(app); // ends every event stream first: clients reconnect elsewhere

@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
+import { tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { EventStream } from "./eventStream.ts";
 import { Hub } from "./hub.ts";
@@ -11,6 +12,7 @@ import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
 import type { EventSink } from "./sink.ts";
 import type { ConnectionState } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
+import type { Metrics } from "../../libs/metrics/mod.ts";
 import type { Logger } from "../../libs/log/mod.ts";
 
 // The CommonJS module itself is the fastify-plugin-wrapped plugin (its `.default` is the bare,
@@ -26,6 +28,7 @@ export interface NotifierDeps {
   heartbeatMs: number;
   retryMs: number;
   sendBufferBytes: number;
+  metrics: Metrics;
   /** Concurrent streams one client may hold on this instance (429 beyond). */
   maxStreamsPerClient: number;
   /** NATS up or down; on a disconnect every stream ends so that its client resumes with a replay. */
@@ -90,16 +93,43 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       sendBufferBytes: deps.sendBufferBytes,
       log: reply.log as unknown as Logger,
     });
-    await deps.hub.serve(stream);
+    const serving = deps.hub.serve(stream);
+    deps.metrics.sseConnections.set(deps.hub.size);
+    const end = await serving;
+    deps.metrics.sseConnections.set(deps.hub.size);
+    deps.metrics.sseReplayedEvents.inc(stream.replayed);
+    if (end === "slow_client") deps.metrics.sseSlowClientDisconnects.inc();
   };
 
-  app.get("/v1/events", { sse: "only" }, async (request, reply) => {
+  const stream = (summary: string, params?: object) => ({
+    sse: "only" as const,
+    schema: {
+      tags: ["events"],
+      summary,
+      security: tokenSecurity,
+      ...(params ? { params } : {}),
+      querystring: {
+        type: "object",
+        properties: { lastEventId: { type: "string", description: "resume after this event id, or `earliest` (the Last-Event-ID header wins)" } },
+      },
+      headers: { type: "object", properties: { "last-event-id": { type: "string" } } },
+      produces: ["text/event-stream"],
+    },
+  });
+  app.get("/v1/events", stream("Server-Sent Events: every event of the caller's jobs, resuming after Last-Event-ID"), async (request, reply) => {
     const clientId = await authenticate(request, deps.tokens);
     const from = resumeFrom(request);
     await serve(reply, clientId, from);
   });
 
-  app.get("/v1/jobs/:id/events", { sse: "only" }, async (request, reply) => {
+  app.get(
+    "/v1/jobs/:id/events",
+    stream("Server-Sent Events: one job's events from its first; ends after its terminal event (then 204)", {
+      type: "object",
+      properties: { id: { type: "string" } },
+      required: ["id"],
+    }),
+    async (request, reply) => {
     const clientId = await authenticate(request, deps.tokens);
     const jobId = (request.params as { id?: string }).id;
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
@@ -111,7 +141,8 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       return reply.code(204).send();
     }
     await serve(reply, clientId, from, jobId);
-  });
+    },
+  );
 };
 
 export { Hub };
@@ -121,6 +152,7 @@ export function notifierDeps(
   nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
   tokens: Tokens,
   config: Pick<Config, "sseHeartbeatMs" | "sseRetryMs" | "sseSendBufferBytes" | "sseMaxStreamsPerClient">,
+  metrics: Metrics,
   hub = new Hub(),
 ): NotifierDeps {
   return {
@@ -134,5 +166,6 @@ export function notifierDeps(
     sendBufferBytes: config.sseSendBufferBytes,
     maxStreamsPerClient: config.sseMaxStreamsPerClient,
     natsState: nats.state,
+    metrics,
   };
 }

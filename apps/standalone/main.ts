@@ -5,7 +5,8 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision, startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer, drainAndClose } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "../api/plugin.ts";
 import { apiDeps } from "../api/deps.ts";
@@ -37,10 +38,12 @@ try {
 
   const app = createHttpServer({ log, config });
   const tokens = createTokens(secrets, config.tokenTtlMs);
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
-  await app.register(notifierPlugin, notifierDeps(nats, tokens, config));
+  const metrics = createMetrics("herald");
+  await app.register(opsPlugin, { metrics, nats });
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
+  await app.register(notifierPlugin, notifierDeps(nats, tokens, config, metrics));
   await app.register(webPlugin);
-  const worker = await startWorker(workerDeps(nats, registry, config, log), config.workerConcurrency);
+  const worker = await startWorker(workerDeps(nats, registry, config, log, metrics), config.workerConcurrency);
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ url: address, nats: servers.join(",") }, "herald is ready");
   process.stdout.write(`\nherald is running at ${address}  (Ctrl-C to stop)\n\n`);

@@ -3,6 +3,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { JobRegistry } from "../../libs/jobs/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
+import type { Metrics } from "../../libs/metrics/mod.ts";
 
 export interface WorkerDeps {
   nc: NatsConnection;
@@ -17,6 +18,7 @@ export interface WorkerDeps {
   /** Delay before attempt n+1 after attempt n failed: backoff[n-1], the last one repeating. */
   retryBackoffMs: number[];
   progressIntervalMs: number;
+  metrics: Metrics;
 }
 
 /** WorkerDeps from a connected, provisioned NATS and the configuration. */
@@ -25,6 +27,7 @@ export function workerDeps(
   registry: JobRegistry,
   config: Pick<Config, "jobMaxDeliver" | "jobAckWaitMs" | "jobRetryBackoffMs" | "progressIntervalMs">,
   log: Logger,
+  metrics: Metrics,
 ): WorkerDeps {
   return {
     nc: nats.nc,
@@ -36,5 +39,6 @@ export function workerDeps(
     ackWaitMs: config.jobAckWaitMs,
     retryBackoffMs: config.jobRetryBackoffMs,
     progressIntervalMs: config.progressIntervalMs,
+    metrics,
   };
 }

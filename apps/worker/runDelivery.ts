@@ -73,9 +73,16 @@ export async function runDelivery(
     onBroken: (err) => abort(err instanceof EventFencedError || err instanceof AlreadyTerminalError ? "superseded" : "shutdown"),
   });
 
+  let startedAt = Date.now();
   const ctx: Settle = {
     msg,
     log,
+    observe: (outcome) => {
+      deps.metrics.jobsFinished.inc({ type: job.type, outcome });
+      deps.metrics.jobRunSeconds.observe({ type: job.type }, (Date.now() - startedAt) / 1000);
+      const submitted = Date.parse(job.submittedAt);
+      if (Number.isFinite(submitted)) deps.metrics.jobLatencySeconds.observe({ type: job.type }, (Date.now() - submitted) / 1000);
+    },
     deadLetter: (error) =>
       publishDeadLetter(deps.js, { job, attempts: Math.min(attempt, deps.maxAttempts), error, failedAt: new Date().toISOString() }),
     isEnded: async () => {
@@ -113,6 +120,7 @@ export async function runDelivery(
 
   try {
     await writer.write("started");
+    startedAt = Date.now();
     log.info("job started");
     const result = await jobType.run({
       jobId: job.jobId,
@@ -158,6 +166,8 @@ export async function runDelivery(
 interface Settle {
   msg: JsMsg;
   log: WorkerDeps["log"];
+  /** Counts a job this delivery ended (metrics). */
+  observe(outcome: "succeeded" | "failed"): void;
   /** Keeps the job in JOBS_DLQ (before its `failed` event, so a failure is never lost). */
   deadLetter(error: JobError): Promise<unknown>;
   isEnded(): Promise<boolean>;
@@ -183,6 +193,7 @@ async function finish(
     throw err;
   }
   ctx.msg.ack();
+  ctx.observe(event);
   ctx.log.info({ event, error: fields.error }, `job ${event}`);
   return event;
 }

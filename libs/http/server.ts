@@ -2,6 +2,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import cookie from "@fastify/cookie";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import type { Socket } from "node:net";
 import { ulid } from "ulid";
 import type { Logger } from "pino";
@@ -42,7 +44,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     clientErrorHandler: jsonClientError,
   });
   app.addHook("onRequest", async (request, reply) => {
-    if ((app as unknown as Record<symbol, boolean>)[DRAINING]) {
+    // Liveness stays answered while draining: the process is fine, it is only leaving.
+    if ((app as unknown as Record<symbol, boolean>)[DRAINING] && request.url !== "/healthz") {
       return reply
         .status(503)
         .header("retry-after", "1")
@@ -97,6 +100,20 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // Cross-origin pages on the allow-list must be able to read responses.
     crossOriginResourcePolicy: { policy: corsOrigins.size ? "cross-origin" : "same-origin" },
   });
+  // The OpenAPI document, generated from the route schemas as routes are registered, at /docs.
+  void app.register(swagger, {
+    openapi: {
+      info: { title: "herald", version: "1", description: "Run a slow job; push its progress and result to whoever asked, the moment it happens." },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          cookie: { type: "apiKey", in: "cookie", name: TOKEN_COOKIE },
+          accessToken: { type: "apiKey", in: "query", name: "access_token" },
+        },
+      },
+    },
+  });
+  void app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
   registerErrorHandling(app);
   return app;
 }

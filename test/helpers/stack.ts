@@ -4,7 +4,8 @@ import { createLogger, type Logger } from "../../libs/log/mod.ts";
 import { connectAndProvision, type HeraldNats } from "../../libs/nats/mod.ts";
 import { createTokens, type Tokens } from "../../libs/auth/mod.ts";
 import { createJobRegistry, type JobRegistry, type JobType } from "../../libs/jobs/mod.ts";
-import { createHttpServer } from "../../libs/http/mod.ts";
+import { createHttpServer, opsPlugin } from "../../libs/http/mod.ts";
+import { createMetrics, type Metrics } from "../../libs/metrics/mod.ts";
 import { isTerminal, RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
 import { readLastEvent, type StoredEvent } from "../../libs/results/mod.ts";
 import { apiPlugin } from "../../apps/api/plugin.ts";
@@ -19,6 +20,7 @@ export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!";
 
 export interface TestNotifier {
   url: string;
+  metrics: Metrics;
   hub: Hub;
   nats: HeraldNats;
   app: FastifyInstance;
@@ -34,6 +36,8 @@ export interface Stack {
   tokens: Tokens;
   registry: JobRegistry;
   app: FastifyInstance;
+  /** The API's and workers' metrics (each notifier has its own). */
+  metrics: Metrics;
   /** http://127.0.0.1:<port> of the API. */
   url: string;
   workers: Worker[];
@@ -89,7 +93,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(opts.jobTypes ?? []);
   const app = createHttpServer({ log, config });
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config));
+  const metrics = createMetrics("test");
+  await app.register(opsPlugin, { metrics, nats });
+  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
   if (opts.web) await app.register(webPlugin);
   const url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
 
@@ -98,7 +104,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const addWorker = async (concurrency = opts.workerConcurrency ?? 4) => {
     const wn = await connectAndProvision(config, [server.url], `test-worker-${workers.length}`, log);
     workerConnections.push(wn);
-    const w = await startWorker(workerDeps(wn, registry, config, log), concurrency);
+    const w = await startWorker(workerDeps(wn, registry, config, log, metrics), concurrency);
     workers.push(w);
     return w;
   };
@@ -111,12 +117,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const nConfig = loadConfig({ ...configEnv, ...env });
     const nn = await connectAndProvision(nConfig, [server.url], `test-notifier-${notifiers.length}`, log);
     const nApp = createHttpServer({ log, config: nConfig });
-    const deps = notifierDeps(nn, tokens, nConfig);
+    const nMetrics = createMetrics("test-notifier");
+    await nApp.register(opsPlugin, { metrics: nMetrics, nats: nn });
+    const deps = notifierDeps(nn, tokens, nConfig, nMetrics);
     await nApp.register(notifierPlugin, deps);
     const nUrl = (await nApp.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
     let stopped: Promise<void> | null = null;
     const n: TestNotifier = {
       url: nUrl,
+      metrics: nMetrics,
       hub: deps.hub,
       nats: nn,
       app: nApp,
@@ -138,6 +147,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     tokens,
     registry,
     app,
+    metrics,
     url,
     workers,
     addWorker,

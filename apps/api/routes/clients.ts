@@ -2,6 +2,8 @@ import type { FastifyPluginAsync } from "fastify";
 import { ulid } from "ulid";
 import { TOKEN_COOKIE, verifyRequest } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
+import { errors } from "../schemas.ts";
+import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 
 /**
  * POST /v1/clients: a new client identity. The token is returned in the body (for the CLI and for
@@ -10,7 +12,21 @@ import type { ApiDeps } from "../deps.ts";
  */
 export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, rateLimitClients }) => {
   const rateLimit = rateLimitClients > 0 ? { max: rateLimitClients, timeWindow: 60_000 } : false;
-  app.post("/v1/clients", { config: { rateLimit } }, async (request, reply) => {
+  const identity = {
+    type: "object",
+    properties: { clientId: { type: "string" }, token: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
+  };
+  app.post(
+    "/v1/clients",
+    {
+      config: { rateLimit },
+      schema: {
+        tags: ["clients"],
+        summary: "Create a client identity: a client id and its token (also set as an HttpOnly cookie)",
+        response: { 201: identity, ...errors(429) },
+      },
+    },
+    async (request, reply) => {
     const clientId = ulid();
     const { token, expiresAt } = await tokens.mint(clientId);
     reply.setCookie(TOKEN_COOKIE, token, {
@@ -22,11 +38,23 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
     });
     request.log.info({ clientId }, "client created");
     return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() });
-  });
+    },
+  );
 
   /** GET /v1/clients/me: who the token (or cookie) says the caller is; 401 if nobody. */
-  app.get("/v1/clients/me", async (request) => {
+  app.get(
+    "/v1/clients/me",
+    {
+      schema: {
+        tags: ["clients"],
+        summary: "Who the token or cookie says the caller is",
+        security,
+        response: { 200: { type: "object", properties: { clientId: { type: "string" }, expiresAt: { type: "string" } } }, ...errors(401) },
+      },
+    },
+    async (request) => {
     const { clientId, expiresAt } = await verifyRequest(request, tokens);
     return { clientId, expiresAt: expiresAt.toISOString() };
-  });
+    },
+  );
 };

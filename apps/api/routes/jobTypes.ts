@@ -13,5 +13,9 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
     example: t.example ?? null,
     schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
   }));
-  app.get("/v1/job-types", async () => body);
+  app.get(
+    "/v1/job-types",
+    { schema: { tags: ["jobs"], summary: "The job types this herald runs, with an example payload and the payload's JSON Schema" } },
+    async () => body,
+  );
 };

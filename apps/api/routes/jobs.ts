@@ -2,6 +2,8 @@ import type { FastifyPluginAsync } from "fastify";
 import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../libs/contracts/mod.ts";
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
+import { errors, jobIdParams } from "../schemas.ts";
+import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import { submitJob } from "../submitJob.ts";
 import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
@@ -40,6 +42,22 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     {
       config: { rateLimit: submitLimit },
       schema: {
+        tags: ["jobs"],
+        summary: "Submit a job: stored in JetStream before the 202",
+        security,
+        response: {
+          202: {
+            type: "object",
+            properties: {
+              jobId: { type: "string" },
+              status: { type: "string", enum: ["queued"] },
+              statusUrl: { type: "string" },
+              eventsUrl: { type: "string" },
+              eventId: { type: "integer" },
+            },
+          },
+          ...errors(400, 401, 403, 413, 415, 422, 429, 503),
+        },
         body: {
           type: "object",
           required: ["type"],
@@ -60,6 +78,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         requestId: request.id,
       });
       request.log.info({ clientId, jobId: job.jobId, type: body.type, replayed: job.replayed }, "job accepted");
+      if (!job.replayed) deps.metrics.jobsSubmitted.inc({ type: body.type });
       const urls = jobUrls(job.jobId);
       return reply
         .status(202)
@@ -70,15 +89,19 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     },
   );
 
-  app.get("/v1/jobs/:id", async (request, reply) => {
+  const byId = (summary: string, ok: number, codes: number[]) => ({
+    schema: { tags: ["jobs"], summary, security, params: jobIdParams, response: { [ok]: { $ref: "JobState#" }, ...errors(...codes) } },
+  });
+  app.get("/v1/jobs/:id", byId("A job's latest state; Retry-After while it has not ended", 200, [400, 401, 404, 503]), async (request, reply) => {
     const state = await getJobState(deps, request.clientId, jobIdParam(request.params));
     if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
     return state;
   });
 
-  app.delete("/v1/jobs/:id", async (request, reply) => {
+  app.delete("/v1/jobs/:id", byId("Cancel a job that has not ended (409 if it has)", 202, [400, 401, 403, 404, 409, 503]), async (request, reply) => {
     const state = await cancelJob(deps, request.clientId, jobIdParam(request.params));
     request.log.info({ clientId: request.clientId, jobId: state.jobId }, "job canceled");
+    deps.metrics.jobsFinished.inc({ type: state.type, outcome: "canceled" });
     return reply.status(202).send(state);
   });
 };

@@ -1,0 +1,49 @@
+import type { FastifyPluginAsync } from "fastify";
+import type {} from "@fastify/swagger"; // route schema fields: tags, summary
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { Metrics } from "../metrics/mod.ts";
+import type { ConnectionState } from "../nats/mod.ts";
+import { JOBS_STREAM, RESULTS_STREAM } from "../contracts/mod.ts";
+
+export interface OpsDeps {
+  metrics: Metrics;
+  nats: { jsm: JetStreamManager; state: ConnectionState };
+}
+
+const STREAM_CHECK_TTL_MS = 1_000;
+
+/**
+ * What operators and orchestrators ask every app: `/healthz` (the process is alive), `/readyz`
+ * (NATS connected and the streams present — 503 otherwise, and while the app drains, so a load
+ * balancer stops sending to it), `/metrics` (Prometheus text).
+ */
+export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nats }) => {
+  nats.state.onChange((e) => {
+    if (e === "reconnected") metrics.natsReconnects.inc();
+  });
+
+  let streamsCheckedAt = 0;
+  let streamsPresent = false;
+  const streamsOk = async (): Promise<boolean> => {
+    if (Date.now() - streamsCheckedAt < STREAM_CHECK_TTL_MS) return streamsPresent;
+    try {
+      await Promise.all([nats.jsm.streams.info(JOBS_STREAM), nats.jsm.streams.info(RESULTS_STREAM)]);
+      streamsPresent = true;
+    } catch {
+      streamsPresent = false;
+    }
+    streamsCheckedAt = Date.now();
+    return streamsPresent;
+  };
+
+  const ops = (summary: string) => ({ schema: { tags: ["operations"], summary } });
+  app.get("/healthz", ops("The process is alive"), async () => ({ status: "ok" }));
+  app.get("/readyz", ops("NATS connected and streams present; 503 otherwise and while draining"), async (_request, reply) => {
+    const checks = { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk()) };
+    const ready = checks.nats && checks.streams;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+  });
+  app.get("/metrics", ops("Prometheus metrics"), async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+};

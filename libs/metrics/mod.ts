@@ -1,0 +1,52 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * herald's Prometheus metrics, one registry per process (the one-process mode's api, worker and
+ * notifier share it; tests make one per stack). What to alert on is in docs/deploy.md.
+ */
+export interface Metrics {
+  registry: Registry;
+  jobsSubmitted: Counter<"type">;
+  jobsFinished: Counter<"type" | "outcome">;
+  /** started → terminal, in the worker: how long handlers run. */
+  jobRunSeconds: Histogram<"type">;
+  /** queued → terminal: what the user waits for. */
+  jobLatencySeconds: Histogram<"type">;
+  sseConnections: Gauge;
+  sseReplayedEvents: Counter;
+  sseSlowClientDisconnects: Counter;
+  natsReconnects: Counter;
+}
+
+export function createMetrics(app: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ app });
+  collectDefaultMetrics({ register: registry, prefix: "herald_" }); // herald_process_*, herald_nodejs_*
+  const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+  return {
+    registry,
+    jobsSubmitted: new Counter({ name: "herald_jobs_submitted_total", help: "Jobs accepted (202), by type", labelNames: ["type"], registers: [registry] }),
+    jobsFinished: new Counter({
+      name: "herald_jobs_finished_total",
+      help: "Jobs that reached their terminal event, by type and outcome (succeeded, failed, canceled)",
+      labelNames: ["type", "outcome"],
+      registers: [registry],
+    }),
+    jobRunSeconds: new Histogram({ name: "herald_job_run_seconds", help: "Handler run time of the final attempt (started to terminal)", labelNames: ["type"], buckets, registers: [registry] }),
+    jobLatencySeconds: new Histogram({
+      name: "herald_job_latency_seconds",
+      help: "Time from submission (queued) to the terminal event",
+      labelNames: ["type"],
+      buckets,
+      registers: [registry],
+    }),
+    sseConnections: new Gauge({ name: "herald_sse_connections", help: "Event streams open on this notifier", registers: [registry] }),
+    sseReplayedEvents: new Counter({ name: "herald_sse_replayed_events_total", help: "Events sent from RESULTS to resuming clients", registers: [registry] }),
+    sseSlowClientDisconnects: new Counter({
+      name: "herald_sse_slow_client_disconnects_total",
+      help: "Streams closed because the client stopped reading (send buffer full)",
+      registers: [registry],
+    }),
+    natsReconnects: new Counter({ name: "herald_nats_reconnects_total", help: "Times this process reconnected to NATS", registers: [registry] }),
+  };
+}
