@@ -35,6 +35,14 @@ export interface NotifierDeps {
   natsState: Pick<ConnectionState, "connected" | "onChange">;
 }
 
+/** A request whose Accept rules out an event stream gets a 406 in herald's format. */
+function acceptsEventStream(accept: string | undefined): void {
+  if (accept === undefined || accept.trim() === "") return;
+  const types = accept.split(",").map((t) => t.split(";")[0]!.trim().toLowerCase());
+  if (types.some((t) => t === "text/event-stream" || t === "text/*" || t === "*/*")) return;
+  throw new HeraldError(406, "not_acceptable", "this route answers only text/event-stream");
+}
+
 /** An EventSink over @fastify/sse: frames are written with backpressure, data sent verbatim. */
 function sseSink(reply: FastifyReply): EventSink {
   const gone = new Promise<void>((resolve) => {
@@ -102,7 +110,12 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
   };
 
   const stream = (summary: string, params?: object) => ({
-    sse: "only" as const,
+    // "manual": no Accept negotiation by the plugin (its 406 is not herald's JSON error); any
+    // client asking for the stream gets it, and errors before the first frame are herald's.
+    sse: "manual" as const,
+    // No automatic HEAD route: HEAD would start a stream whose headers Node never sends (a HEAD
+    // response is not sent before it ends), holding one of the client's stream slots.
+    exposeHeadRoute: false,
     schema: {
       tags: ["events"],
       summary,
@@ -116,7 +129,17 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       produces: ["text/event-stream"],
     },
   });
+  // HEAD: what a GET would be (auth checked), without starting a stream. Registered by hand,
+  // because an automatic HEAD route would start a stream whose headers Node never sends.
+  for (const path of ["/v1/events", "/v1/jobs/:id/events"]) {
+    app.head(path, { schema: { hide: true } }, async (request, reply) => {
+      await authenticate(request, deps.tokens);
+      return reply.header("content-type", "text/event-stream").header("cache-control", "no-cache").send();
+    });
+  }
+
   app.get("/v1/events", stream("Server-Sent Events: every event of the caller's jobs, resuming after Last-Event-ID"), async (request, reply) => {
+    acceptsEventStream(request.headers.accept);
     const clientId = await authenticate(request, deps.tokens);
     const from = resumeFrom(request);
     await serve(reply, clientId, from);
@@ -130,6 +153,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       required: ["id"],
     }),
     async (request, reply) => {
+    acceptsEventStream(request.headers.accept);
     const clientId = await authenticate(request, deps.tokens);
     const jobId = (request.params as { id?: string }).id;
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");

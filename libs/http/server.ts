@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
@@ -34,7 +34,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     loggerInstance: opts.log as FastifyBaseLogger,
     bodyLimit: opts.config.bodyLimitBytes,
     trustProxy: opts.config.trustProxy,
-    requestIdHeader: "x-request-id",
+    // Not Fastify's requestIdHeader: it would take the header as it is. genReqId keeps an incoming
+    // X-Request-Id only if it is a short, plain token; anything else gets a fresh id.
+    requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers["x-request-id"];
       return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : ulid();
@@ -42,6 +44,32 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // Draining is answered by our own hook below, in herald's error format and with Retry-After.
     return503OnClosing: false,
     clientErrorHandler: jsonClientError,
+    // Errors the router raises before any hook runs (a malformed %-escape, a parameter over 100
+    // characters): herald's JSON error like any other 4xx.
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      // (Fastify types this reply by route generics; it is a plain reply here.)
+      (reply as unknown as FastifyReply).status(status).send(errorBody(status === 414 ? "uri_too_long" : "bad_request", error.message));
+    },
+    // Node would answer an HTTP/1.1 request without Host itself, with an empty 400; let it reach
+    // herald (it is refused below, in herald's format).
+    http: { requireHostHeader: false },
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.raw.httpVersionMajor === 1 && request.raw.httpVersionMinor === 1 && !request.headers.host) {
+      return reply.status(400).send(errorBody("bad_request", "an HTTP/1.1 request needs a Host header"));
+    }
+  });
+  // Node's own answers to odd requests, in herald's format: an Expect it does not support (417) and
+  // CONNECT (no tunnels here).
+  app.server.on("checkExpectation", (_req, res) => {
+    const body = JSON.stringify(errorBody("expectation_failed", "only Expect: 100-continue is supported"));
+    res.writeHead(417, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
+    res.end(body);
+  });
+  app.server.on("connect", (_req, socket: Socket) => {
+    const body = JSON.stringify(errorBody("method_not_allowed", "CONNECT is not supported"));
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   app.addHook("onRequest", async (request, reply) => {
     // Liveness stays answered while draining: the process is fine, it is only leaving.
