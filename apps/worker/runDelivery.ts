@@ -63,14 +63,16 @@ export async function runDelivery(
   const abort = (reason: JobAbortReason) => {
     if (!aborter.signal.aborted) aborter.abort(reason);
   };
-  // Past the last attempt nothing runs; the `failed` event then names the last attempt made.
+  // Past the last attempt nothing runs; the `failed` event (and the dead letter) then name the
+  // last attempt made.
+  const attemptOfRecord = Math.min(attempt, deps.maxAttempts);
   const writer = new JobEventWriter({
     js: deps.js,
     job,
-    attempt: Math.min(attempt, deps.maxAttempts),
+    attempt: attemptOfRecord,
     lastSeq: last?.seq ?? 0,
     progressIntervalMs: deps.progressIntervalMs,
-    onBroken: (err) => abort(err instanceof EventFencedError || err instanceof AlreadyTerminalError ? "superseded" : "shutdown"),
+    onBroken: (err) => abort(isFenced(err) ? "superseded" : "shutdown"),
   });
 
   let startedAt = Date.now();
@@ -84,7 +86,7 @@ export async function runDelivery(
       if (Number.isFinite(submitted)) deps.metrics.jobLatencySeconds.observe({ type: job.type }, (Date.now() - submitted) / 1000);
     },
     deadLetter: (error) =>
-      publishDeadLetter(deps.js, { job, attempts: Math.min(attempt, deps.maxAttempts), error, failedAt: new Date().toISOString() }),
+      publishDeadLetter(deps.js, { job, attempts: attemptOfRecord, error, failedAt: new Date().toISOString() }),
     isEnded: async () => {
       const now = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
       return !!now && isTerminal(now.event.event);
