@@ -14,7 +14,10 @@ import type { ResumeFrom } from "./lastEventId.ts";
 import { replayFrom, type RawEvent } from "./replayFrom.ts";
 import type { EventSink, Frame } from "./sink.ts";
 
-export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
+export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "resync" | "error";
+
+/** How many recently sent (time, id) pairs a stream remembers, for a resync. */
+const SENT_HISTORY = 4_096;
 
 export interface EventStreamOptions {
   nc: NatsConnection;
@@ -58,6 +61,11 @@ export class EventStream {
   #resolveEnded!: () => void;
   #replayed = 0;
   #sent = 0;
+  /** Where this stream started: every event above it is this stream's to deliver. */
+  #baseline = 0;
+  #lastSent = 0;
+  /** Recently sent ids with when they were sent (oldest first), for resync(). */
+  #history: { at: number; seq: number }[] = [];
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
@@ -78,6 +86,29 @@ export class EventStream {
     return this.#end;
   }
 
+  /**
+   * Ends the stream telling the client to resume from before the last `windowMs`: it sends
+   * `event: resync` with `id:` set back to the last id sent before that window (or the stream's
+   * start), so that the client's reconnect replays — from the stream leader — every event of the
+   * window. Used when the RESULTS leader changes: an event the old leader stored but did not
+   * republish live would otherwise be skipped by a client that has already received later ones.
+   * Events the client already has come again; clients drop them by id (the client library does).
+   */
+  async resync(windowMs: number): Promise<void> {
+    if (this.#end) return;
+    const cutoff = Date.now() - windowMs;
+    let resumeFrom = this.#baseline;
+    for (let i = this.#history.length - 1; i >= 0; i--) {
+      if (this.#history[i]!.at < cutoff) {
+        resumeFrom = this.#history[i]!.seq;
+        break;
+      }
+    }
+    if (resumeFrom >= this.#lastSent) return; // nothing sent inside the window: nothing to redo
+    await this.#send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) });
+    this.end("resync");
+  }
+
   /** Events sent from RESULTS (a replay), as opposed to live. */
   get replayed(): number {
     return this.#replayed;
@@ -96,9 +127,11 @@ export class EventStream {
     try {
       await nc.flush();
       await this.#send({ retry: this.#o.retryMs });
+      const { state } = await jsm.streams.info(RESULTS_STREAM);
+      // Live only: everything stored from here on is this stream's to deliver.
+      this.#baseline = from.kind === "after" ? from.seq : from.kind === "earliest" || jobId ? 0 : state.last_seq;
 
       if (from.kind !== "live" || jobId) {
-        const { state } = await jsm.streams.info(RESULTS_STREAM);
         const firstSeq = Math.max(1, state.first_seq);
         let start = firstSeq;
         if (from.kind === "after") {
@@ -107,6 +140,7 @@ export class EventStream {
             // retained rather than wait for ids that may never come.
             await this.#send(gapFrame("unknown_id", from.seq, firstSeq));
             lastSent = 0;
+            this.#baseline = 0;
           } else if (from.seq + 1 < firstSeq) {
             await this.#send(gapFrame("expired", from.seq, firstSeq));
           } else {
@@ -178,6 +212,9 @@ export class EventStream {
     }
     await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
     this.#sent++;
+    this.#lastSent = ev.seq;
+    this.#history.push({ at: Date.now(), seq: ev.seq });
+    if (this.#history.length > SENT_HISTORY) this.#history.splice(0, this.#history.length - SENT_HISTORY);
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
 

@@ -28,6 +28,11 @@ export class Hub {
     }
   }
 
+  /** Asks every stream to resync over the last `windowMs` (see EventStream.resync). */
+  resyncAll(windowMs: number): void {
+    for (const s of this.#streams) void s.resync(windowMs);
+  }
+
   /** Ends every stream (clients reconnect, to this instance or another, and resume). */
   closeAll(reason: StreamEnd = "shutdown"): void {
     for (const s of this.#streams) s.end(reason);

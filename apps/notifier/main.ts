@@ -1,6 +1,6 @@
 import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectAndProvision } from "../../libs/nats/mod.ts";
+import { connectAndProvision, drainNats } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
 import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
@@ -25,7 +25,7 @@ try {
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
     await drainAndClose(app); // ends every event stream first: clients reconnect elsewhere
-    await nats.nc.drain();
+    await drainNats(nats.nc, log);
   });
 } catch (err) {
   exitOnStartupError(log, err);

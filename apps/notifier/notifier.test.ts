@@ -249,6 +249,28 @@ describe("failover", () => {
   });
 });
 
+describe("resync", () => {
+  it("a resync sends the client back before the window, it replays it, and a client that drops ids it has gets every event once", async () => {
+    const c = await stack.client();
+    const s = sse(c.token, "/v1/events");
+    await s.waitFor((x) => x.opens === 1);
+    const first = await publishEvents(c.clientId, 5);
+    await s.waitFor((x) => x.events.length === 5);
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await publishEvents(c.clientId, 5);
+    await s.waitFor((x) => x.events.length === 10);
+    // As after a RESULTS leader change: replay the last 200 ms (the second batch).
+    notifier.hub.resyncAll(200);
+    await s.waitFor((x) => x.opens === 2, 5_000, "reconnected after the resync");
+    const third = await publishEvents(c.clientId, 2);
+    await s.waitFor((x) => x.events.length === 12);
+    expect(s.resyncs).toEqual([first.at(-1)]);
+    expect(s.repeatsAfterResync).toBe(5); // the second batch came again, and was dropped by id
+    expect(s.ids).toEqual([...first, ...second, ...third]);
+    s.close();
+  });
+});
+
 describe("limits and leaks", () => {
   it("cuts off a client that stops reading at the send buffer, without holding what it misses", async () => {
     const small = await stack.addNotifier({ SSE_SEND_BUFFER_BYTES: String(256 * 1024) });

@@ -2,7 +2,10 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import fastifySseModule, { type SSEPluginOptions } from "@fastify/sse";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
+import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
+
+/** How far back a resync replays after a RESULTS leader change: longer than an election takes. */
+const RESYNC_WINDOW_MS = 20_000;
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
 import { tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
@@ -73,7 +76,18 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
   const unwatch = deps.natsState.onChange((e) => {
     if (e === "disconnected") deps.hub.closeAll("nats_unavailable");
   });
-  app.addHook("onClose", async () => void unwatch());
+  // A new RESULTS leader: events the old one stored in its last moments may never have been
+  // republished live. Every stream resyncs over a window that covers the election.
+  const leaderChanges = deps.nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${RESULTS_STREAM}`, {
+    callback: () => {
+      app.log.warn({ streams: deps.hub.size }, "RESULTS has a new leader; event streams resync");
+      deps.hub.resyncAll(RESYNC_WINDOW_MS);
+    },
+  });
+  app.addHook("onClose", async () => {
+    unwatch();
+    leaderChanges.unsubscribe();
+  });
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
     if (deps.hub.streamsOf(clientId) >= deps.maxStreamsPerClient) {

@@ -2,7 +2,7 @@ import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectAndProvision, startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
+import { connectAndProvision, startEmbeddedServer, type EmbeddedServer, drainNats } from "../../libs/nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
 import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
@@ -51,7 +51,7 @@ try {
   onShutdown(log, async () => {
     await drainAndClose(app);
     await worker.stop(config.workerShutdownGraceMs);
-    await nats.nc.drain();
+    await drainNats(nats.nc, log);
     await server?.stop();
   }, config.workerShutdownGraceMs + 20_000);
 } catch (err) {

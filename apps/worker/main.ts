@@ -1,6 +1,6 @@
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectAndProvision } from "../../libs/nats/mod.ts";
+import { connectAndProvision, drainNats } from "../../libs/nats/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
@@ -24,7 +24,7 @@ try {
   onShutdown(log, async () => {
     await drainAndClose(ops);
     await worker.stop(config.workerShutdownGraceMs);
-    await nats.nc.drain();
+    await drainNats(nats.nc, log);
   }, config.workerShutdownGraceMs + 20_000);
 } catch (err) {
   exitOnStartupError(log, err);

@@ -30,6 +30,13 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
   };
 
   let lastId: number | null = typeof opts.since === "number" ? opts.since : null;
+  // Ids already delivered: after a `resync` (the server sets the id back to replay a window)
+  // events come again, and are dropped here, so that the iterator never repeats one.
+  const delivered = new Set<number>();
+  const remember = (id: number) => {
+    delivered.add(id);
+    if (delivered.size > 20_000) delivered.delete(delivered.values().next().value!);
+  };
   let es: EventSource | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
   let everOpened = false;
@@ -87,6 +94,10 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
       retryTimer = setTimeout(connect, delay);
       delay = Math.min(delay * 2, maxMs);
     });
+    es.addEventListener("resync", (e) => {
+      const { resumeFrom } = JSON.parse((e as unknown as { data: string }).data) as { resumeFrom: number };
+      lastId = resumeFrom; // EventSource reconnects with this id; we drop what we already have
+    });
     es.addEventListener("gap", (e) => {
       const data = JSON.parse((e as unknown as { data: string }).data) as Omit<Extract<StreamItem, { type: "gap" }>, "type">;
       push({ type: "gap", ...data });
@@ -95,8 +106,10 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
       es.addEventListener(`job.${name}`, (e) => {
         const m = e as unknown as { data: string; lastEventId: string };
         const id = Number(m.lastEventId);
-        if (!Number.isSafeInteger(id) || (lastId !== null && id <= lastId)) return; // never repeat
+        if (!Number.isSafeInteger(id) || delivered.has(id)) return; // never repeat
+        if (lastId !== null && id <= lastId) return;
         lastId = id;
+        remember(id);
         const event = JSON.parse(m.data) as JobEvent;
         push({ type: "event", id, event });
         if (opts.job && isTerminal(event.event)) finish({ type: "end" });

@@ -36,3 +36,17 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     }
   }
 }
+
+/**
+ * Drains the connection at shutdown (pending publishes and subscriptions are flushed). A drain
+ * that fails — NATS went away during the stop — is logged, and the connection closed: the
+ * process is leaving either way, and JetStream redelivers anything left unacknowledged.
+ */
+export async function drainNats(nc: NatsConnection, log: Logger): Promise<void> {
+  try {
+    await nc.drain();
+  } catch (err) {
+    log.warn({ err }, "NATS drain failed at shutdown; closing");
+    await nc.close().catch(() => undefined);
+  }
+}

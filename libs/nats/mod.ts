@@ -1,4 +1,4 @@
-export { connectNats, type ConnectOptions } from "./connect.ts";
+export { connectNats, drainNats, type ConnectOptions } from "./connect.ts";
 export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
 export { provision } from "./provision.ts";
 export { connectAndProvision, type HeraldNats } from "./setup.ts";

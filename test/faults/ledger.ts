@@ -47,6 +47,9 @@ export interface LedgerTotals {
   slowest503Ms: number;
   /** Submits that got no answer within 30 s (a hang): must be 0. */
   hung: number;
+  /** Streams told to resync (after a RESULTS leader change), and events recovered by it. */
+  resyncs: number;
+  recovered: number;
 }
 
 /**
@@ -144,7 +147,7 @@ export class Ledger {
       for (const e of c.sse.events) {
         const id = Number(e.id);
         if (seen.has(id)) duplicated++;
-        else if (id < prev) outOfOrder++;
+        else if (id < prev && !e.recovered) outOfOrder++;
         seen.add(id);
         prev = Math.max(prev, id);
         if (TERMINAL.has(e.event)) {
@@ -172,6 +175,8 @@ export class Ledger {
       median503Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
       slowest503Ms: sorted.at(-1) ?? 0,
       hung: this.#hung,
+      resyncs: this.clients.reduce((n, c) => n + c.sse.resyncs.length, 0),
+      recovered: this.clients.reduce((n, c) => n + c.sse.events.filter((e) => e.recovered).length, 0),
     };
   }
 
@@ -181,10 +186,10 @@ export class Ledger {
 }
 
 export function printLedger(rows: LedgerTotals[]): void {
-  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung |";
+  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung | resyncs (events recovered) |";
   const lines = rows.map(
     (r) =>
-      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} |`,
+      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} | ${r.resyncs} (${r.recovered}) |`,
   );
-  process.stdout.write(`\nfault ledger\n${header}\n|---|---|---|---|---|---|---|---|\n${lines.join("\n")}\n\n`);
+  process.stdout.write(`\nfault ledger\n${header}\n|---|---|---|---|---|---|---|---|---|\n${lines.join("\n")}\n\n`);
 }

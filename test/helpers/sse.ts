@@ -6,6 +6,8 @@ export interface ReceivedEvent {
   id: string;
   event: string;
   data: string;
+  /** Arrived after a resync with an id below one already received: an event the live path missed. */
+  recovered?: boolean;
 }
 
 export interface SseClientOptions {
@@ -25,6 +27,12 @@ export interface SseClientOptions {
 export class SseClient {
   readonly events: ReceivedEvent[] = [];
   readonly gaps: unknown[] = [];
+  /** `resync` frames received (the server replays a window after a RESULTS leader change). */
+  readonly resyncs: number[] = [];
+  /** Events that came again after a resync and were dropped by id, as clients are told to. */
+  repeatsAfterResync = 0;
+  #seen = new Set<string>();
+  #maxId = 0;
   opens = 0;
   errors = 0;
   #es: EventSource;
@@ -45,10 +53,19 @@ export class SseClient {
     for (const name of ["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"]) {
       this.#es.addEventListener(`job.${name}`, (e) => {
         const m = e as unknown as Message;
-        this.events.push({ id: m.lastEventId, event: m.type, data: m.data });
+        if (this.resyncs.length && this.#seen.has(m.lastEventId)) {
+          this.repeatsAfterResync++;
+          return;
+        }
+        this.#seen.add(m.lastEventId);
+        const id = Number(m.lastEventId);
+        const recovered = this.resyncs.length > 0 && id < this.#maxId;
+        this.#maxId = Math.max(this.#maxId, id);
+        this.events.push({ id: m.lastEventId, event: m.type, data: m.data, ...(recovered ? { recovered } : {}) });
       });
     }
     this.#es.addEventListener("gap", (e) => this.gaps.push(JSON.parse((e as unknown as Message).data)));
+    this.#es.addEventListener("resync", (e) => this.resyncs.push((JSON.parse((e as unknown as Message).data) as { resumeFrom: number }).resumeFrom));
   }
 
   get readyState(): number {
