@@ -8,6 +8,12 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export type AppKind = "api" | "worker" | "notifier";
 
+/** Every app process started from here, so none can outlive the test run that started it. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 /** One herald app as a real process: `node --import tsx apps/<kind>/main.ts`. */
 export class AppProcess {
   readonly kind: AppKind;
@@ -26,8 +32,10 @@ export class AppProcess {
     });
     this.proc.stdout!.setEncoding("utf8").on("data", (c: string) => (this.#out += c));
     this.proc.stderr!.setEncoding("utf8").on("data", (c: string) => (this.#out += c));
+    live.add(this.proc);
     this.exited = new Promise((resolve) =>
       this.proc.once("exit", (code, signal) => {
+        live.delete(this.proc);
         this.#done = true;
         resolve({ code, signal });
       }),
