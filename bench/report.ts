@@ -1,0 +1,301 @@
+/** The markdown report of a bench run (the JSON file holds the same and more). */
+import type { StepResult } from "./e2e.ts";
+import type { RawResult } from "./raw.ts";
+import type { ReplayResult } from "./replay.ts";
+import type { ConnectionsResult } from "./connections.ts";
+
+export type Mode = "separate" | "standalone";
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  natsServer: string;
+  openFilesLimit: string;
+  herald: string;
+  date: string;
+}
+
+export interface ModeResult {
+  mode: Mode;
+  label: string;
+  processes: Record<string, number>;
+  e2e: StepResult[];
+  throughput: { steps: StepResult[]; best: number | null; bestFrom: string | null; p99LimitMs: number; durationS: number } | null;
+  raw: { results: RawResult[]; bestMsgsPerS: number; eventBytes: number; heraldMsgsPerS: number | null; fraction: number | null } | null;
+  replay: ReplayResult[] | null;
+  connections: ConnectionsResult | null;
+  errors: string[];
+  /** Warnings and errors the processes logged during scenarios 1-3 (separate layout). */
+  logs: Record<string, { count: number; samples: string[] }>;
+}
+
+export interface BenchResult {
+  quick: boolean;
+  startedAt: string;
+  wallS: number;
+  machineBusyBeforePct: number;
+  machine: Machine;
+  settings: Record<string, unknown>;
+  modes: ModeResult[];
+  notes: string[];
+}
+
+const fmt = (n: number | null | undefined, digits = 1): string => {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "–";
+  return n >= 100 || Number.isInteger(n) ? Math.round(n).toLocaleString("en-US") : n.toFixed(digits);
+};
+
+function table(head: string[], rows: string[][]): string {
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
+  return lines.join("\n");
+}
+
+function cpuCell(cpu: Record<string, number>): string {
+  return Object.entries(cpu)
+    .filter(([k]) => k !== "total")
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(", ");
+}
+
+function stepRow(label: string, r: StepResult): string[] {
+  const l = r.latency;
+  return [
+    label,
+    fmt(r.rate),
+    `${fmt(r.sentPerS)}${r.aborted ? " (aborted: overload)" : ""}`,
+    fmt(r.completedPerS),
+    fmt(l.p50, 2),
+    fmt(l.p90, 2),
+    fmt(l.p99, 2),
+    fmt(l.p999, 2),
+    fmt(l.max, 2),
+    fmt(r.ack.p99, 2),
+    String(r.errors),
+    missingCell(r),
+    fmt(r.sendLag.p99, 2),
+    `${fmt(r.cpu.total)}%`,
+    cpuCell(r.cpu),
+  ];
+}
+
+function missingCell(r: StepResult): string {
+  const extra: string[] = [];
+  if (r.duplicates) extra.push(`${r.duplicates} duplicates`);
+  if (r.late) extra.push(`${r.late} came late`);
+  for (const [k, v] of Object.entries(r.otherEvents ?? {})) extra.push(`${v} ${k}`);
+  if (r.sseDrops) extra.push(`${r.sseDrops} streams dropped`);
+  return `${r.missing + r.duplicates}${extra.length ? ` (${extra.join(", ")})` : ""}`;
+}
+
+const STEP_HEAD = [
+  "mode",
+  "offered jobs/s",
+  "sent/s",
+  "completed/s",
+  "p50 ms",
+  "p90 ms",
+  "p99 ms",
+  "p99.9 ms",
+  "max ms",
+  "202 p99 ms",
+  "errors",
+  "missing",
+  "gen. lag p99 ms",
+  "CPU total (of 200%)",
+  "CPU % of one core per process",
+];
+
+export function renderMarkdown(r: BenchResult): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`# herald benchmark${r.quick ? " (--quick)" : ""} — ${m.date}`);
+  out.push("");
+  out.push(
+    table(
+      ["machine", ""],
+      [
+        ["CPU", `${m.cpu} × ${m.cores} cores`],
+        ["memory", `${m.memoryGiB} GiB`],
+        ["OS", m.os],
+        ["Node.js", m.node],
+        ["nats-server", m.natsServer],
+        ["open files", m.openFilesLimit],
+        ["herald", m.herald],
+        ["bench wall time", `${fmt(r.wallS)} s`],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(
+    `Everything runs on this one machine: nats-server, herald and the load generator share its cores. ` +
+      `“separate” = nats-server, api, worker, notifier as four processes; “one process” = \`apps/standalone\` (api + notifier + worker in one Node process, with its nats-server child). ` +
+      `Settings: ${Object.entries(r.settings)
+        .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+        .join("; ")}.`,
+  );
+
+  out.push("");
+  out.push("## 1. End-to-end latency (POST /v1/jobs → the client's SSE stream has `job.succeeded`)");
+  out.push("");
+  out.push(
+    "Open loop: jobs are sent on a fixed schedule; latency counts from each job's *scheduled* send time. " +
+      "“missing” = accepted jobs whose `job.succeeded` never arrived (+ duplicates). “gen. lag” = how late the generator sent compared with the schedule. " +
+      "CPU is measured from /proc over the sending window; “generator” is the bench process itself (the POSTs and the 50 SSE readers).",
+  );
+  out.push("");
+  const rows1: string[][] = [];
+  for (const mr of r.modes) for (const s of mr.e2e) rows1.push(stepRow(mr.label, s));
+  out.push(rows1.length ? table(STEP_HEAD, rows1) : "_not run_");
+
+  out.push("");
+  out.push("## 2. Throughput (highest rate with p99 < 100 ms, no error, nothing lost)");
+  out.push("");
+  const rows2: string[][] = [];
+  for (const mr of r.modes) {
+    const t = mr.throughput;
+    if (!t) continue;
+    const tried = [...mr.e2e.map((s) => ({ s, from: "1" })), ...t.steps.map((s) => ({ s, from: "2" }))]
+      .sort((a, b) => a.s.rate - b.s.rate)
+      .map(({ s }) => `${fmt(s.rate)}: ${s.passed ?? (s.latency.p99 < t.p99LimitMs && !s.errors && !s.missing && !s.aborted) ? "pass" : "fail"} (p99 ${fmt(s.latency.p99, 1)} ms${s.aborted ? ", aborted" : ""}${s.missing ? `, ${s.missing} missing` : ""}${s.errors ? `, ${s.errors} errors` : ""})`)
+      .join("; ");
+    rows2.push([mr.label, t.best === null ? "none passed" : `**${fmt(t.best)} jobs/s**`, t.bestFrom ?? "–", tried]);
+  }
+  out.push(rows2.length ? table(["mode", "sustained", "from", "steps (jobs/s: result)"], rows2) : "_not run_");
+  const s2rows: string[][] = [];
+  for (const mr of r.modes) for (const s of mr.throughput?.steps ?? []) s2rows.push(stepRow(mr.label, s));
+  if (s2rows.length) {
+    out.push("");
+    out.push("Scenario 2's own steps:");
+    out.push("");
+    out.push(table(STEP_HEAD, s2rows));
+  }
+
+  out.push("");
+  out.push("## 3. The ceiling: raw JetStream publishes on the same nats-server");
+  out.push("");
+  out.push(
+    "`js.publish` awaited, K in flight, one new subject per message (as RESULTS has), file storage, message size = the mean job event size seen in scenario 1. " +
+      "A job stores 4 messages (queued in RESULTS, the job in JOBS, started, succeeded), so herald's ceiling would be about raw/4 jobs/s.",
+  );
+  out.push("");
+  const rows3: string[][] = [];
+  for (const mr of r.modes) {
+    for (const x of mr.raw?.results ?? []) {
+      rows3.push([
+        mr.label,
+        String(x.concurrency),
+        String(x.processes),
+        String(x.msgBytes),
+        fmt(x.msgsPerS),
+        fmt(x.latency.p50, 2),
+        fmt(x.latency.p99, 2),
+        cpuCell(x.cpu),
+      ]);
+    }
+  }
+  out.push(rows3.length ? table(["mode", "in flight", "publishing processes", "bytes", "msgs/s", "p50 ms", "p99 ms", "CPU % of one core"], rows3) : "_not run_");
+  const rows3b: string[][] = [];
+  for (const mr of r.modes) {
+    if (!mr.raw) continue;
+    rows3b.push([
+      mr.label,
+      fmt(mr.raw.bestMsgsPerS),
+      fmt(mr.raw.bestMsgsPerS / 4),
+      mr.throughput?.best != null ? fmt(mr.throughput.best) : "–",
+      mr.raw.heraldMsgsPerS != null ? fmt(mr.raw.heraldMsgsPerS) : "–",
+      mr.raw.fraction != null ? `**${fmt(mr.raw.fraction * 100)}%**` : "–",
+    ]);
+  }
+  if (rows3b.length) {
+    out.push("");
+    out.push(table(["mode", "raw msgs/s (best)", "raw / 4 (jobs/s)", "herald jobs/s sustained", "herald msgs/s (×4)", "herald / raw"], rows3b));
+  }
+
+  out.push("");
+  out.push("## 4. Connections: idle SSE clients on one notifier process");
+  out.push("");
+  const rows4: string[][] = [];
+  let c4note = "";
+  for (const mr of r.modes) {
+    const c = mr.connections;
+    if (!c) continue;
+    c4note =
+      `${c.loadProcesses} load processes, source addresses 127.0.0.2–127.0.0.${c.sourceAddresses + 1}, each connection its own client id (token); ` +
+      `SSE_HEARTBEAT_MS=${c.heartbeatMs}; heartbeats checked on every open connection over ${c.steps[0]?.heartbeat.windowMs ?? "–"} ms. ` +
+      `Per-connection figures are (value − the idle notifier's baseline) / open connections; “marginal” is the RSS added by this step / connections added.`;
+    for (const s of c.steps) {
+      rows4.push([
+        mr.label,
+        fmt(s.target),
+        `${fmt(s.open)}${s.failed ? ` (${s.failed} failed)` : ""}`,
+        fmt(s.connectsPerS),
+        `${fmt(c.baseline.rssMB)} → ${fmt(s.rssMB)}`,
+        fmt(s.rssPerConnKB),
+        fmt(s.rssMarginalPerConnKB),
+        `${fmt(c.baseline.heapUsedMB)} → ${fmt(s.heapUsedMB)}`,
+        fmt(s.heapPerConnKB),
+        `${fmt(s.heartbeat.withTwo)}/${fmt(s.heartbeat.checked)}`,
+        `${fmt(s.heartbeat.meanGapMs)} / ${fmt(s.heartbeat.maxGapMs)}`,
+        `notifier ${fmt(s.connectCpu.notifier)}%, load ${fmt(s.connectCpu.load)}%`,
+        `${fmt(s.idleCpu)}%`,
+        String(s.dropped),
+      ]);
+    }
+  }
+  if (c4note) out.push(c4note, "");
+  out.push(
+    rows4.length
+      ? table(
+          ["mode", "clients", "open", "connects/s", "RSS MB", "RSS KB/conn", "marginal KB/conn", "heap used MB", "heap KB/conn", "got 2 heartbeats", "heartbeat gap mean / max ms", "CPU while connecting", "notifier CPU idle", "dropped"],
+          rows4,
+        )
+      : "_not run_",
+  );
+
+  out.push("");
+  out.push("## 5. Replay: a reconnecting client receives the events it missed");
+  out.push("");
+  out.push(
+    "Events stored straight into RESULTS for one client, then `GET /v1/events` with `Last-Event-ID` = the sequence before them; time from the request to the last event, " +
+      "the notifier's RSS polled every 20 ms (peak) and its VmHWM.",
+  );
+  out.push("");
+  const rows5: string[][] = [];
+  for (const mr of r.modes) {
+    for (const x of mr.replay ?? []) {
+      rows5.push([
+        mr.label,
+        fmt(x.events),
+        x.ok ? "yes" : `**no** (${x.received} received${x.error ? `, ${x.error}` : ""})`,
+        fmt(x.firstEventMs),
+        fmt(x.totalMs),
+        fmt(x.eventsPerS),
+        fmt(x.mbPerS),
+        `${fmt(x.rssBeforeMB)} → ${fmt(x.rssPeakMB)}`,
+        fmt(x.hwmMB),
+        cpuCell(x.cpu),
+        fmt(x.publishPerS),
+      ]);
+    }
+  }
+  out.push(
+    rows5.length
+      ? table(["mode", "events", "all, in order", "first event ms", "all events ms", "events/s", "MB/s", "notifier RSS MB (before → peak)", "VmHWM MB", "CPU % of one core", "stored at (events/s)"], rows5)
+      : "_not run_",
+  );
+
+  const errs = r.modes.flatMap((mr) => mr.errors.map((e) => `${mr.label}: ${e}`));
+  if (r.notes.length || errs.length) {
+    out.push("");
+    out.push("## Notes");
+    out.push("");
+    for (const n of r.notes) out.push(`- ${n}`);
+    for (const e of errs) out.push(`- **error** ${e}`);
+  }
+  out.push("");
+  return out.join("\n");
+}
