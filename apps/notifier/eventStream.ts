@@ -105,8 +105,10 @@ export class EventStream {
       }
     }
     if (resumeFrom >= this.#lastSent) return; // nothing sent inside the window: nothing to redo
-    await this.#send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) });
+    // End first, so that the stream sends nothing after the resync frame (its id must be the
+    // client's last); the frame is written synchronously, before run() closes the connection.
     this.end("resync");
+    await this.#o.sink.send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) }).catch(() => undefined);
   }
 
   /** Events sent from RESULTS (a replay), as opposed to live. */
