@@ -44,7 +44,12 @@ export interface EventStreamOptions {
  * 3. send the buffered live events above the last one sent, then each live event as it comes.
  *
  * Every event the client can miss is either ≤ S (replayed) or published after the subscription
- * existed (buffered), and ids only grow, so the `seq > lastSent` filter drops exactly the overlap.
+ * existed (buffered): a live event at or below S was replayed (or is the client's already), one
+ * above S is new unless this stream has just sent it. Live events are not dropped for being lower
+ * than the last id sent: nats-server 2.9 can republish two events a few ms out of sequence order
+ * when they were stored from different connections (the benchmark caught it), and a filter on the
+ * highest id would lose the late one. Such an event goes out late; the client's next resume may
+ * then repeat a few ids, which clients drop by id.
  *
  * The live buffer is the per-connection send buffer: past `sendBufferBytes` the client is cut off
  * (its reconnect replays from its last id), so a client that stops reading cannot grow memory.
@@ -64,8 +69,9 @@ export class EventStream {
   /** Where this stream started: every event above it is this stream's to deliver. */
   #baseline = 0;
   #lastSent = 0;
-  /** Recently sent ids with when they were sent (oldest first), for resync(). */
+  /** Recently sent ids with when they were sent (oldest first), for resync() and the live filter. */
   #history: { at: number; seq: number }[] = [];
+  #recent = new Set<number>();
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
@@ -159,6 +165,7 @@ export class EventStream {
         }
       }
 
+      const replayedThrough = state.last_seq;
       while (!this.#end) {
         const ev = this.#live.shift();
         if (!ev) {
@@ -167,9 +174,9 @@ export class EventStream {
           continue;
         }
         this.#liveBytes -= ev.json.length;
-        if (ev.seq <= lastSent) continue;
+        if (ev.seq <= replayedThrough || this.#recent.has(ev.seq)) continue;
         await this.#sendEvent(ev);
-        lastSent = ev.seq;
+        lastSent = Math.max(lastSent, ev.seq);
       }
     } catch (err) {
       if (!this.#end) {
@@ -214,9 +221,12 @@ export class EventStream {
     }
     await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
     this.#sent++;
-    this.#lastSent = ev.seq;
+    this.#lastSent = Math.max(this.#lastSent, ev.seq);
     this.#history.push({ at: Date.now(), seq: ev.seq });
-    if (this.#history.length > SENT_HISTORY) this.#history.splice(0, this.#history.length - SENT_HISTORY);
+    this.#recent.add(ev.seq);
+    if (this.#history.length > SENT_HISTORY) {
+      for (const old of this.#history.splice(0, this.#history.length - SENT_HISTORY)) this.#recent.delete(old.seq);
+    }
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
 

@@ -107,8 +107,8 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
         const m = e as unknown as { data: string; lastEventId: string };
         const id = Number(m.lastEventId);
         if (!Number.isSafeInteger(id) || delivered.has(id)) return; // never repeat
-        if (lastId !== null && id <= lastId) return;
-        lastId = id;
+        // Not dropped for being below the last id: the server can send a late event out of order.
+        lastId = lastId === null ? id : Math.max(lastId, id);
         remember(id);
         const event = JSON.parse(m.data) as JobEvent;
         push({ type: "event", id, event });

@@ -47,6 +47,7 @@ export interface LedgerTotals {
   slowest503Ms: number;
   /** Submits that got no answer within 30 s (a hang): must be 0. */
   hung: number;
+  /** (out of order counts events below an earlier event of the same job: a broken per-job order.) */
   /** Streams told to resync (after a RESULTS leader change), and events recovered by it. */
   resyncs: number;
   recovered: number;
@@ -142,18 +143,18 @@ export class Ledger {
     let outOfOrder = 0;
     for (const c of this.clients) {
       const seen = new Set<number>();
-      let prev = 0;
+      // Order is a per-job promise: events of different jobs may interleave, and a late live event
+      // (republished out of sequence order) or one recovered by a resync arrives below the highest id.
+      const lastOfJob = new Map<string, number>();
       const terminals = new Map<string, number>();
       for (const e of c.sse.events) {
         const id = Number(e.id);
+        const jobId = (JSON.parse(e.data) as { jobId: string }).jobId;
         if (seen.has(id)) duplicated++;
-        else if (id < prev && !e.recovered) outOfOrder++;
+        else if (id < (lastOfJob.get(jobId) ?? 0)) outOfOrder++;
         seen.add(id);
-        prev = Math.max(prev, id);
-        if (TERMINAL.has(e.event)) {
-          const jobId = (JSON.parse(e.data) as { jobId: string }).jobId;
-          terminals.set(jobId, (terminals.get(jobId) ?? 0) + 1);
-        }
+        lastOfJob.set(jobId, Math.max(lastOfJob.get(jobId) ?? 0, id));
+        if (TERMINAL.has(e.event)) terminals.set(jobId, (terminals.get(jobId) ?? 0) + 1);
       }
       for (const jobId of c.accepted) {
         accepted++;
