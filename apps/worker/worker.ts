@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import { JOBS_STREAM, WORKERS_CONSUMER } from "../../libs/contracts/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
@@ -24,6 +25,9 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
   const consumer = await deps.js.consumers.get(JOBS_STREAM, WORKERS_CONSUMER);
   const pulling = new AbortController();
   const shutdown = new AbortController();
+  // Each running job listens on the shutdown signal (and removes its listener when it ends):
+  // up to `concurrency` listeners is expected, not the leak Node warns about past 10.
+  setMaxListeners(concurrency + 10, shutdown.signal);
   const running = new Set<Promise<unknown>>();
   let slotFreed: (() => void) | null = null;
   let batch: ConsumerMessages | null = null;
