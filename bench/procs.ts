@@ -201,11 +201,20 @@ function tallyLogs(text: string): LogTally {
   return t;
 }
 
+/**
+ * Extra Node options for every herald process the bench starts (`--cpu-prof=DIR` sets
+ * `--cpu-prof --cpu-prof-dir=DIR`: a .cpuprofile per process, written when it exits).
+ */
+let appNodeArgs: string[] = [];
+export function setAppNodeArgs(args: string[]): void {
+  appNodeArgs = args;
+}
+
 /** One herald app as its own process, on a port chosen here; resolves once /readyz says ready. */
 export async function startHeraldApp(kind: AppKind, env: Record<string, string>): Promise<RunningApp> {
   const port = await freePort();
   checkInterrupted();
-  const app = new AppProcess(kind, { ...env, PORT: String(port) });
+  const app = new AppProcess(kind, { ...env, PORT: String(port) }, appNodeArgs);
   const stop = async () => {
     await app.stop(20_000);
   };
@@ -251,7 +260,7 @@ export async function startStandalone(dataDir: string, env: Record<string, strin
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir };
   delete childEnv.NATS_URL; // its own nats-server
   checkInterrupted();
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "apps/standalone/main.ts"], {
+  const child: ChildProcess = spawn(process.execPath, [...appNodeArgs, "--import", "tsx", "apps/standalone/main.ts"], {
     cwd: ROOT,
     env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],

@@ -9,6 +9,7 @@
  *   --out=DIR               where results go (default bench/results)
  *   --rates=250,500 --duration=20   scenario 1's rates (jobs/s) and step length (s)
  *   --watch-live            diagnostic: the bench also subscribes to live.> (costs CPU)
+ *   --cpu-prof=DIR          profile: every herald process writes a .cpuprofile into DIR on exit
  *
  * Writes bench/results/<timestamp>.md and .json and bench/results/latest.md, and prints the
  * markdown. Every process it starts is stopped at the end, on error and on Ctrl-C.
@@ -25,7 +26,7 @@ import { describe, E2eBench, passes, stepUp, type StepResult } from "./e2e.ts";
 import { rawPublish } from "./raw.ts";
 import { replayBench } from "./replay.ts";
 import { connectionsBench } from "./connections.ts";
-import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, natsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, startStandalone, stopAll, type RunningApp } from "./procs.ts";
+import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, natsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, setAppNodeArgs, startStandalone, stopAll, type RunningApp } from "./procs.ts";
 import { renderMarkdown, type BenchResult, type Machine, type Mode, type ModeResult } from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (flag("help") || flag("h")) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1, 17).join("\n").replace(/^ \*\/?/gm, "") + "\n");
+  process.stdout.write(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1, 18).join("\n").replace(/^ \*\/?/gm, "") + "\n");
   process.exit(0);
 }
 const quick = flag("quick");
@@ -83,6 +84,11 @@ const P = quick
 // Overrides, for a closer look at one range: --rates=500,800 --duration=30
 if (opt("rates")) P.rates = opt("rates")!.split(",").map(Number).filter((n) => n > 0);
 if (opt("duration")) P.durationS = Number(opt("duration"));
+if (opt("cpu-prof")) {
+  const dir = path.resolve(opt("cpu-prof")!);
+  mkdirSync(dir, { recursive: true });
+  setAppNodeArgs(["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+}
 const P99_LIMIT_MS = 100;
 const ABORT_BACKLOG_S = 3;
 const HEARTBEAT_MS = 2000;

@@ -23,9 +23,10 @@ export class AppProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #done = false;
 
-  constructor(kind: AppKind, env: Record<string, string>) {
+  /** `nodeArgs`: extra Node options, e.g. `--cpu-prof` (the bench's --cpu-prof=DIR). */
+  constructor(kind: AppKind, env: Record<string, string>, nodeArgs: string[] = []) {
     this.kind = kind;
-    this.proc = spawn(process.execPath, ["--import", "tsx", `apps/${kind}/main.ts`], {
+    this.proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", `apps/${kind}/main.ts`], {
       cwd: ROOT,
       env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
