@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { ulid } from "ulid";
+import { newId } from "../ids/mod.ts";
 import {
   deadLetterMsgId,
   deadLetterSubject,
@@ -45,7 +45,7 @@ export async function resubmitDeadLetter(deps: Js, jobId: string): Promise<{ job
   const letter = (await listDeadLetters(deps.jsm, Number.MAX_SAFE_INTEGER)).find((l) => l.job.jobId === jobId);
   if (!letter) throw new NotFoundError(`no dead letter for job ${jobId}`, "dead_letter_not_found");
   const job: JobMessage = {
-    jobId: ulid(),
+    jobId: newId(),
     clientId: letter.job.clientId,
     type: letter.job.type,
     payload: letter.job.payload,

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { ulid } from "ulid";
+import { newId } from "../../../libs/ids/mod.ts";
 import { TOKEN_COOKIE, verifyRequest } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors } from "../schemas.ts";
@@ -27,7 +27,7 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
       },
     },
     async (request, reply) => {
-    const clientId = ulid();
+    const clientId = newId();
     const { token, expiresAt } = await tokens.mint(clientId);
     reply.setCookie(TOKEN_COOKIE, token, {
       httpOnly: true,
