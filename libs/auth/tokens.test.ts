@@ -61,4 +61,26 @@ describe("tokens", () => {
     const fresh = await rotated.mint("c2");
     expect(await codeOf(createTokens([A], 60_000).verify(fresh.token))).toBe("invalid_token");
   });
+
+  it("stops accepting a token the moment it expires, even one verified (and remembered) before", async () => {
+    const tokens = createTokens([A], 60_000);
+    const { token, expiresAt } = await tokens.mint("c1", 1_500);
+    expect((await tokens.verify(token)).clientId).toBe("c1");
+    expect((await tokens.verify(token)).clientId).toBe("c1");
+    await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 20));
+    expect(await codeOf(tokens.verify(token))).toBe("token_expired");
+  });
+
+  it("keeps verifying correctly past its memory of verified tokens, and never remembers a bad one", async () => {
+    const tokens = createTokens([A], 60_000);
+    const minted = await Promise.all(Array.from({ length: 5_000 }, (_, i) => tokens.mint(`c${i}`)));
+    for (const [i, m] of minted.entries()) expect((await tokens.verify(m.token)).clientId).toBe(`c${i}`);
+    // The first ones were forgotten (bounded memory) and are verified again from scratch.
+    expect((await tokens.verify(minted[0]!.token)).clientId).toBe("c0");
+    const t = minted[1]!.token;
+    const at = t.length - 10; // inside the signature, where every bit counts
+    const altered = t.slice(0, at) + (t[at] === "A" ? "B" : "A") + t.slice(at + 1);
+    expect(await codeOf(tokens.verify(altered))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(altered))).toBe("invalid_token");
+  });
 });
