@@ -1,4 +1,4 @@
-import { ulid } from "ulid";
+import { newId } from "../../libs/ids/mod.ts";
 import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
@@ -53,9 +53,10 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
     ...(input.requestId ? { requestId: input.requestId } : {}),
   });
 
-  const jobId = ulid();
+  const jobId = newId();
   // Measured on the message itself: JSON escaping can make it larger than the HTTP body was.
-  const size = Buffer.byteLength(JSON.stringify(build(jobId)));
+  // (queuedSeq is added by enqueueJob: counted at its largest.)
+  const size = Buffer.byteLength(JSON.stringify({ ...build(jobId), queuedSeq: Number.MAX_SAFE_INTEGER }));
   if (size > deps.maxJobMessageBytes) throw new PayloadTooLargeError(deps.maxJobMessageBytes);
 
   if (input.idempotencyKey === undefined) {

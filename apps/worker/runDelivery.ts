@@ -3,7 +3,6 @@ import {
   isClientId,
   isJobId,
   isTerminal,
-  liveJobSubject,
   type JobError,
   type JobEvent,
   type JobMessage,
@@ -13,6 +12,7 @@ import { AlreadyTerminalError, EventFencedError, readLastEvent } from "../../lib
 import { publishDeadLetter } from "../../libs/queue/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { JobEventWriter } from "./eventWriter.ts";
+import { watchForCancel } from "./watchForCancel.ts";
 
 export type DeliveryOutcome =
   | "succeeded"
@@ -34,6 +34,11 @@ export type DeliveryOutcome =
  *    terminal event is stored.
  * Losing the fence at any point means someone else owns the job now (a cancel, a newer attempt):
  * the handler is aborted and this delivery neither acks nor writes again.
+ *
+ * Step 1 is skipped on a first delivery: the job message carries its `queued` event's sequence
+ * (queuedSeq), and `started` is fenced on it. If anything came after `queued` (a cancel, an
+ * earlier attempt the server forgot to count), that fence fails before anything is written, and
+ * the delivery starts over from step 1. This saves one JetStream round trip per job.
  */
 export async function runDelivery(
   deps: WorkerDeps,
@@ -47,16 +52,52 @@ export async function runDelivery(
     msg.term();
     return "malformed";
   }
+  if (Number.isSafeInteger(job.queuedSeq) && job.queuedSeq! > 0 && msg.info.deliveryCount === 1) {
+    const outcome = await runAttempt(deps, msg, job, shutdown, { seq: job.queuedSeq!, event: "queued", attempt: 0 }, true);
+    if (outcome !== STALE_HINT) return outcome;
+    deps.log.debug({ jobId: job.jobId }, "job moved on since it was queued; reading its events");
+  }
   const last = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
   if (last && isTerminal(last.event.event)) {
     msg.ack();
     deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
     return "already-ended";
   }
+  const outcome = await runAttempt(
+    deps,
+    msg,
+    job,
+    shutdown,
+    last ? { seq: last.seq, event: last.event.event, attempt: last.event.attempt } : null,
+    false,
+  );
+  return outcome === STALE_HINT ? "superseded" : outcome;
+}
+
+/** runAttempt's answer when the queuedSeq it was given is no longer the job's last event. */
+const STALE_HINT = "stale-hint";
+type AttemptOutcome = DeliveryOutcome | typeof STALE_HINT;
+
+/** The job's last stored event, as far as this delivery knows: all an attempt needs of it. */
+interface LastEvent {
+  seq: number;
+  event: JobEvent["event"];
+  attempt: number;
+}
+
+/** Steps 2 and 3 of runDelivery, from the job's last event (`null`: none stored at all). */
+async function runAttempt(
+  deps: WorkerDeps,
+  msg: JsMsg,
+  job: JobMessage,
+  shutdown: AbortSignal,
+  last: LastEvent | null,
+  fromHint: boolean,
+): Promise<AttemptOutcome> {
   // Attempts are counted from the job's own events, not from the server's delivery count: that
   // count also moves for deliveries that never ran (and nats-server 2.9 can hand a nak'ed message
   // back with its count reset). An attempt is one that stored `started`; this is the next one.
-  const attempt = last && last.event.event !== "queued" ? last.event.attempt + 1 : 1;
+  const attempt = last && last.event !== "queued" ? last.attempt + 1 : 1;
   const log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt, reqId: job.requestId });
 
   const aborter = new AbortController();
@@ -87,6 +128,9 @@ export async function runDelivery(
     },
     deadLetter: (error) =>
       publishDeadLetter(deps.js, { job, attempts: attemptOfRecord, error, failedAt: new Date().toISOString() }),
+    // With a hint, a fence lost before anything was written means the hint was stale, not that
+    // someone else owns the job: runDelivery starts over from the job's stored events.
+    staleHint: () => fromHint && writer.lastSeq === last!.seq,
     isEnded: async () => {
       const now = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
       return !!now && isTerminal(now.event.event);
@@ -105,17 +149,9 @@ export async function runDelivery(
     });
   }
 
-  // Watch the job's own live subject: a cancel stored by the API aborts the handler at once.
-  // Subscribed before `started` so that a cancel can never slip between the two.
-  const cancelWatch = deps.nc.subscribe(liveJobSubject(job.clientId, job.jobId), {
-    callback: (_err, m) => {
-      try {
-        if (m.json<JobEvent>().event === "canceled") abort("canceled");
-      } catch {
-        // not an envelope: ignore
-      }
-    },
-  });
+  // A cancel stored by the API aborts the handler (see watchForCancel: from a few hundred ms in;
+  // before that, the fence on the job's next write stops it).
+  const cancelWatch = watchForCancel(deps, job, () => abort("canceled"));
   const onShutdown = () => abort("shutdown");
   shutdown.addEventListener("abort", onShutdown, { once: true });
   const keepAlive = setInterval(() => msg.working(), Math.max(250, Math.floor(deps.ackWaitMs / 3)));
@@ -159,7 +195,7 @@ export async function runDelivery(
   } finally {
     clearInterval(keepAlive);
     shutdown.removeEventListener("abort", onShutdown);
-    cancelWatch.unsubscribe();
+    cancelWatch.stop();
     writer.close();
   }
 }
@@ -173,6 +209,8 @@ interface Settle {
   /** Keeps the job in JOBS_DLQ (before its `failed` event, so a failure is never lost). */
   deadLetter(error: JobError): Promise<unknown>;
   isEnded(): Promise<boolean>;
+  /** True when this attempt ran on a queuedSeq hint that turned out stale (nothing written). */
+  staleHint(): boolean;
 }
 
 function isFenced(err: unknown): boolean {
@@ -185,7 +223,7 @@ async function finish(
   ctx: Settle,
   event: "succeeded" | "failed",
   fields: { result?: unknown; error?: JobError },
-): Promise<DeliveryOutcome> {
+): Promise<AttemptOutcome> {
   writer.close();
   if (event === "failed") await ctx.deadLetter(fields.error!);
   try {
@@ -205,7 +243,7 @@ async function finish(
  * done — ack. Superseded: a newer attempt or a cancel owns the job; its owner acks. Shutdown: leave
  * the message to be redelivered to another worker.
  */
-async function afterAbort(ctx: Settle, reason: JobAbortReason): Promise<DeliveryOutcome> {
+async function afterAbort(ctx: Settle, reason: JobAbortReason): Promise<AttemptOutcome> {
   const { msg, log } = ctx;
   if (reason === "canceled") {
     msg.ack();
@@ -218,6 +256,7 @@ async function afterAbort(ctx: Settle, reason: JobAbortReason): Promise<Delivery
     log.info("attempt interrupted; job handed back");
     return "shutdown";
   }
+  if (ctx.staleHint()) return STALE_HINT;
   // Fenced out. If the job has ended (a cancel won the race with our write), it is done: ack.
   // Otherwise a newer attempt owns it and will ack it; acking here could lose it if that attempt crashed.
   if (await ctx.isEnded()) {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
 import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
+import { publishEvent } from "../../libs/results/mod.ts";
+import { newId } from "../../libs/ids/mod.ts";
 import { defineJob, Type } from "../../libs/jobs/mod.ts";
 import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
 
@@ -119,6 +121,29 @@ describe("worker lifecycle", () => {
     const events = await stack.events(c.clientId, jobId);
     expect(events.filter((e) => ["succeeded", "failed", "canceled"].includes(e.event.event))).toHaveLength(1);
     expect(["succeeded", "failed"]).toContain(end.event.event);
+  });
+
+  it("runs a first delivery whose queuedSeq is out of date from the job's stored events (next attempt, fenced on the last one)", async () => {
+    // nats-server 2.9 can hand back a nak'ed job with its delivery count reset to 1: the worker
+    // then trusts the job message's queuedSeq, the fence on it fails, and it must start over from
+    // what RESULTS holds, not give the job up.
+    const c = await stack.client();
+    const jobId = newId();
+    const base = { jobId, clientId: c.clientId, type: "echo", progress: null, result: null, error: null, at: new Date().toISOString() };
+    const queuedSeq = await publishEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
+    const startedSeq = await publishEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
+    await publishEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
+    const job: JobMessage = { jobId, clientId: c.clientId, type: "echo", payload: "again", submittedAt: base.at, queuedSeq };
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    const deliveries = async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).delivered.consumer_seq;
+    const deliveredBefore = await deliveries();
+    await stack.nats.js.publish(jobSubject("echo", c.clientId), JSON.stringify(job));
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "succeeded", attempt: 2, result: "again" });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "retrying", "started", "succeeded"]);
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    // In that one delivery: not left to the ack timeout and a redelivery.
+    expect((await deliveries()) - deliveredBefore).toBe(1);
   });
 
   it("fails a job of a type no worker knows, and terminates an unparseable message without crashing", async () => {

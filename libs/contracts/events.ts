@@ -55,6 +55,11 @@ export interface JobMessage {
   requestId?: string;
   /** Set when an operator resubmitted a dead letter: the failed job this one repeats. */
   resubmittedFrom?: string;
+  /**
+   * The RESULTS sequence of the job's `queued` event (set by enqueueJob): a worker's first
+   * attempt fences `started` on it without reading the job's events first.
+   */
+  queuedSeq?: number;
 }
 
 /** What JOBS_DLQ keeps of a job that failed for good (DESIGN: dead letters). */

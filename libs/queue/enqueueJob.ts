@@ -40,7 +40,8 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
   }
 
   try {
-    await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(job), { msgID: jobMsgId(job.jobId) });
+    const message: JobMessage = { ...job, queuedSeq: eventId };
+    await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(message), { msgID: jobMsgId(job.jobId) });
   } catch (err) {
     const refusal = err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED ? refusalOf(err) : null;
     if (refusal) {

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
+import { publishEvent } from "../../libs/results/mod.ts";
+import { newId } from "../../libs/ids/mod.ts";
+import type { JobEvent } from "../../libs/contracts/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { watchForCancel } from "./watchForCancel.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "watch-for-cancel-test", log });
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+/** A running job: `queued` and `started` stored; returns how to store its cancel. */
+async function runningJob() {
+  const jobId = newId();
+  const base: JobEvent = { jobId, clientId: "watcher", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  const queued = await publishEvent(js, base, 0);
+  const started = await publishEvent(js, { ...base, event: "started", attempt: 1 }, queued);
+  return { job: { jobId, clientId: "watcher" }, cancel: () => publishEvent(js, { ...base, event: "canceled", attempt: 1 }, started) };
+}
+
+const subscriptions = async () => (await (await fetch(`${server.monitorUrl}/connz?subs=1`)).json()).connections.reduce((n: number, c: { subscriptions_list?: string[] }) => n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length, 0);
+
+describe("watchForCancel", () => {
+  it("sees a cancel stored before it started listening (it reads the job's last event once subscribed)", async () => {
+    const { job, cancel } = await runningJob();
+    await cancel();
+    let canceled = 0;
+    const watch = watchForCancel({ nc, jsm }, job, () => canceled++, 50);
+    await expect.poll(() => canceled, { timeout: 5_000 }).toBe(1);
+    watch.stop();
+  });
+
+  it("sees a cancel stored while it listens", async () => {
+    const { job, cancel } = await runningJob();
+    let canceled = 0;
+    const watch = watchForCancel({ nc, jsm }, job, () => canceled++, 0);
+    await expect.poll(subscriptions, { timeout: 5_000 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(canceled).toBe(0);
+    await cancel();
+    await expect.poll(() => canceled, { timeout: 5_000 }).toBe(1);
+    watch.stop();
+    await expect.poll(subscriptions, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("never subscribes for a job that ended before the watch was due", async () => {
+    const { job, cancel } = await runningJob();
+    let canceled = 0;
+    const watch = watchForCancel({ nc, jsm }, job, () => canceled++, 100);
+    watch.stop();
+    await cancel();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(canceled).toBe(0);
+    expect(await subscriptions()).toBe(0);
+  });
+});
