@@ -1,4 +1,4 @@
-import type { NatsConnection, Msg } from "@nats-io/transport-node";
+import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import {
@@ -53,39 +53,58 @@ export interface EventStreamOptions {
  *
  * The live buffer is the per-connection send buffer: past `sendBufferBytes` the client is cut off
  * (its reconnect replays from its last id), so a client that stops reading cannot grow memory.
+ *
+ * Memory: one notifier holds tens of thousands of idle streams, so an idle stream is kept to plain
+ * fields. Once the replay is done no async function stays suspended and no promise is pending per
+ * stream: a live event starts a short drain (#drain) that returns when the buffer is empty, and
+ * whoever sees the end last (end() itself when the stream is idle, else the replay or the drain)
+ * releases everything (#finish). Buffers and the sent history are allocated on first use.
  */
 export class EventStream {
   readonly clientId: string;
   readonly jobId: string | undefined;
+  /** Which of the hub's heartbeat slices this stream is in (set by the Hub). */
+  heartbeatSlot = 0;
   #o: EventStreamOptions;
-  #live: RawEvent[] = [];
+  #sub: Subscription | null = null;
+  #onEnd: ((end: StreamEnd) => void) | null = null;
+  /** Resolves start()'s promise: the first frame is out, or the stream is over. */
+  #underway: (() => void) | null = null;
+  /** Live events waiting to be sent (null while empty: most streams are idle). */
+  #live: RawEvent[] | null = null;
   #liveBytes = 0;
-  #wake: (() => void) | null = null;
+  /** The replay or a drain is running: it finishes the stream when it sees the end. */
+  #busy = false;
+  /** Makes a send blocked on a full socket give up when the stream ends. */
+  #abortSend: (() => void) | null = null;
   #end: StreamEnd | null = null;
-  #ended: Promise<void>;
-  #resolveEnded!: () => void;
+  #finished = false;
   #replayed = 0;
   #sent = 0;
   /** Where this stream started: every event above it is this stream's to deliver. */
   #baseline = 0;
+  /** Highest id sent (for resync). */
   #lastSent = 0;
+  /** The client's id: where it started, then the highest id sent (logged at the end). */
+  #lastEventId = 0;
+  /** RESULTS' last sequence when the replay was read: live events at or below it were replayed. */
+  #replayedThrough = 0;
   /** Recently sent ids with when they were sent (oldest first), for resync() and the live filter. */
-  #history: { at: number; seq: number }[] = [];
-  #recent = new Set<number>();
+  #history: { at: number; seq: number }[] | null = null;
+  #recent: Set<number> | null = null;
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
     this.clientId = o.clientId;
     this.jobId = o.jobId;
-    this.#ended = new Promise((r) => (this.#resolveEnded = r));
   }
 
   /** Ends the stream (idempotent). The first reason given is the one reported. */
   end(reason: StreamEnd): void {
     if (this.#end) return;
     this.#end = reason;
-    this.#resolveEnded();
-    this.#wake?.();
+    this.#abortSend?.();
+    if (!this.#busy) this.#finish();
   }
 
   get ended(): StreamEnd | null {
@@ -104,17 +123,20 @@ export class EventStream {
     if (this.#end) return;
     const cutoff = Date.now() - windowMs;
     let resumeFrom = this.#baseline;
-    for (let i = this.#history.length - 1; i >= 0; i--) {
-      if (this.#history[i]!.at < cutoff) {
-        resumeFrom = this.#history[i]!.seq;
+    const history = this.#history ?? [];
+    for (let i = history.length - 1; i >= 0; i--) {
+      if (history[i]!.at < cutoff) {
+        resumeFrom = history[i]!.seq;
         break;
       }
     }
     if (resumeFrom >= this.#lastSent) return; // nothing sent inside the window: nothing to redo
-    // End first, so that the stream sends nothing after the resync frame (its id must be the
-    // client's last); the frame is written synchronously, before run() closes the connection.
+    // The frame is written synchronously (sink.send writes before it returns its promise), and the
+    // stream ends in the same tick: nothing can be sent after it (its id must be the client's last),
+    // and it is out before the end closes the connection.
+    const sent = this.#o.sink.send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) }).catch(() => undefined);
     this.end("resync");
-    await this.#o.sink.send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) }).catch(() => undefined);
+    await sent;
   }
 
   /** Events sent from RESULTS (a replay), as opposed to live. */
@@ -122,19 +144,34 @@ export class EventStream {
     return this.#replayed;
   }
 
-  /** Runs until the stream ends; resolves with why. Always releases the subscription. */
-  async run(): Promise<StreamEnd> {
-    const { nc, jsm, js, clientId, jobId, from, sink, log } = this.#o;
-    const sub = nc.subscribe(jobId ? liveJobSubject(clientId, jobId) : liveClientFilter(clientId), {
+  /**
+   * Starts the stream; `onEnd` is called once, after it has ended and released its subscription
+   * and connection. The promise resolves as soon as the stream is under way (its first frame is
+   * written) or over: the request handler need not stay suspended for the stream's lifetime.
+   */
+  start(onEnd: (end: StreamEnd) => void): Promise<void> {
+    const { nc, clientId, jobId, sink } = this.#o;
+    this.#onEnd = onEnd;
+    this.#busy = true;
+    this.#sub = nc.subscribe(jobId ? liveJobSubject(clientId, jobId) : liveClientFilter(clientId), {
       callback: (err, m) => {
         if (!err) this.#onLive(m);
       },
     });
-    void sink.gone.then(() => this.end("client_closed"));
-    let lastSent = from.kind === "after" ? from.seq : 0;
+    sink.onGone(() => this.end("client_closed"));
+    const underway = new Promise<void>((resolve) => (this.#underway = resolve));
+    void this.#replay();
+    return underway;
+  }
+
+  /** Steps 1 and 2: the first frame, then the replay; then live events (or the end). */
+  async #replay(): Promise<void> {
+    const { nc, jsm, js, clientId, jobId, from } = this.#o;
+    this.#lastEventId = from.kind === "after" ? from.seq : 0;
     try {
       await nc.flush();
       await this.#send({ retry: this.#o.retryMs });
+      this.#markUnderway();
       const { state } = await jsm.streams.info(RESULTS_STREAM);
       // Live only: everything stored from here on is this stream's to deliver.
       this.#baseline = from.kind === "after" ? from.seq : from.kind === "earliest" || jobId ? 0 : state.last_seq;
@@ -147,7 +184,7 @@ export class EventStream {
             // Not an id of this stream (it was reset, or the id is made up): catch up on everything
             // retained rather than wait for ids that may never come.
             await this.#send(gapFrame("unknown_id", from.seq, firstSeq));
-            lastSent = 0;
+            this.#lastEventId = 0;
             this.#baseline = 0;
           } else if (from.seq + 1 < firstSeq) {
             await this.#send(gapFrame("expired", from.seq, firstSeq));
@@ -158,43 +195,70 @@ export class EventStream {
         const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
         for await (const ev of replayFrom(js, jsm, filter, start, state.last_seq)) {
           if (this.#end) break;
-          if (ev.seq <= lastSent) continue;
+          if (ev.seq <= this.#lastEventId) continue;
           await this.#sendEvent(ev);
-          lastSent = ev.seq;
+          this.#lastEventId = ev.seq;
           this.#replayed++;
         }
       }
+      this.#replayedThrough = state.last_seq;
+    } catch (err) {
+      this.#failed(err);
+    }
+    this.#busy = false;
+    if (this.#end) this.#finish();
+    else if (this.#live) void this.#drain();
+  }
 
-      const replayedThrough = state.last_seq;
-      while (!this.#end) {
-        const ev = this.#live.shift();
-        if (!ev) {
-          await new Promise<void>((r) => (this.#wake = r));
-          this.#wake = null;
-          continue;
-        }
+  /** Step 3: sends the buffered live events, then returns (the next live event starts it again). */
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    try {
+      for (let ev = this.#live?.shift(); ev && !this.#end; ev = this.#live?.shift()) {
         this.#liveBytes -= ev.json.length;
-        if (ev.seq <= replayedThrough || this.#recent.has(ev.seq)) continue;
+        if (this.#live!.length === 0) this.#live = null;
+        if (ev.seq <= this.#replayedThrough || this.#recent?.has(ev.seq)) continue;
         await this.#sendEvent(ev);
-        lastSent = Math.max(lastSent, ev.seq);
+        this.#lastEventId = Math.max(this.#lastEventId, ev.seq);
       }
     } catch (err) {
-      if (!this.#end) {
-        log.warn({ err, clientId, jobId }, "event stream failed");
-        this.end("error");
-      }
-    } finally {
-      sub.unsubscribe();
-      this.#live = [];
-      this.#liveBytes = 0;
-      if (this.#end === "slow_client") sink.destroy();
-      else sink.close();
+      this.#failed(err);
     }
+    this.#busy = false;
+    if (this.#end) this.#finish();
+  }
+
+  #failed(err: unknown): void {
+    if (this.#end) return;
+    const { log, clientId, jobId } = this.#o;
+    log.warn({ err, clientId, jobId }, "event stream failed");
+    this.end("error");
+  }
+
+  #markUnderway(): void {
+    this.#underway?.();
+    this.#underway = null;
+  }
+
+  /** Releases the subscription and the connection, once, after the end; then tells the owner. */
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const { sink, log, clientId, jobId } = this.#o;
+    this.#sub?.unsubscribe();
+    this.#sub = null;
+    this.#live = null;
+    this.#liveBytes = 0;
+    if (this.#end === "slow_client") sink.destroy();
+    else sink.close();
     log.info(
-      { clientId, jobId, end: this.#end, replayed: this.#replayed, sent: this.#sent, lastEventId: lastSent },
+      { clientId, jobId, end: this.#end, replayed: this.#replayed, sent: this.#sent, lastEventId: this.#lastEventId },
       "event stream ended",
     );
-    return this.#end!;
+    this.#markUnderway();
+    const onEnd = this.#onEnd;
+    this.#onEnd = null;
+    onEnd?.(this.#end!);
   }
 
   #onLive(m: Msg): void {
@@ -202,14 +266,15 @@ export class EventStream {
     const seq = Number(m.headers?.get("Nats-Sequence"));
     if (!Number.isSafeInteger(seq) || seq <= 0) return;
     const json = m.string();
-    this.#live.push({ seq, json });
+    (this.#live ??= []).push({ seq, json });
     this.#liveBytes += json.length;
     if (this.#liveBytes > this.#o.sendBufferBytes) {
       this.#o.log.warn({ clientId: this.clientId, bufferedBytes: this.#liveBytes }, "client is not reading; disconnecting");
       this.end("slow_client");
       return;
     }
-    this.#wake?.();
+    // While the replay runs, live events wait; it drains them when it is done.
+    if (!this.#busy) void this.#drain();
   }
 
   async #sendEvent(ev: RawEvent): Promise<void> {
@@ -222,10 +287,12 @@ export class EventStream {
     await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
     this.#sent++;
     this.#lastSent = Math.max(this.#lastSent, ev.seq);
-    this.#history.push({ at: Date.now(), seq: ev.seq });
-    this.#recent.add(ev.seq);
-    if (this.#history.length > SENT_HISTORY) {
-      for (const old of this.#history.splice(0, this.#history.length - SENT_HISTORY)) this.#recent.delete(old.seq);
+    const history = (this.#history ??= []);
+    const recent = (this.#recent ??= new Set());
+    history.push({ at: Date.now(), seq: ev.seq });
+    recent.add(ev.seq);
+    if (history.length > SENT_HISTORY) {
+      for (const old of history.splice(0, history.length - SENT_HISTORY)) recent.delete(old.seq);
     }
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
@@ -233,7 +300,20 @@ export class EventStream {
   /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */
   async #send(frame: Frame): Promise<void> {
     if (this.#end) return;
-    await Promise.race([this.#o.sink.send(frame), this.#ended]);
+    const sending = this.#o.sink.send(frame);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#abortSend = resolve;
+        sending.then(resolve, reject);
+      });
+    } finally {
+      this.#abortSend = null;
+    }
+  }
+
+  /** A heartbeat comment, from the hub's shared timer. */
+  heartbeat(): void {
+    if (!this.#end) this.#o.sink.heartbeat();
   }
 }
 

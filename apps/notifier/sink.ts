@@ -13,10 +13,19 @@ export interface Frame {
 export interface EventSink {
   /** Resolves once the frame is handed to the socket (after a drain if the socket was full). */
   send(frame: Frame): Promise<void>;
+  /**
+   * Writes a `: heartbeat` comment now if the stream's headers are out and the client is still
+   * there (nothing otherwise). Not held back by a full socket: a client that stops reading is cut
+   * off by its send buffer, not by its heartbeats.
+   */
+  heartbeat(): void;
   /** Ends the response normally (the client may reconnect with Last-Event-ID). */
   close(): void;
   /** Drops the connection at once, discarding what is buffered (a client that stopped reading). */
   destroy(): void;
-  /** Resolves when the client has gone away (or the connection was ended). */
-  readonly gone: Promise<void>;
+  /**
+   * Calls `listener` once when the client has gone away (or the connection was ended). A callback
+   * rather than a promise: an idle stream then holds no promise and no reaction, only this function.
+   */
+  onGone(listener: () => void): void;
 }
