@@ -7,7 +7,7 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { ulid } from "ulid";
-import type { JobEvent } from "../libs/contracts/mod.ts";
+import { encodeEvent, resultSubject, type JobEvent } from "../libs/contracts/mod.ts";
 import { SseConnection } from "./sse.ts";
 import { CpuMeter, memory, round, sleep } from "./procs.ts";
 
@@ -74,7 +74,7 @@ export async function replayBench(o: {
               error: null,
               at,
             };
-            await js.publish(`results.${clientId}.${jobId}`, JSON.stringify(ev));
+            await js.publish(resultSubject(clientId, jobId), encodeEvent(ev));
           }
         }),
       );

@@ -3,12 +3,12 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import {
   clientResultsFilter,
+  eventNameOf,
   isTerminal,
   liveClientFilter,
   liveJobSubject,
   RESULTS_STREAM,
   resultSubject,
-  type JobEventName,
 } from "../../libs/contracts/mod.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
 import { replayFrom, type RawEvent } from "./replayFrom.ts";
@@ -16,8 +16,10 @@ import type { EventSink, Frame } from "./sink.ts";
 
 export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "resync" | "error";
 
-/** How many recently sent (time, id) pairs a stream remembers, for a resync. */
+/** How many recently sent (time, id) pairs a stream remembers (at least), for a resync. */
 const SENT_HISTORY = 4_096;
+/** … forgotten this many at a time. */
+const HISTORY_TRIM = 1_024;
 
 export interface EventStreamOptions {
   nc: NatsConnection;
@@ -278,12 +280,8 @@ export class EventStream {
   }
 
   async #sendEvent(ev: RawEvent): Promise<void> {
-    let name: JobEventName;
-    try {
-      name = (JSON.parse(ev.json) as { event: JobEventName }).event;
-    } catch {
-      return; // not an envelope: nothing a client can use
-    }
+    const name = eventNameOf(ev.json);
+    if (!name) return; // not an envelope: nothing a client can use
     await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
     this.#sent++;
     this.#lastSent = Math.max(this.#lastSent, ev.seq);
@@ -291,8 +289,10 @@ export class EventStream {
     const recent = (this.#recent ??= new Set());
     history.push({ at: Date.now(), seq: ev.seq });
     recent.add(ev.seq);
-    if (history.length > SENT_HISTORY) {
-      for (const old of history.splice(0, history.length - SENT_HISTORY)) recent.delete(old.seq);
+    // Trimmed a block at a time: removing one entry from the front of a 4,096-entry array moved
+    // the other 4,095 for every event sent (a third of a 100,000-event replay's CPU).
+    if (history.length >= SENT_HISTORY + HISTORY_TRIM) {
+      for (const old of history.splice(0, HISTORY_TRIM)) recent.delete(old.seq);
     }
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { RESULTS_STREAM } from "../../libs/contracts/mod.ts";
 
 /** One stored event as the notifier forwards it: its sequence and the envelope's JSON text. */
@@ -11,8 +11,8 @@ const NS_PER_MS = 1_000_000;
 
 /**
  * The stored events matching `filter` with sequences from `fromSeq` to `toSeq`, in order, read in
- * pages of `pageSize` through a short-lived consumer: 100,000 missed events replay with at most one
- * page in memory, and the consumer is deleted when the replay ends (or is abandoned).
+ * pages of `pageSize` through a short-lived consumer: 100,000 missed events replay with at most two
+ * pages in memory, and the consumer is deleted when the replay ends (or is abandoned).
  */
 export async function* replayFrom(
   js: JetStreamClient,
@@ -20,7 +20,7 @@ export async function* replayFrom(
   filter: string,
   fromSeq: number,
   toSeq: number,
-  pageSize = 256,
+  pageSize = 512,
 ): AsyncGenerator<RawEvent> {
   if (fromSeq > toSeq) return;
   // The consumer is created by the stream leader, so it sees every stored event (a direct get
@@ -36,11 +36,18 @@ export async function* replayFrom(
     // If this process dies mid-replay, the server removes the consumer by itself.
     inactive_threshold: 30_000 * NS_PER_MS,
   });
+  let next: Promise<ConsumerMessages> | null = null;
   try {
     if (info.num_pending === 0) return;
     const consumer = await js.consumers.get(RESULTS_STREAM, info.name);
+    const pull = () => consumer.fetch({ max_messages: pageSize, expires: 5_000 });
+    next = pull();
     for (;;) {
-      const page = await consumer.fetch({ max_messages: pageSize, expires: 5_000 });
+      const page: ConsumerMessages = await next;
+      // Ask for the following page now: nats-server serves a consumer's pulls in order, so it
+      // arrives while this one is being sent (no round trip between pages), and at most two pages
+      // are held.
+      next = pull();
       let received = 0;
       for await (const m of page) {
         received++;
@@ -51,6 +58,7 @@ export async function* replayFrom(
       if (received === 0) return;
     }
   } finally {
+    void next?.then((page) => page.stop()).catch(() => undefined);
     await jsm.consumers.delete(RESULTS_STREAM, info.name).catch(() => undefined);
   }
 }

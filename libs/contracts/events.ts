@@ -44,6 +44,46 @@ export interface JobEvent {
   at: string;
 }
 
+/**
+ * An event's JSON as herald stores it: the envelope's keys always in this order, so that a reader
+ * can tell the event's name from the start of the text (eventNameOf) without parsing it all.
+ */
+export function encodeEvent(e: JobEvent): string {
+  return JSON.stringify({
+    jobId: e.jobId,
+    clientId: e.clientId,
+    type: e.type,
+    event: e.event,
+    attempt: e.attempt,
+    progress: e.progress,
+    result: e.result,
+    error: e.error,
+    at: e.at,
+  });
+}
+
+// The start of encodeEvent's text. The three values before `event` cannot hold a quote or a
+// backslash (ids and type names: see ids.ts), so a match is exactly that prefix, never text inside
+// a value.
+const ENCODED_PREFIX = /^\{"jobId":"[^"\\]*","clientId":"[^"\\]*","type":"[^"\\]*","event":"([a-z]+)"/;
+const EVENT_NAMES: ReadonlySet<string> = new Set(JOB_EVENTS);
+
+/**
+ * The event name of a stored envelope's JSON text, or null if it is not an envelope. Reads the
+ * start of text written by encodeEvent (a replay of 100,000 events spent a third of its CPU in
+ * JSON.parse for this one field); anything else is parsed in full.
+ */
+export function eventNameOf(json: string): JobEventName | null {
+  const m = ENCODED_PREFIX.exec(json);
+  if (m && EVENT_NAMES.has(m[1]!)) return m[1] as JobEventName;
+  try {
+    const event = (JSON.parse(json) as { event?: unknown } | null)?.event;
+    return typeof event === "string" && EVENT_NAMES.has(event) ? (event as JobEventName) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A job as it travels on JOBS. */
 export interface JobMessage {
   jobId: string;

@@ -1,5 +1,5 @@
 import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
-import { isTerminal, resultSubject, terminalMsgId, queuedMsgId, type JobEvent } from "../contracts/mod.ts";
+import { encodeEvent, isTerminal, resultSubject, terminalMsgId, queuedMsgId, type JobEvent } from "../contracts/mod.ts";
 import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -23,7 +23,7 @@ export async function publishEvent(
   const terminal = isTerminal(event.event);
   const msgID = terminal ? terminalMsgId(event.jobId) : event.event === "queued" ? queuedMsgId(event.jobId) : undefined;
   try {
-    const ack = await js.publish(resultSubject(event.clientId, event.jobId), JSON.stringify(event), {
+    const ack = await js.publish(resultSubject(event.clientId, event.jobId), encodeEvent(event), {
       expect: { lastSubjectSequence: expectedLastSeq },
       ...(msgID ? { msgID } : {}),
     });
