@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectCoalesced } from "./coalescedWrites.ts";
 import type { Logger } from "pino";
 
 export interface ConnectOptions {
@@ -19,7 +20,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
   let delay = 100;
   for (let attempt = 1; ; attempt++) {
     try {
-      const nc = await connect({
+      const nc = await connectCoalesced({
         servers: opts.servers,
         name: opts.name,
         maxReconnectAttempts: -1,
