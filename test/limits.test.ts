@@ -144,6 +144,15 @@ describe("web hygiene", () => {
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
     expect(res.headers.get("strict-transport-security")).toMatch(/max-age=/);
+    // An event stream is not a document: nosniff only (every header is kept in memory as long as
+    // the stream lasts).
+    const c = await stack.client();
+    const open = new AbortController();
+    const stream = await fetch(`${notifier.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" }, signal: open.signal });
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    expect(stream.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(stream.headers.get("content-security-policy")).toBeNull();
+    open.abort();
   });
 
   it("marks the cookie Secure when the request came over HTTPS through a trusted proxy", async () => {

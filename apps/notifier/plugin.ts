@@ -178,6 +178,8 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     // No automatic HEAD route: HEAD would start a stream whose headers Node never sends (a HEAD
     // response is not sent before it ends), holding one of the client's stream slots.
     exposeHeadRoute: false,
+    // Only the headers that matter to a stream (see createHttpServer).
+    config: { securityHeaders: "stream" },
     schema: {
       tags: ["events"],
       summary,

@@ -126,7 +126,16 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     },
     crossOriginResourcePolicy: { policy: corsOrigins.size ? "cross-origin" : "same-origin" },
   });
-  app.addHook("onRequest", (request, reply, done) => securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined)));
+  app.addHook("onRequest", (request, reply, done) => {
+    if ((request.routeOptions.config as { securityHeaders?: string } | undefined)?.securityHeaders === "stream") {
+      // An event stream is never a document: the headers that guard documents (CSP, framing,
+      // referrer, COOP/CORP, …) have nothing to act on there, and Node keeps every header of a
+      // response for as long as it lasts — ~1.3 KB on each of tens of thousands of idle streams.
+      reply.raw.setHeader("x-content-type-options", "nosniff");
+      return done();
+    }
+    securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
+  });
   void app.register(swagger, {
     openapi: {
       info: { title: "herald", version: "1", description: "Run a slow job; push its progress and result to whoever asked, the moment it happens." },
