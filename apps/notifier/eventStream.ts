@@ -16,6 +16,8 @@ import type { EventSink, Frame } from "./sink.ts";
 
 export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "resync" | "error";
 
+const LINE_BREAK = /[\r\n]/;
+
 /** How many recently sent (time, id) pairs a stream remembers (at least), for a resync. */
 const SENT_HISTORY = 4_096;
 /** … forgotten this many at a time. */
@@ -282,7 +284,11 @@ export class EventStream {
   async #sendEvent(ev: RawEvent): Promise<void> {
     const name = eventNameOf(ev.json);
     if (!name) return; // not an envelope: nothing a client can use
-    await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
+    // The frame as text, written straight to the socket (no frame object, no promise unless the
+    // socket is full): a replay writes tens of thousands. Data with a line break (only an envelope
+    // herald did not write could have one) goes through send(), which splits it into data: lines.
+    if (LINE_BREAK.test(ev.json)) await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
+    else await this.#write(`id: ${ev.seq}\nevent: job.${name}\ndata: ${ev.json}\n\n`);
     this.#sent++;
     this.#lastSent = Math.max(this.#lastSent, ev.seq);
     const history = (this.#history ??= []);
@@ -295,6 +301,20 @@ export class EventStream {
       for (const old of history.splice(0, HISTORY_TRIM)) recent.delete(old.seq);
     }
     if (this.jobId && isTerminal(name)) this.end("job_ended");
+  }
+
+  /** Writes a ready frame; waits only when the socket is full, and gives up if the stream ends. */
+  async #write(text: string): Promise<void> {
+    if (this.#end) return;
+    if (this.#o.sink.write(text)) return;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#abortSend = resolve;
+        this.#o.sink.drained().then(resolve, reject);
+      });
+    } finally {
+      this.#abortSend = null;
+    }
   }
 
   /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */

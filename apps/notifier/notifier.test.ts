@@ -92,6 +92,28 @@ describe("resume", () => {
     s.close();
   });
 
+  it("sends an envelope stored by someone else — other key order, line breaks — as the same event, replayed and live", async () => {
+    const c = await stack.client();
+    const jobId = ulid();
+    const ev = (pct: number): JobEvent => ({
+      jobId, clientId: c.clientId, type: "echo", event: "progress", attempt: 1,
+      progress: { pct, message: "two\nlines" }, result: null, error: null, at: new Date().toISOString(),
+    });
+    // Pretty-printed, keys reversed: what an operator's `nats pub` might store.
+    const foreign = (e: JobEvent) => JSON.stringify(Object.fromEntries(Object.entries(e).reverse()), null, 2);
+    const first = await stack.nats.js.publish(resultSubject(c.clientId, jobId), foreign(ev(1)));
+    const s = sse(c.token, "/v1/events", String(first.seq - 1));
+    await s.waitFor((x) => x.events.length === 1);
+    await stack.nats.js.publish(resultSubject(c.clientId, jobId), foreign(ev(2)));
+    await s.waitFor((x) => x.events.length === 2);
+    expect(s.events.map((e) => e.event)).toEqual(["job.progress", "job.progress"]);
+    expect(s.events.map((e) => JSON.parse(e.data).progress)).toEqual([
+      { pct: 1, message: "two\nlines" },
+      { pct: 2, message: "two\nlines" },
+    ]);
+    s.close();
+  });
+
   it("replays everything retained from `earliest`", async () => {
     const c = await stack.client();
     const { jobId } = await stack.submit(c.auth, "sleep", { ms: 200, steps: 2 });

@@ -65,6 +65,24 @@ class SseSink implements EventSink {
     return this.#reply.sse.send({ ...frame, data: frame.data });
   }
 
+  write(text: string): boolean {
+    if (!this.#reply.sse.isConnected) return true; // gone: the stream is ending; nothing to wait for
+    return this.#reply.raw.write(text);
+  }
+
+  drained(): Promise<void> {
+    const raw = this.#reply.raw;
+    return new Promise((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.once("drain", done);
+      raw.once("close", done);
+    });
+  }
+
   heartbeat(): void {
     // What @fastify/sse's own per-connection heartbeat timer wrote, from the hub's shared timer.
     if (this.#reply.sse.isConnected && this.#reply.raw.headersSent) this.#reply.raw.write(": heartbeat\n\n");

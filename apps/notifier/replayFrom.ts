@@ -39,7 +39,9 @@ export async function* replayFrom(
   let next: Promise<ConsumerMessages> | null = null;
   try {
     if (info.num_pending === 0) return;
-    const consumer = await js.consumers.get(RESULTS_STREAM, info.name);
+    // From the info just returned: `consumers.get` would ask for it again, and nats-server 2.9
+    // counts the consumer's pending messages anew for that (a scan: ~0.1 s on a 1M-message stream).
+    const consumer = js.consumers.getConsumerFromInfo(info);
     const pull = () => consumer.fetch({ max_messages: pageSize, expires: 5_000 });
     next = pull();
     for (;;) {

@@ -14,6 +14,14 @@ export interface EventSink {
   /** Resolves once the frame is handed to the socket (after a drain if the socket was full). */
   send(frame: Frame): Promise<void>;
   /**
+   * Writes frames already in SSE's wire format (`id: …\nevent: …\ndata: …\n\n`), only after a
+   * first send() has put the headers out. Returns false when the socket's buffer is full: wait for
+   * drained() before writing more. The hot path of a replay: no promise per frame.
+   */
+  write(text: string): boolean;
+  /** Resolves when the socket can take more again, or the client is gone. */
+  drained(): Promise<void>;
+  /**
    * Writes a `: heartbeat` comment now if the stream's headers are out and the client is still
    * there (nothing otherwise). Not held back by a full socket: a client that stops reading is cut
    * off by its send buffer, not by its heartbeats.
