@@ -422,8 +422,9 @@ export function passes(r: StepResult, p99LimitMs: number): boolean {
 }
 
 /**
- * Scenario 2: the highest rate that passes, stepping up from what scenario 1 found (bisecting once
- * a failing rate is known), at most `maxSteps` steps.
+ * Scenario 2: the highest rate that passes for the full `durationS`: scenario 1's best rate held
+ * that long first, then stepping up from it (bisecting once a failing rate is known), at most
+ * `maxSteps` more steps.
  */
 export async function stepUp(
   bench: E2eBench,
@@ -438,9 +439,24 @@ export async function stepUp(
   for (const r of known) {
     if (!passes(r, o.p99LimitMs) && (lo === null || r.rate > lo)) hi = Math.min(hi ?? Infinity, r.rate);
   }
-  const fromS1 = lo;
   const steps: StepResult[] = [];
   let best: number | null = null;
+  const run = async (rate: number): Promise<boolean> => {
+    o.log(`  scenario 2: ${rate} jobs/s for ${o.durationS} s`);
+    const r = await bench.step({ rate, durationS: o.durationS, drainMs: o.drainMs, abortBacklogS: o.abortBacklogS });
+    r.passed = passes(r, o.p99LimitMs);
+    o.log(`    ${describe(r)}`);
+    steps.push(r);
+    if (r.passed) best = Math.max(best ?? 0, rate);
+    return r.passed;
+  };
+  // Scenario 1's steps are shorter than "sustained": its best rate is held for the full duration
+  // first, and only a rate that passed here counts.
+  if (lo !== null && !(await run(lo))) {
+    hi = lo;
+    const lower = known.filter((r) => r.rate < hi! && passes(r, o.p99LimitMs)).map((r) => r.rate);
+    lo = lower.length ? Math.max(...lower) : null;
+  }
   for (let k = 0; k < o.maxSteps; k++) {
     let next: number;
     if (hi === null) next = lo === null ? 250 : lo * 1.5;
@@ -450,18 +466,10 @@ export async function stepUp(
       next = (lo + hi) / 2;
     }
     next = Math.max(50, Math.round(next / 50) * 50);
-    o.log(`  scenario 2: ${next} jobs/s for ${o.durationS} s`);
-    const r = await bench.step({ rate: next, durationS: o.durationS, drainMs: o.drainMs, abortBacklogS: o.abortBacklogS });
-    r.passed = passes(r, o.p99LimitMs);
-    o.log(`    ${describe(r)}`);
-    steps.push(r);
-    if (r.passed) {
-      lo = next;
-      best = Math.max(best ?? 0, next);
-    } else hi = next;
+    if (await run(next)) lo = next;
+    else hi = next;
   }
-  if (best !== null) return { steps, best, bestFrom: "scenario 2" };
-  return { steps, best: fromS1, bestFrom: fromS1 === null ? null : "scenario 1" };
+  return { steps, best, bestFrom: best === null ? null : "scenario 2" };
 }
 
 export function describe(r: StepResult): string {
