@@ -113,7 +113,15 @@ async function runAttempt(
     attempt: attemptOfRecord,
     lastSeq: last?.seq ?? 0,
     progressIntervalMs: deps.progressIntervalMs,
-    onBroken: (err) => abort(isFenced(err) ? "superseded" : "shutdown"),
+    onBroken: (err) => {
+      if (!isFenced(err)) return abort("shutdown");
+      // Fenced out by a cancel (before the cancel watch started) or by a newer attempt: the
+      // handler is told which.
+      readLastEvent(deps.jsm, job.clientId, job.jobId, "leader").then(
+        (now) => abort(now?.event.event === "canceled" ? "canceled" : "superseded"),
+        () => abort("superseded"),
+      );
+    },
   });
 
   let startedAt = Date.now();

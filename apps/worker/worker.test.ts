@@ -37,11 +37,26 @@ const chatty = defineJob({
   },
 });
 
+// Reports progress every 10 ms until stopped; records why it was stopped.
+const ticker = defineJob({
+  name: "ticker",
+  schema: Type.Object({}),
+  async run(ctx) {
+    startedJobs.add(ctx.jobId);
+    for (let i = 0; !ctx.signal.aborted && i < 1_000; i++) {
+      ctx.progress(i % 100);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    aborted.set(ctx.jobId, ctx.signal.reason);
+    return "ticked";
+  },
+});
+
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     workers: 2,
-    jobTypes: [blocker, chatty],
+    jobTypes: [blocker, chatty, ticker],
     env: { JOB_MAX_DELIVER: "3", JOB_ACK_WAIT: "2s", PROGRESS_INTERVAL_MS: "50" },
   });
 });
@@ -263,6 +278,18 @@ describe("cancel", () => {
     expect(eventNames(events)).toEqual(["queued", "started", "canceled"]);
     await expect.poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 }).toBe(0);
     expect((await stack.nats.jsm.streams.info("JOBS")).state.messages).toBe(0);
+  });
+
+  it("a job canceled in its first moments is told `canceled` (its next progress is refused), not superseded", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "ticker", {});
+    await expect.poll(() => startedJobs.has(jobId), { timeout: 5_000, interval: 5 }).toBe(true);
+    const res = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
+    expect(res.status).toBe(202);
+    await expect.poll(() => aborted.get(jobId), { timeout: 5_000 }).toBe("canceled");
+    const names = eventNames(await stack.events(c.clientId, jobId));
+    expect(names.filter((n) => ["succeeded", "failed", "canceled"].includes(n))).toEqual(["canceled"]);
+    await expect.poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 }).toBe(0);
   });
 
   it("a job canceled while queued never runs", async () => {
