@@ -306,25 +306,21 @@ export class EventStream {
   /** Writes a ready frame; waits only when the socket is full, and gives up if the stream ends. */
   async #write(text: string): Promise<void> {
     if (this.#end) return;
-    if (this.#o.sink.write(text)) return;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.#abortSend = resolve;
-        this.#o.sink.drained().then(resolve, reject);
-      });
-    } finally {
-      this.#abortSend = null;
-    }
+    if (!this.#o.sink.write(text)) await this.#untilEnd(this.#o.sink.drained());
   }
 
   /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */
   async #send(frame: Frame): Promise<void> {
     if (this.#end) return;
-    const sending = this.#o.sink.send(frame);
+    await this.#untilEnd(this.#o.sink.send(frame));
+  }
+
+  /** Waits for `p`, or only until the stream ends (end() resolves it through #abortSend). */
+  async #untilEnd(p: Promise<void>): Promise<void> {
     try {
       await new Promise<void>((resolve, reject) => {
         this.#abortSend = resolve;
-        sending.then(resolve, reject);
+        p.then(resolve, reject);
       });
     } finally {
       this.#abortSend = null;
