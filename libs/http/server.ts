@@ -110,6 +110,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // Helmet's middleware, built once. (@fastify/helmet rebuilds it — and re-parses the CSP — on every
   // request: 3% of the api's CPU under load, bench --cpu-prof.)
   const securityHeaders = helmet({
+    // The web page loads only its own scripts and styles, and talks only to this origin.
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -121,9 +122,12 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         formAction: ["'self'"],
         baseUri: ["'self'"],
         objectSrc: ["'none'"],
+        // Not on plain-HTTP deployments (npm start on a laptop): it would send the page's own
+        // requests to https. Behind HTTPS, Strict-Transport-Security already keeps them there.
         upgradeInsecureRequests: null,
       },
     },
+    // Cross-origin pages on the allow-list must be able to read responses.
     crossOriginResourcePolicy: { policy: corsOrigins.size ? "cross-origin" : "same-origin" },
   });
   app.addHook("onRequest", (request, reply, done) => {
@@ -136,6 +140,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
   });
+  // The OpenAPI document, generated from the route schemas as routes are registered, at /docs.
   void app.register(swagger, {
     openapi: {
       info: { title: "herald", version: "1", description: "Run a slow job; push its progress and result to whoever asked, the moment it happens." },
