@@ -577,7 +577,8 @@ const isEventStream = (status: number, contentType: unknown) => status === 200 &
 
 /**
  * The first final (non-1xx) response in `buf`, once complete; null while more is needed. An
- * event stream is complete with its first chunk (it is then dropped); a HEAD answer with its head.
+ * event stream is complete with its first chunk, or (unframed) its first frame: it is then
+ * dropped. A HEAD answer is complete with its head.
  */
 function parseResponse(buf: Buffer, method: string, closed: boolean): Answer | null {
   let rest = buf;
@@ -616,6 +617,12 @@ function parseResponse(buf: Buffer, method: string, closed: boolean): Answer | n
         if (isEventStream(status, headers["content-type"])) return answer(Buffer.concat(chunks));
         at = lineEnd + 2 + size + 2;
       }
+    }
+    if (isEventStream(status, headers["content-type"])) {
+      // Neither length nor chunks: delimited by the close (an HTTP/1.0 request, or one with no
+      // version). Like a chunked stream, complete with its first frame: it may never close.
+      const frameEnd = body.indexOf("\n\n");
+      if (frameEnd >= 0) return answer(body.subarray(0, frameEnd + 2));
     }
     return closed ? answer(body) : null;
   }
@@ -907,6 +914,19 @@ describe("explicit cases", () => {
     expect(res.headers["content-type"]).toMatch(/^application\/json/);
     expect(JSON.parse(res.body)).toEqual({ error: { code: "bad_request", message: expect.any(String) } });
     expect(await storedCounts()).toEqual(before);
+    await expectServing();
+  });
+
+  it("a job's event stream asked for over HTTP/1.0 or with no version: 200, unframed, starting with retry:", async () => {
+    const jobId = jobs.queuedA[0]!;
+    for (const version of [" HTTP/1.0", ""]) {
+      const req = `GET /v1/jobs/${jobId}/events${version}\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${a.token}\r\nConnection: close\r\n\r\n`;
+      const res = await exchange(notifier.url, Buffer.from(req), "GET");
+      expect(res.status, version).toBe(200);
+      expect(res.headers["content-type"]).toMatch(/^text\/event-stream/);
+      expect(res.headers["transfer-encoding"]).toBeUndefined();
+      expect(res.body).toMatch(/^retry: \d+\n\n$/);
+    }
     await expectServing();
   });
 
