@@ -92,6 +92,38 @@ describe("resume", () => {
     s.close();
   });
 
+  it("many mid-stream resumes, several at once: each stream gets exactly the events after its id", async () => {
+    // Issue 13. On nats-server 2.9.10 a client-wide replay (a wildcard filter, file storage) could
+    // end early: the replay stopped on the pending count the server reports, and 2.9.10's file
+    // store undercounts when the resume point falls inside a job and the client has other jobs that
+    // ended before it (filteredPendingLocked, fixed in 2.9.15). The replay now ends at a sequence it
+    // read first. The layout that showed it: clients interleaved in RESULTS, each running 8 jobs of
+    // 4 events with about two in flight at once, resumed at their 16th event (inside a job) by two
+    // streams at once, and from a point that moves each round.
+    const clients = await Promise.all(Array.from({ length: 6 }, () => stack.client()));
+    const stored = new Map<string, number[]>(clients.map((c) => [c.clientId, []]));
+    const jobIds = clients.map(() => Array.from({ length: 8 }, () => ulid()));
+    // Job k stores its 4 events at steps 2k … 2k+3.
+    const steps = Array.from({ length: 8 }, (_, k) => [0, 1, 2, 3].map((e) => ({ k, t: 2 * k + e }))).flat();
+    steps.sort((a, b) => a.t - b.t || a.k - b.k);
+    for (const { k } of steps) {
+      for (const [i, c] of clients.entries()) stored.get(c.clientId)!.push(...(await publishEvents(c.clientId, 1, jobIds[i]![k])));
+    }
+    for (let round = 0; round < 8; round++) {
+      const streams = clients.flatMap((c) => {
+        const seqs = stored.get(c.clientId)!;
+        return [15, 15, 4 + round * 3].map((at) => ({ expected: seqs.slice(at + 1), s: sse(c.token, "/v1/events", String(seqs[at])) }));
+      });
+      for (const { s, expected } of streams) {
+        await s.waitFor((x) => x.events.length >= expected.length, 10_000, `${expected.length} events after the resume point`);
+      }
+      for (const { s, expected } of streams) {
+        s.close();
+        expect(s.ids).toEqual(expected);
+      }
+    }
+  });
+
   it("sends an envelope stored by someone else — other key order, line breaks — as the same event, replayed and live", async () => {
     const c = await stack.client();
     const jobId = ulid();

@@ -13,6 +13,15 @@ const NS_PER_MS = 1_000_000;
  * The stored events matching `filter` with sequences from `fromSeq` to `toSeq`, in order, read in
  * pages of `pageSize` through a short-lived consumer: 100,000 missed events replay with at most two
  * pages in memory, and the consumer is deleted when the replay ends (or is abandoned).
+ *
+ * Where it ends is decided by sequences, never by a count the server reports. It first reads the
+ * last stored event matching `filter` (from the stream leader: a replica could lag and miss it),
+ * and reads through min(that, toSeq). A client that missed nothing costs that one read, and no
+ * consumer. The count in each delivery (`m.info.pending`) is not trusted: nats-server 2.9.10's
+ * file store undercounted a wildcard filter when the start fell inside a job and the client had
+ * other jobs ended before it (msgBlock.filteredPendingLocked, fixed in 2.9.15), and a replay that
+ * stopped on pending === 0 silently dropped the rest (issue 13, notifier.test.ts "many mid-stream
+ * resumes").
  */
 export async function* replayFrom(
   js: JetStreamClient,
@@ -23,9 +32,12 @@ export async function* replayFrom(
   pageSize = 512,
 ): AsyncGenerator<RawEvent> {
   if (fromSeq > toSeq) return;
-  // The consumer is created by the stream leader, so it sees every stored event (a direct get
-  // could be answered by a replica that lags behind and miss the first one). It also tells how
-  // many events match: most reconnects have nothing to replay, and then it is deleted at once.
+  const last = await jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: filter });
+  if (!last || last.seq < fromSeq) return;
+  // Events stored after toSeq are live ones (the stream subscribed before toSeq was read). If the
+  // last match is past toSeq, some match at or past toSeq exists, so the loop below reaches it.
+  const target = Math.min(last.seq, toSeq);
+  // The consumer is created by the stream leader, so it sees every stored event.
   const info = await jsm.consumers.add(RESULTS_STREAM, {
     filter_subject: filter,
     deliver_policy: DeliverPolicy.StartSequence,
@@ -38,9 +50,7 @@ export async function* replayFrom(
   });
   let next: Promise<ConsumerMessages> | null = null;
   try {
-    if (info.num_pending === 0) return;
-    // From the info just returned: `consumers.get` would ask for it again, and nats-server 2.9
-    // counts the consumer's pending messages anew for that (a scan: ~0.1 s on a 1M-message stream).
+    // From the info just returned: `consumers.get` would ask the server for it again.
     const consumer = js.consumers.getConsumerFromInfo(info);
     const pull = () => consumer.fetch({ max_messages: pageSize, expires: 5_000 });
     next = pull();
@@ -55,8 +65,9 @@ export async function* replayFrom(
         received++;
         if (m.seq > toSeq) return;
         yield { seq: m.seq, json: m.string() };
-        if (m.seq === toSeq || m.info.pending === 0) return;
+        if (m.seq >= target) return;
       }
+      // A page that expired empty: what remained was removed meanwhile (max_age, a purge).
       if (received === 0) return;
     }
   } finally {
