@@ -1,12 +1,12 @@
 # syntax=docker/dockerfile:1
 # herald's one image: the api, the worker and the notifier are the same code started with another
-# command (compose.yaml sets it): node --import tsx apps/<app>/main.ts. Node 22 LTS.
+# command (compose.yaml sets it): node --import tsx apps/<app>/main.ts. Node 24 LTS (what CI runs the suite and the fault suite on).
 #
 #   docker build -t herald .
 #   docker run --rm -e NATS_URL=nats://… -e TOKEN_SECRET=… -p 3000:3000 herald            # the api
 #   docker run --rm -e NATS_URL=nats://… herald node --import tsx apps/worker/main.ts     # a worker
 
-ARG NODE_IMAGE=node:22-slim
+ARG NODE_IMAGE=node:24-slim
 
 # --- build: every dependency, then the web page (esbuild bundle into apps/web/dist) --------------
 FROM ${NODE_IMAGE} AS build

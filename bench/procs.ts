@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppProcess, freePort, type AppKind } from "../test/faults/processes.ts";
-import { startEmbeddedServer, type EmbeddedServer } from "../libs/nats/mod.ts";
+import { natsServerFromEnv, startEmbeddedServer, type EmbeddedServer } from "../libs/nats/mod.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -334,12 +334,9 @@ export async function startStandalone(dataDir: string, env: Record<string, strin
   }
 }
 
-export function natsServerVersion(): string {
-  for (const bin of ["nats-server", "/usr/sbin/nats-server"]) {
-    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
-    if (!r.error) return (r.stdout || r.stderr).trim().replace(/^nats-server:\s*/, "");
-  }
-  return "unknown";
+/** The version of the nats-server the bench starts (NATS_SERVER_BIN, else the one setup chose). */
+export function benchNatsServerVersion(): string {
+  return natsServerFromEnv().version;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

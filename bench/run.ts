@@ -26,7 +26,7 @@ import { describe, E2eBench, passes, stepUp, type StepResult } from "./e2e.ts";
 import { rawPublish } from "./raw.ts";
 import { replayBench } from "./replay.ts";
 import { connectionsBench } from "./connections.ts";
-import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, natsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, setAppNodeArgs, startStandalone, stopAll, type RunningApp } from "./procs.ts";
+import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, benchNatsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, setAppNodeArgs, startStandalone, stopAll, type RunningApp } from "./procs.ts";
 import { renderMarkdown, type BenchResult, type Machine, type Mode, type ModeResult } from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ function machine(): Machine {
     memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
-    natsServer: natsServerVersion(),
+    natsServer: benchNatsServerVersion(),
     openFilesLimit: limits ? `${limits[1]} soft / ${limits[2]} hard` : "unknown",
     herald: commit ? `${commit}${dirty ? " (with uncommitted changes)" : ""}` : "unknown",
     date: new Date().toISOString(),

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `npm run setup`: everything herald needs on this machine, safe to run again.
-#   1. nats-server (from apt on Debian/Ubuntu, Homebrew on macOS), unless it is already there;
+#   0. a word about the Node.js it runs on (a line past its end of life gets a warning);
+#   1. nats-server ≥ 2.10: the one on PATH (or NATS_SERVER_BIN) when it is recent enough, else the
+#      current release from Debian's registry into .tools/ (Debian/Ubuntu), or Homebrew's (macOS);
+#      .tools/bin/nats-server then points at it, and herald runs that one;
 #   2. the npm packages (`npm ci` from package-lock.json).
 set -euo pipefail
 
@@ -9,71 +12,83 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
-manual_install_help() {
-  cat >&2 <<'EOF'
-setup: could not install nats-server automatically on this system.
-  Install it yourself, then run `npm run setup` again:
+command -v node >/dev/null 2>&1 || fail "node is not installed: get Node.js 24 (LTS) from https://nodejs.org"
+command -v npm >/dev/null 2>&1 || fail "npm is not installed: it comes with Node.js (https://nodejs.org)"
+
+# --- 0. Node.js ------------------------------------------------------------------------------
+# End-of-life dates of the release lines (https://github.com/nodejs/Release). herald supports the
+# maintained lines from 22 on (package.json engines). 20 still passes the suite (CI runs it), but
+# it is past its end of life and some dependencies already declare >= 22: see the README.
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+case "$node_major" in
+  18) node_eol=2025-04-30 ;; 19) node_eol=2023-06-01 ;; 20) node_eol=2026-04-30 ;;
+  21) node_eol=2024-06-01 ;; 22) node_eol=2027-04-30 ;; 23) node_eol=2025-06-01 ;;
+  24) node_eol=2028-04-30 ;; 25) node_eol=2026-06-01 ;; 26) node_eol=2029-04-30 ;;
+  *) node_eol="" ;;
+esac
+if [ "$node_major" -lt 20 ]; then
+  fail "Node.js $(node --version) is too old for herald: install 24 (LTS) from https://nodejs.org"
+elif [ -n "$node_eol" ] && [[ "$(date -u +%F)" > "$node_eol" ]]; then
+  say "warning: Node.js $(node --version) reached its end of life on $node_eol and gets no security fixes." >&2
+  say "         herald supports Node.js 22 and newer: install 24 (LTS) from https://nodejs.org." >&2
+fi
+
+# --- 1. nats-server ---------------------------------------------------------------------------
+floor=2.10.0
+# "nats-server: v2.15.1" → 2.15.1; nothing when the binary does not run.
+version_of() { "$1" --version 2>/dev/null | sed -nE 's/^nats-server: v?([0-9]+\.[0-9]+\.[0-9]+).*/\1/p'; }
+at_least_floor() { [ -n "$1" ] && [ "$(printf '%s\n%s\n' "$floor" "$1" | sort -V | head -n 1)" = "$floor" ]; }
+
+# A recent-enough server already there: NATS_SERVER_BIN, then PATH, then the sbin directories an
+# ordinary user's PATH lacks (Debian's package puts it in /usr/sbin), then Homebrew's.
+chosen=""
+for candidate in "${NATS_SERVER_BIN:-}" "$(command -v nats-server 2>/dev/null || true)" \
+  /usr/sbin/nats-server /usr/local/sbin/nats-server /usr/local/bin/nats-server /opt/homebrew/bin/nats-server; do
+  [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+  v="$(version_of "$candidate")"
+  [ -n "$v" ] || continue
+  if at_least_floor "$v"; then chosen="$candidate"; break; fi
+  say "found nats-server $v at $candidate: older than $floor, the oldest herald supports; not using it"
+done
+
+# The one fetched by an earlier setup.
+if [ -z "$chosen" ] && [ -x .tools/bin/nats-server ] && at_least_floor "$(version_of .tools/bin/nats-server)"; then
+  chosen="$(readlink -f .tools/bin/nats-server)"
+fi
+
+if [ -z "$chosen" ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+    # Debian's newest suite carries the current release, trixie (Debian 13 stable) the floor.
+    for suite in sid trixie; do
+      say "fetching nats-server from Debian's $suite into .tools/ (the system's apt state is not touched)…"
+      if chosen="$(bash scripts/nats-server.sh "$suite")"; then break; fi
+      chosen=""
+    done
+  elif [ "$(uname -s)" = "Darwin" ] && command -v brew >/dev/null 2>&1; then
+    say "installing nats-server with Homebrew…"
+    brew install nats-server && chosen="$(brew --prefix)/bin/nats-server"
+  fi
+fi
+if [ -z "$chosen" ] || ! at_least_floor "$(version_of "$chosen")"; then
+  cat >&2 <<EOF
+setup: could not get nats-server $floor or newer automatically on this system.
+  Install it yourself, then run \`npm run setup\` again:
     - download a release from https://github.com/nats-io/nats-server/releases
-      and put `nats-server` on your PATH,
+      and put \`nats-server\` on your PATH,
     - or point herald at the binary: export NATS_SERVER_BIN=/path/to/nats-server
 EOF
   exit 1
-}
-
-# Runs a command as root: directly when we are root, through sudo when it exists.
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    say "need root to run: $*  (and sudo is not installed)" >&2
-    return 1
-  fi
-}
-
-command -v node >/dev/null 2>&1 || fail "node is not installed: get Node.js 20 or newer from https://nodejs.org"
-command -v npm >/dev/null 2>&1 || fail "npm is not installed: it comes with Node.js (https://nodejs.org)"
-
-# --- 1. nats-server ---------------------------------------------------------------------------
-# Debian's package puts it in /usr/sbin, which is not on an ordinary user's PATH there.
-find_nats_server() {
-  if [ -n "${NATS_SERVER_BIN:-}" ] && [ -f "${NATS_SERVER_BIN}" ]; then
-    printf '%s\n' "${NATS_SERVER_BIN}"
-  elif command -v nats-server >/dev/null 2>&1; then
-    command -v nats-server
-  else
-    for dir in /usr/sbin /usr/local/sbin /sbin /usr/local/bin /opt/homebrew/bin; do
-      if [ -x "${dir}/nats-server" ]; then printf '%s\n' "${dir}/nats-server"; return 0; fi
-    done
-    return 1
-  fi
-}
-
-if ! nats_bin="$(find_nats_server)"; then
-  if [ -n "${NATS_SERVER_BIN:-}" ]; then
-    say "NATS_SERVER_BIN=${NATS_SERVER_BIN} does not exist; installing nats-server instead"
-  fi
-  if command -v apt-get >/dev/null 2>&1; then
-    say "installing nats-server with apt-get…"
-    export DEBIAN_FRONTEND=noninteractive
-    { as_root apt-get update -qq && as_root apt-get install -y -qq nats-server >/dev/null; } || manual_install_help
-  elif [ "$(uname -s)" = "Darwin" ] && command -v brew >/dev/null 2>&1; then
-    say "installing nats-server with Homebrew…"
-    brew install nats-server || manual_install_help
-  else
-    manual_install_help
-  fi
-  nats_bin="$(find_nats_server)" || manual_install_help
 fi
-say "$("${nats_bin}" --version 2>&1 | head -n 1) at ${nats_bin}"
 
-# herald runs NATS_SERVER_BIN, or else `nats-server` from PATH.
-if [ -n "${NATS_SERVER_BIN:-}" ] && [ "${nats_bin}" != "${NATS_SERVER_BIN}" ]; then
-  say "note: NATS_SERVER_BIN=${NATS_SERVER_BIN} does not exist; set it to ${nats_bin} or unset it" >&2
-elif [ -z "${NATS_SERVER_BIN:-}" ] && ! command -v nats-server >/dev/null 2>&1; then
-  say "note: ${nats_bin} is not on your PATH; for herald to find it:" >&2
-  say "      export NATS_SERVER_BIN=${nats_bin}   (or add $(dirname "${nats_bin}") to PATH)" >&2
+# herald runs NATS_SERVER_BIN when it is set, else this link (libs/nats/serverBinary.ts).
+mkdir -p .tools/bin
+case "$chosen" in
+  "$PWD/.tools/"*) ln -sfn "../${chosen#"$PWD/.tools/"}" .tools/bin/nats-server ;; # survives a moved checkout
+  *) ln -sfn "$chosen" .tools/bin/nats-server ;;
+esac
+say "nats-server $(version_of "$chosen") at $chosen (linked from .tools/bin/nats-server)"
+if [ -n "${NATS_SERVER_BIN:-}" ] && [ "$chosen" != "$NATS_SERVER_BIN" ]; then
+  say "note: NATS_SERVER_BIN=${NATS_SERVER_BIN} is not usable; unset it, or set it to $chosen" >&2
 fi
 
 # --- 2. npm packages --------------------------------------------------------------------------

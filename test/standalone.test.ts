@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { unsupportedNatsServerBin } from "./helpers/unsupportedNats.ts";
 
 // The one-process mode as a user runs it: `npm start` is `node --import tsx apps/standalone/main.ts`, started
 // here as a real child process with no NATS_URL and no TOKEN_SECRET, so it starts its own
@@ -358,6 +359,16 @@ describe("npm start (one process, no NATS_URL)", () => {
     expect(herald.stderr()).toContain("nats-server not found");
     expect(herald.stderr()).toContain("npm run setup");
     expect(herald.stdout()).not.toContain("herald is running");
+  }, 30_000);
+
+  it("with nats-server 2.9: exits 1 at once, naming the version found and what to do", async () => {
+    const dataDir = freshDataDir();
+    const herald = startHerald(dataDir, { NATS_SERVER_BIN: unsupportedNatsServerBin() });
+    const exit = await within(15_000, "herald to exit with nats-server 2.9", herald.exited);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(herald.stderr()).toMatch(/nats-server 2\.9\.\d+ .*older than 2\.10\.0/);
+    expect(herald.stderr()).toContain("npm run setup");
+    expect(readPid(dataDir)).toBeNull(); // no server was started
   }, 30_000);
 
   it("with bad settings: exits 1 and names every bad variable, before it starts anything", async () => {

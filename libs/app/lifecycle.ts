@@ -39,7 +39,7 @@ export function onShutdown(log: Logger, stop: () => Promise<void>, timeoutMs = 3
 /** Logs a start-up failure (a ConfigError prints its list of problems) and exits 1. */
 export function exitOnStartupError(log: Logger, err: unknown): never {
   const e = err as Error;
-  if (e?.name === "ConfigError" || e?.name === "NatsServerNotFoundError") {
+  if (e?.name === "ConfigError" || e?.name === "NatsServerNotFoundError" || e?.name === "NatsServerTooOldError") {
     process.stderr.write(`herald: ${e.message}\n`);
   }
   log.fatal({ err }, "failed to start");

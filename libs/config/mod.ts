@@ -10,8 +10,8 @@ export interface Config {
   /** NATS servers; empty in one-process mode, which starts its own. */
   natsServers: string[];
   natsReplicas: 1 | 3;
-  /** Path to a nats-server binary; default: `nats-server` on PATH. */
-  natsServerBin: string;
+  /** Path to a nats-server binary; default: the one `npm run setup` chose (libs/nats findNatsServer). */
+  natsServerBin: string | undefined;
   host: string;
   port: number;
   /** HS256 secrets; the first signs, all verify (rotation). Empty only in one-process mode. */
@@ -159,7 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     natsServers,
     natsReplicas: replicasRaw === 3 ? 3 : 1,
-    natsServerBin: get("NATS_SERVER_BIN") ?? "nats-server",
+    natsServerBin: get("NATS_SERVER_BIN"),
     host: get("HOST") ?? "127.0.0.1",
     port: int("PORT", 3000, 0, 65535),
     tokenSecrets,

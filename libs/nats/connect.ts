@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectCoalesced } from "./coalescedWrites.ts";
 import type { Logger } from "pino";
+import { assertSupportedServer, NatsServerTooOldError } from "./serverVersion.ts";
 
 export interface ConnectOptions {
   servers: string[];
@@ -32,10 +33,17 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
         // which request timed out; only its async stack is shorter.
         noAsyncTraces: true,
       });
-      opts.log.info({ server: nc.getServer(), attempt }, "connected to NATS");
+      try {
+        // Every app refuses a server below the floor, before it provisions or serves anything.
+        assertSupportedServer(nc.info?.version ?? "", nc.getServer());
+      } catch (err) {
+        await nc.close().catch(() => undefined);
+        throw err;
+      }
+      opts.log.info({ server: nc.getServer(), version: nc.info?.version, attempt }, "connected to NATS");
       return nc;
     } catch (err) {
-      if (Date.now() + delay > deadline) throw err;
+      if (err instanceof NatsServerTooOldError || Date.now() + delay > deadline) throw err;
       opts.log.warn({ err, servers: opts.servers, attempt, retryInMs: delay }, "NATS not reachable yet; retrying");
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2_000);

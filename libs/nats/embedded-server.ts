@@ -3,21 +3,16 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { definitionPath } from "./paths.ts";
-
-export class NatsServerNotFoundError extends Error {
-  constructor(bin: string) {
-    super(
-      `nats-server not found (tried ${JSON.stringify(bin)}). Install it with \`npm run setup\`, ` +
-        "or: Debian/Ubuntu `sudo apt-get install nats-server`, macOS `brew install nats-server`, " +
-        "or download it from https://github.com/nats-io/nats-server/releases and set NATS_SERVER_BIN.",
-    );
-    this.name = "NatsServerNotFoundError";
-  }
-}
+import { findNatsServer } from "./serverBinary.ts";
 
 export interface EmbeddedServerOptions {
   /** JetStream store directory (created if missing). */
   storeDir: string;
+  /**
+   * The binary; default: NATS_SERVER_BIN from the environment, else the one `findNatsServer` picks.
+   * (Tests, the bench and `npm run stack` start servers of their own: CI runs them all on the floor
+   * release by setting NATS_SERVER_BIN once.)
+   */
   bin?: string;
   /** Client port; 0 (default) lets nats-server choose a free one, race-free. */
   port?: number;
@@ -39,6 +34,8 @@ export interface EmbeddedServer {
   /** http://127.0.0.1:<port> when `monitor` was asked for. */
   monitorUrl: string | null;
   pid: number;
+  /** `nats-server --version`, e.g. "2.15.1". */
+  version: string;
   process: ChildProcess;
   /** SIGTERM (lame-duck free, fast) then SIGKILL after a grace period; resolves when it has exited. */
   stop(): Promise<void>;
@@ -66,7 +63,8 @@ function embeddedServerEnv(): NodeJS.ProcessEnv {
  * that orphan still holds the store's lock, so it is stopped first.
  */
 export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  const bin = findBinary(opts.bin ?? "nats-server");
+  // Refuses a missing binary or one below the supported floor before anything starts.
+  const { bin, version } = findNatsServer(opts.bin ?? (process.env.NATS_SERVER_BIN || undefined));
 
   mkdirSync(opts.storeDir, { recursive: true });
   const pidFile = path.join(opts.storeDir, "nats-server.pid");
@@ -144,6 +142,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     port: ports.port,
     monitorUrl: ports.monitorPort ? `http://127.0.0.1:${ports.monitorPort}` : null,
     pid: child.pid!,
+    version,
     process: child,
     stop() {
       stopping ??= (async () => {
@@ -157,21 +156,6 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
       return stopping;
     },
   };
-}
-
-function binaryExists(bin: string): boolean {
-  const r = spawnSync(bin, ["--version"], { stdio: "ignore" });
-  return !r.error;
-}
-
-/**
- * The binary to run: as given, else (for the default name only) Debian's /usr/sbin/nats-server,
- * which `apt-get install nats-server` puts outside an ordinary user's PATH.
- */
-function findBinary(bin: string): string {
-  if (binaryExists(bin)) return bin;
-  if (bin === "nats-server" && binaryExists("/usr/sbin/nats-server")) return "/usr/sbin/nats-server";
-  throw new NatsServerNotFoundError(bin);
 }
 
 /** Kills a nats-server left running by an earlier herald that was killed without cleanup. */

@@ -2,12 +2,16 @@ export { connectNats, drainNats, type ConnectOptions } from "./connect.ts";
 export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
 export { provision } from "./provision.ts";
 export { connectAndProvision, type HeraldNats } from "./setup.ts";
+export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embedded-server.ts";
 export {
-  startEmbeddedServer,
+  findNatsServer,
+  natsServerFromEnv,
+  natsServerVersion,
   NatsServerNotFoundError,
-  type EmbeddedServer,
-  type EmbeddedServerOptions,
-} from "./embedded-server.ts";
+  PROJECT_NATS_SERVER,
+  type NatsServerBinary,
+} from "./serverBinary.ts";
+export { NATS_SERVER_FLOOR, NatsServerTooOldError, assertSupportedServer, versionAtLeast } from "./serverVersion.ts";
 export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";
 export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./connectionState.ts";
 export { serversForTools } from "./toolServers.ts";

@@ -18,7 +18,6 @@ export async function startTestNats(opts: { storeDir?: string } = {}): Promise<T
   const server = await startEmbeddedServer({
     storeDir,
     monitor: true,
-    bin: process.env.NATS_SERVER_BIN ?? "nats-server",
   });
   return {
     ...server,

@@ -1,0 +1,43 @@
+/**
+ * The nats-server releases herald runs on. The current release is the primary target (tests and the
+ * benchmark run on it); 2.10 is the floor (CI runs the suite on it too). 2.9 is refused: on 2.9.10
+ * a replay's JetStream requests are 20–80× slower, a filtered consumer's pending count can be wrong
+ * (docs/design.md, "Replay"), and herald no longer carries the workarounds 2.9 needed.
+ */
+export const NATS_SERVER_FLOOR = "2.10.0";
+
+/** A server below {@link NATS_SERVER_FLOOR}: every app refuses it at start-up, saying what to do. */
+export class NatsServerTooOldError extends Error {
+  readonly found: string;
+  constructor(found: string, where: string) {
+    super(
+      `nats-server ${found} (${where}) is older than ${NATS_SERVER_FLOOR}, the oldest herald supports. ` +
+        "Run `npm run setup` to get the current nats-server into .tools/, or install 2.10 or newer " +
+        "and point NATS_SERVER_BIN (npm start) or NATS_URL (the apps) at it.",
+    );
+    this.name = "NatsServerTooOldError";
+    this.found = found;
+  }
+}
+
+/** "2.10.27" → [2, 10, 27]; a pre-release or build suffix is ignored ("2.11.0-RC.1" → [2, 11, 0]). */
+function parts(version: string): [number, number, number] | null {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+/** Whether `version` is at least `floor` (both "major.minor.patch"); an unreadable version is not. */
+export function versionAtLeast(version: string, floor = NATS_SERVER_FLOOR): boolean {
+  const v = parts(version);
+  const f = parts(floor);
+  if (!v || !f) return false;
+  for (let i = 0; i < 3; i++) {
+    if (v[i]! !== f[i]!) return v[i]! > f[i]!;
+  }
+  return true;
+}
+
+/** Throws {@link NatsServerTooOldError} for a server below the floor; `where` says which one. */
+export function assertSupportedServer(version: string, where: string): void {
+  if (!versionAtLeast(version)) throw new NatsServerTooOldError(version || "of unknown version", where);
+}
