@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: everything herald needs on this machine, safe to run again.
 #   0. a word about the Node.js it runs on (a line past its end of life gets a warning);
-#   1. nats-server ≥ 2.10: the one on PATH (or NATS_SERVER_BIN) when it is recent enough, else the
+#   1. nats-server ≥ 2.10.14: the one on PATH (or NATS_SERVER_BIN) when it is recent enough, else the
 #      current release from Debian's registry into .tools/ (Debian/Ubuntu), or Homebrew's (macOS);
 #      .tools/bin/nats-server then points at it, and herald runs that one;
 #   2. the npm packages (`npm ci` from package-lock.json).
@@ -34,7 +34,7 @@ elif [ -n "$node_eol" ] && [[ "$(date -u +%F)" > "$node_eol" ]]; then
 fi
 
 # --- 1. nats-server ---------------------------------------------------------------------------
-floor=2.10.0
+floor=2.10.14 # libs/nats/serverVersion.ts says why
 # "nats-server: v2.15.1" → 2.15.1; nothing when the binary does not run.
 version_of() { "$1" --version 2>/dev/null | sed -nE 's/^nats-server: v?([0-9]+\.[0-9]+\.[0-9]+).*/\1/p'; }
 at_least_floor() { [ -n "$1" ] && [ "$(printf '%s\n%s\n' "$floor" "$1" | sort -V | head -n 1)" = "$floor" ]; }

@@ -36,9 +36,10 @@ export type DeliveryOutcome =
  * the handler is aborted and this delivery neither acks nor writes again.
  *
  * Step 1 is skipped on a first delivery: the job message carries its `queued` event's sequence
- * (queuedSeq), and `started` is fenced on it. If anything came after `queued` (a cancel, an
- * earlier attempt the server forgot to count), that fence fails before anything is written, and
- * the delivery starts over from step 1. This saves one JetStream round trip per job.
+ * (queuedSeq), and `started` is fenced on it. If anything came after `queued` (a cancel while it
+ * was queued, an earlier attempt whose delivery the server counts differently), that fence fails
+ * before anything is written, and the delivery starts over from step 1. This saves one JetStream
+ * round trip per job.
  */
 export async function runDelivery(
   deps: WorkerDeps,
@@ -48,8 +49,9 @@ export async function runDelivery(
   const job = parseJob(msg);
   if (!job) {
     deps.log.error({ subject: msg.subject, seq: msg.seq }, "malformed job message; terminated");
-    // No reason text: nats-server 2.9 does not understand `+TERM <reason>` and would ignore the term.
-    msg.term();
+    // The reason shows in the server's MSG_TERMINATED advisory. (nats-server 2.9 ignored a term
+    // with a reason, and the message stayed pending: fixed in 2.10.4, below herald's floor.)
+    msg.term("malformed job message");
     return "malformed";
   }
   if (Number.isSafeInteger(job.queuedSeq) && job.queuedSeq! > 0 && msg.info.deliveryCount === 1) {
@@ -95,8 +97,10 @@ async function runAttempt(
   fromHint: boolean,
 ): Promise<AttemptOutcome> {
   // Attempts are counted from the job's own events, not from the server's delivery count: that
-  // count also moves for deliveries that never ran (and nats-server 2.9 can hand a nak'ed message
-  // back with its count reset). An attempt is one that stored `started`; this is the next one.
+  // count also moves for deliveries that never ran (a worker that died before `started`, a pull
+  // that expired). Before 2.10.14 it could even go backwards for a nak'ed message handed to an
+  // expired pull request; the floor has that fixed, but a delivery that never ran still counts.
+  // An attempt is one that stored `started`; this is the next one.
   const attempt = last && last.event !== "queued" ? last.attempt + 1 : 1;
   const log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt, reqId: job.requestId });
 

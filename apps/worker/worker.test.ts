@@ -139,9 +139,10 @@ describe("worker lifecycle", () => {
   });
 
   it("runs a first delivery whose queuedSeq is out of date from the job's stored events (next attempt, fenced on the last one)", async () => {
-    // nats-server 2.9 can hand back a nak'ed job with its delivery count reset to 1: the worker
-    // then trusts the job message's queuedSeq, the fence on it fails, and it must start over from
-    // what RESULTS holds, not give the job up.
+    // A first delivery (delivery count 1) of a job whose events moved on since it was queued: an
+    // earlier attempt ran on a delivery the server counted differently (nats-server before 2.10.14
+    // could reset a nak'ed job's count to 1), or a job message was published again. The fence on
+    // queuedSeq fails, and the worker must start over from what RESULTS holds, not give the job up.
     const c = await stack.client();
     const jobId = newId();
     const base = { jobId, clientId: c.clientId, type: "echo", progress: null, result: null, error: null, at: new Date().toISOString() };

@@ -12,7 +12,7 @@ export class NatsServerNotFoundError extends Error {
   constructor(bin: string) {
     super(
       `nats-server not found (tried ${JSON.stringify(bin)}). Install it with \`npm run setup\` ` +
-        "(it fetches the current release into .tools/), or install nats-server 2.10 or newer " +
+        "(it fetches the current release into .tools/), or install nats-server 2.10.14 or newer " +
         "(macOS `brew install nats-server`, or a release from https://github.com/nats-io/nats-server/releases) " +
         "and set NATS_SERVER_BIN.",
     );

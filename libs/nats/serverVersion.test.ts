@@ -24,9 +24,9 @@ afterAll(async () => {
 });
 
 describe("the supported nats-server releases", () => {
-  it("compares versions: 2.10.0 and later are supported, 2.9 and unreadable ones are not", () => {
-    for (const v of ["2.10.0", "2.10.27", "2.11.0-RC.1", "2.15.1", "v2.12.3", "3.0.0"]) expect(versionAtLeast(v), v).toBe(true);
-    for (const v of ["2.9.10", "2.9.25", "1.99.99", "", "unknown"]) expect(versionAtLeast(v), v).toBe(false);
+  it("compares versions: 2.10.14 and later are supported; 2.9, early 2.10 and unreadable ones are not", () => {
+    for (const v of ["2.10.14", "2.10.27", "2.11.0-RC.1", "2.15.1", "v2.12.3", "3.0.0"]) expect(versionAtLeast(v), v).toBe(true);
+    for (const v of ["2.10.13", "2.10.0", "2.9.10", "2.9.25", "1.99.99", "", "unknown"]) expect(versionAtLeast(v), v).toBe(false);
   });
 
   it("the server the suite runs on is supported, and it says which", () => {
@@ -39,7 +39,7 @@ describe("the supported nats-server releases", () => {
     const recording = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
     const err = await connectNats({ servers: [old.url], name: "too-old", log: recording }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NatsServerTooOldError);
-    expect((err as Error).message).toMatch(/nats-server 2\.9\.\d+ .* older than 2\.10\.0.*npm run setup/);
+    expect((err as Error).message).toMatch(/nats-server 2\.9\.\d+ .* older than 2\.10\.14.*npm run setup/);
     // Refused on the first answer, not retried as an unreachable server would be.
     expect(lines.filter((l) => l.includes("retrying"))).toEqual([]);
     const nc = await connectNats({ servers: [current.url], name: "supported", log });
@@ -62,6 +62,6 @@ describe("the supported nats-server releases", () => {
     child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
     expect(code).toBe(1);
-    expect(stderr).toMatch(/herald: nats-server 2\.9\.\d+ .*older than 2\.10\.0/);
+    expect(stderr).toMatch(/herald: nats-server 2\.9\.\d+ .*older than 2\.10\.14/);
   }, 30_000);
 });

@@ -1,10 +1,15 @@
 /**
  * The nats-server releases herald runs on. The current release is the primary target (tests and the
- * benchmark run on it); 2.10 is the floor (CI runs the suite on it too). 2.9 is refused: on 2.9.10
- * a replay's JetStream requests are 20–80× slower, a filtered consumer's pending count can be wrong
- * (docs/design.md, "Replay"), and herald no longer carries the workarounds 2.9 needed.
+ * benchmark run on it); 2.10 is the floor, and CI runs the suite on 2.10.27 too (Debian 13's).
+ *
+ * Within 2.10 the floor is 2.10.14, the first release with both server fixes herald now relies on:
+ * `+TERM <reason>` is understood from 2.10.4 (2.9 ignored a term with a reason: the message stayed
+ * pending), and from 2.10.14 a nak'ed message handed to an expired pull request no longer has its
+ * delivery count go backwards (apps/worker/runDelivery.ts). 2.9 is refused: its replay requests
+ * are 20–80× slower, its file store miscounts a filtered consumer's pending messages (fixed in
+ * 2.9.15; apps/notifier/replayFrom.ts), and it republished events out of sequence order.
  */
-export const NATS_SERVER_FLOOR = "2.10.0";
+export const NATS_SERVER_FLOOR = "2.10.14";
 
 /** A server below {@link NATS_SERVER_FLOOR}: every app refuses it at start-up, saying what to do. */
 export class NatsServerTooOldError extends Error {
@@ -12,7 +17,7 @@ export class NatsServerTooOldError extends Error {
   constructor(found: string, where: string) {
     super(
       `nats-server ${found} (${where}) is older than ${NATS_SERVER_FLOOR}, the oldest herald supports. ` +
-        "Run `npm run setup` to get the current nats-server into .tools/, or install 2.10 or newer " +
+        "Run `npm run setup` to get the current nats-server into .tools/, or install " + NATS_SERVER_FLOOR + " or newer " +
         "and point NATS_SERVER_BIN (npm start) or NATS_URL (the apps) at it.",
     );
     this.name = "NatsServerTooOldError";
