@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { RESULTS_STREAM } from "../../libs/contracts/mod.ts";
+import { readResultsMessage } from "../../libs/results/mod.ts";
 
 /** One stored event as the notifier forwards it: its sequence and the envelope's JSON text. */
 export interface RawEvent {
@@ -8,6 +9,21 @@ export interface RawEvent {
 }
 
 const NS_PER_MS = 1_000_000;
+/** How long one pull waits for its page. */
+const PAGE_WAIT_MS = 5_000;
+/** Empty pages in a row, while the leader holds more to send, before a replay gives up. */
+const MAX_EMPTY_PAGES = 3;
+
+/**
+ * The replay's consumer stopped delivering events the stream leader holds. The stream ends with
+ * an error; the client reconnects with its last id and the next replay takes it from there.
+ */
+export class ReplayStalledError extends Error {
+  constructor(filter: string, lastSeen: number, target: number) {
+    super(`replay of ${filter} stalled after sequence ${lastSeen}, short of ${target}`);
+    this.name = "ReplayStalledError";
+  }
+}
 
 /**
  * The stored events matching `filter` with sequences from `fromSeq` to `toSeq`, in order, read in
@@ -32,7 +48,7 @@ export async function* replayFrom(
   pageSize = 512,
 ): AsyncGenerator<RawEvent> {
   if (fromSeq > toSeq) return;
-  const last = await jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: filter });
+  const last = await readResultsMessage(jsm, "leader", { last_by_subj: filter });
   if (!last || last.seq < fromSeq) return;
   // Events stored after toSeq are live ones (the stream subscribed before toSeq was read). If the
   // last match is past toSeq, some match at or past toSeq exists, so the loop below reaches it.
@@ -50,10 +66,13 @@ export async function* replayFrom(
   });
   let next: Promise<ConsumerMessages> | null = null;
   try {
-    // From the info just returned: `consumers.get` would ask the server for it again.
+    // From the info just returned: `consumers.get` would ask the server for it again (a cheap
+    // request since 2.10; 2.9 counted the pending messages anew for it, a scan).
     const consumer = js.consumers.getConsumerFromInfo(info);
-    const pull = () => consumer.fetch({ max_messages: pageSize, expires: 5_000 });
+    const pull = () => consumer.fetch({ max_messages: pageSize, expires: PAGE_WAIT_MS });
     next = pull();
+    let lastSeen = fromSeq - 1;
+    let emptyPages = 0;
     for (;;) {
       const page: ConsumerMessages = await next;
       // Ask for the following page now: nats-server serves a consumer's pulls in order, so it
@@ -63,12 +82,21 @@ export async function* replayFrom(
       let received = 0;
       for await (const m of page) {
         received++;
+        lastSeen = m.seq;
         if (m.seq > toSeq) return;
         yield { seq: m.seq, json: m.string() };
         if (m.seq >= target) return;
       }
-      // A page that expired empty: what remained was removed meanwhile (max_age, a purge).
-      if (received === 0) return;
+      if (received > 0) {
+        emptyPages = 0;
+        continue;
+      }
+      // A page expired empty before the target. Either what remained was removed meanwhile
+      // (max_age, a purge), or the consumer lives on a replica that lags: nats-server places an R1
+      // consumer of an R3 stream on any peer, not on the leader. The leader tells which.
+      const more = await readResultsMessage(jsm, "leader", { seq: lastSeen + 1, next_by_subj: filter });
+      if (!more || more.seq > target) return;
+      if (++emptyPages >= MAX_EMPTY_PAGES) throw new ReplayStalledError(filter, lastSeen, target);
     }
   } finally {
     void next?.then((page) => page.stop()).catch(() => undefined);

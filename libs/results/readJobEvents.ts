@@ -19,7 +19,11 @@ export function decodeStoredEvent(m: StoredMsg): StoredEvent {
   return { seq: m.seq, event: m.json<JobEvent>() };
 }
 
-async function get(
+/**
+ * One stored message of RESULTS: the last one on a subject (`last_by_subj`), or the first on or
+ * after `seq` (`next_by_subj`); wildcard subjects work on every supported server. Null if none.
+ */
+export async function readResultsMessage(
   jsm: JetStreamManager,
   from: ReadFrom,
   query: { last_by_subj: string } | { seq: number; next_by_subj: string },
@@ -36,7 +40,7 @@ export async function readLastEvent(
   jobId: string,
   from: ReadFrom = "replica",
 ): Promise<StoredEvent | null> {
-  const m = await get(jsm, from, { last_by_subj: resultSubject(clientId, jobId) });
+  const m = await readResultsMessage(jsm, from, { last_by_subj: resultSubject(clientId, jobId) });
   return m ? decodeStoredEvent(m) : null;
 }
 
@@ -47,6 +51,6 @@ export async function readFirstEvent(
   jobId: string,
   from: ReadFrom = "replica",
 ): Promise<StoredEvent | null> {
-  const m = await get(jsm, from, { seq: 0, next_by_subj: resultSubject(clientId, jobId) });
+  const m = await readResultsMessage(jsm, from, { seq: 0, next_by_subj: resultSubject(clientId, jobId) });
   return m ? decodeStoredEvent(m) : null;
 }
