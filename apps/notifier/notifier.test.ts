@@ -1,6 +1,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
+import { headers } from "@nats-io/transport-node";
 import { RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
 import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
@@ -321,6 +322,30 @@ describe("resync", () => {
     expect(s.resyncs).toEqual([first.at(-1)]);
     expect(s.repeatsAfterResync).toBe(5); // the second batch came again, and was dropped by id
     expect(s.ids).toEqual([...first, ...second, ...third]);
+    s.close();
+  });
+});
+
+describe("a live event out of sequence order", () => {
+  it("is neither dropped nor sent out of order: the stream resyncs from just before it", async () => {
+    const c = await stack.client();
+    const s = sse(c.token, "/v1/events");
+    await s.waitFor((x) => x.opens === 1);
+    const jobId = ulid();
+    const seqs = await publishEvents(c.clientId, 3, jobId);
+    await s.waitFor((x) => x.events.length === 3);
+    // What nats-server 2.9 did now and then: republish an event after a later one. Here the second
+    // event's live copy comes again, after the third.
+    const second = await stack.nats.jsm.streams.getMessage(RESULTS_STREAM, { seq: seqs[1]! });
+    const h = headers();
+    h.set("Nats-Sequence", String(seqs[1]));
+    stack.nats.nc.publish(`live.${c.clientId}.${jobId}`, second!.data, { headers: h });
+    await s.waitFor((x) => x.opens === 2, 10_000, "reconnected after the resync");
+    expect(s.resyncs).toEqual([seqs[1]! - 1]);
+    const more = await publishEvents(c.clientId, 1, jobId);
+    await s.waitFor((x) => x.events.length === 4);
+    expect(s.ids).toEqual([...seqs, ...more]);
+    expect(s.repeatsAfterResync).toBe(2); // the second and third came again, dropped by id
     s.close();
   });
 });

@@ -143,8 +143,8 @@ export class Ledger {
     let outOfOrder = 0;
     for (const c of this.clients) {
       const seen = new Set<number>();
-      // Order is a per-job promise: events of different jobs may interleave, and a late live event
-      // (republished out of sequence order) or one recovered by a resync arrives below the highest id.
+      // Order is a per-job promise: events of different jobs may interleave, and one recovered by a
+      // resync (after a RESULTS leader change, or a live event out of order) arrives below the highest id.
       const lastOfJob = new Map<string, number>();
       const terminals = new Map<string, number>();
       for (const e of c.sse.events) {
