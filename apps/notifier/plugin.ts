@@ -136,7 +136,8 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     if (e === "disconnected") deps.hub.closeAll("nats_unavailable");
   });
   // A new RESULTS leader: events the old one stored in its last moments may never have been
-  // republished live. Every stream resyncs over a window that covers the election.
+  // republished live. Every stream resyncs over a window that covers the election. (Not a 2.9
+  // quirk: 2.10 and 2.15 also republish only on the leader, when it applies the message.)
   const leaderChanges = deps.nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${RESULTS_STREAM}`, {
     callback: () => {
       app.log.warn({ streams: deps.hub.size }, "RESULTS has a new leader; event streams resync");
