@@ -30,7 +30,7 @@ try {
     servers = [server.url];
     // Tools (npm run dlq) find this server here when NATS_URL is not set.
     writeFileSync(path.join(config.dataDir, "nats-url"), `${server.url}\n`);
-    log.info({ url: server.url, natsPid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
+    log.info({ url: server.url, version: server.version, natsPid: server.pid, storeDir: path.join(config.dataDir, "nats") }, "started embedded nats-server");
   }
   const secrets = config.tokenSecrets.length ? config.tokenSecrets : [loadOrCreateTokenSecret(config.dataDir, log)];
   const nats = await connectAndProvision(config, servers, "herald", log);
