@@ -47,7 +47,7 @@ function herald(args: string[], opts: { env?: Record<string, string>; onStdout?:
   });
   child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
   const done = new Promise<Run>((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }
 const run = (args: string[], env?: Record<string, string>) => herald(args, env ? { env } : {}).done;
 
@@ -166,12 +166,16 @@ describe("herald CLI", () => {
 
   it("Ctrl-C while waiting exits 130", async () => {
     const w = herald(["submit", "sleep", "--payload", '{"ms":20000,"steps":20}', "--wait"]);
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Waiting, that is: the job is queued and the command follows it (not a fixed delay: on a busy
+    // machine the CLI was still starting after 1.5 s, and the signal killed it before its handler).
+    await expect.poll(() => /job \S+ queued/.test(w.stderr()), { timeout: 15_000 }).toBe(true);
+    const id = /job (\S+) queued/.exec(w.stderr())![1]!;
+    const status = async () => (JSON.parse((await run(["status", id, "--json"])).stdout) as { status: string }).status;
+    await expect.poll(status, { timeout: 15_000 }).toBe("running");
     w.child.kill("SIGINT");
     const r = await w.done;
     expect(r.code).toBe(130);
     // Ctrl-C stops following, not the job: it is still running; cancel it so the next test starts quiet.
-    const id = /job (\S+) queued/.exec(r.stderr)![1]!;
     expect(JSON.parse((await run(["status", id, "--json"])).stdout).status).toBe("running");
     expect((await run(["cancel", id])).code).toBe(0);
   });
