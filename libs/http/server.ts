@@ -184,5 +184,8 @@ function jsonClientError(err: Error & { code?: string }, socket: Socket): void {
  */
 export async function drainAndClose(app: FastifyInstance): Promise<void> {
   (app as unknown as Record<symbol, boolean>)[DRAINING] = true;
+  // Each step of a stop is logged: a stop that hangs then says where (onShutdown's timeout).
+  app.log.info("HTTP server draining");
   await app.close();
+  app.log.info("HTTP server closed");
 }

@@ -59,6 +59,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
 export async function drainNats(nc: NatsConnection, log: Logger): Promise<void> {
   try {
     await nc.drain();
+    log.info("NATS connection drained");
   } catch (err) {
     log.warn({ err }, "NATS drain failed at shutdown; closing");
     await nc.close().catch(() => undefined);

@@ -191,15 +191,21 @@ describe.sequential("one nats-server", () => {
   it("graceful restarts (SIGTERM) of an api, a worker and a notifier under load: each exits 0, nothing lost", async () => {
     const [api, worker, notifier] = [d.of("api")[0]!, d.of("worker")[0]!, d.of("notifier")[0]!];
     const exits: unknown[] = [];
+    const lastLines: string[] = [];
     const ledger = await underLoad(d, "graceful restarts", async () => {
       await pause(600);
       for (const app of [api, worker, notifier]) {
         d.kill(app, "SIGTERM");
-        exits.push(await app.exited);
+        const exit = await app.exited;
+        exits.push(exit);
+        if (exit.code !== 0) {
+          const lines = app.logs().trim().split("\n").filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
+          lastLines.push(`${app.kind}:`, ...lines.slice(-20));
+        }
         await d.start(app.kind);
       }
     });
-    expect(exits).toEqual(Array(3).fill({ code: 0, signal: null }));
+    expect(exits, lastLines.join("\n")).toEqual(Array(3).fill({ code: 0, signal: null }));
     expect(worker.logs()).toMatch(/grace period over; handing running jobs back|"msg":"stopped"/);
     expectNothingLost(ledger);
   }, 180_000);
