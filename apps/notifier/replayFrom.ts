@@ -53,7 +53,9 @@ export async function* replayFrom(
   // Events stored after toSeq are live ones (the stream subscribed before toSeq was read). If the
   // last match is past toSeq, some match at or past toSeq exists, so the loop below reaches it.
   const target = Math.min(last.seq, toSeq);
-  // The consumer is created by the stream leader, so it sees every stored event.
+  // An R1 memory consumer: cheap, and gone with its last pull. On an R3 stream the server places
+  // it on any of the stream's peers, not necessarily the leader; a peer that lags delivers late,
+  // and the empty-page check below tells late from nothing.
   const info = await jsm.consumers.add(RESULTS_STREAM, {
     filter_subject: filter,
     deliver_policy: DeliverPolicy.StartSequence,
