@@ -17,9 +17,22 @@ tools="${HERALD_TOOLS_DIR:-$root/.tools}"
 dest="$tools/nats-server/$suite"
 bin="$dest/usr/sbin/nats-server"
 
-if [ -x "$bin" ] && [ "${FORCE:-0}" != 1 ] && "$bin" --version >/dev/null 2>&1; then
+have_it() { [ -x "$bin" ] && [ "${FORCE:-0}" != 1 ] && "$bin" --version >/dev/null 2>&1; }
+if have_it; then
   printf '%s\n' "$bin"
   exit 0
+fi
+
+# One fetch of a suite at a time: two test files can ask for the same one at once (apt runs
+# without its own locks here). The second waits, then finds the binary there.
+mkdir -p "$tools/nats-server"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$tools/nats-server/.$suite.lock"
+  flock 9
+  if have_it; then
+    printf '%s\n' "$bin"
+    exit 0
+  fi
 fi
 
 for cmd in apt-get dpkg; do
