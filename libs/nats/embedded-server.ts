@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { definitionPath } from "./paths.ts";
-import { findNatsServer } from "./serverBinary.ts";
+import { findNatsServer, natsServerFromEnv } from "./serverBinary.ts";
 
 export interface EmbeddedServerOptions {
   /** JetStream store directory (created if missing). */
@@ -64,7 +64,7 @@ function embeddedServerEnv(): NodeJS.ProcessEnv {
  */
 export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
   // Refuses a missing binary or one below the supported floor before anything starts.
-  const { bin, version } = findNatsServer(opts.bin ?? (process.env.NATS_SERVER_BIN || undefined));
+  const { bin, version } = opts.bin ? findNatsServer(opts.bin) : natsServerFromEnv();
 
   mkdirSync(opts.storeDir, { recursive: true });
   const pidFile = path.join(opts.storeDir, "nats-server.pid");

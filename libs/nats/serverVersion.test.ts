@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
 import { startRawNatsServer, unsupportedNatsServerBin, type RawNatsServer } from "../../test/helpers/unsupportedNats.ts";
-import { connectNats, findNatsServer, NatsServerTooOldError, startEmbeddedServer, versionAtLeast } from "./mod.ts";
+import { connectNats, natsServerFromEnv, NatsServerTooOldError, startEmbeddedServer, versionAtLeast } from "./mod.ts";
 
 const log = createLogger({ level: "silent", name: "server-version-test" });
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -29,9 +29,12 @@ describe("the supported nats-server releases", () => {
     for (const v of ["2.10.13", "2.10.0", "2.9.10", "2.9.25", "1.99.99", "", "unknown"]) expect(versionAtLeast(v), v).toBe(false);
   });
 
-  it("the server the suite runs on is supported, and it says which", () => {
-    const { version } = findNatsServer(process.env.NATS_SERVER_BIN || undefined);
+  it("the binary chosen for this environment is the one the suite's servers run, and it is supported", async () => {
+    const { version } = natsServerFromEnv();
     expect(versionAtLeast(version)).toBe(true);
+    const nc = await connectNats({ servers: [current.url], name: "which-server", log });
+    expect(nc.info?.version).toBe(version);
+    await nc.close();
   });
 
   it("connecting to nats-server 2.9 fails at once with the version found and what to do; 2.10+ connects", async () => {
