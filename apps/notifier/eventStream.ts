@@ -1,32 +1,19 @@
-import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import {
-  clientResultsFilter,
-  eventNameOf,
-  isTerminal,
-  liveClientFilter,
-  liveJobSubject,
-  RESULTS_STREAM,
-  resultSubject,
-} from "../../libs/contracts/mod.ts";
+import { clientResultsFilter, eventNameOf, isTerminal, resultSubject } from "../../libs/contracts/mod.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
-import { replayFrom, type RawEvent } from "./replayFrom.ts";
+import type { LiveFeed, LiveListener } from "./liveFeed.ts";
+import type { RawEvent } from "./replayFrom.ts";
+import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame } from "./sink.ts";
 
-export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "resync" | "error";
+export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
 
 const LINE_BREAK = /[\r\n]/;
 
-/** How many recently sent (time, id) pairs a stream remembers (at least), for a resync. */
-const SENT_HISTORY = 4_096;
-/** … forgotten this many at a time. */
-const HISTORY_TRIM = 1_024;
-
 export interface EventStreamOptions {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  /** Every live event, in sequence order; the stream registers there for its client's. */
+  feed: LiveFeed;
+  reads: ResumeReads;
   clientId: string;
   /** One job's stream (ends after its terminal event), or all of the client's events. */
   jobId?: string;
@@ -36,24 +23,25 @@ export interface EventStreamOptions {
   /** Bytes of live events waiting for a slow client before it is cut off. */
   sendBufferBytes: number;
   log: Logger;
+  /** Called once when the replay is over (caught up, or the stream ended first). */
+  onReplayed?: () => void;
 }
 
 /**
  * One client's event stream: replay what it missed, then live events, with nothing lost or
- * repeated whatever the timing (DESIGN.md, "The replay that loses nothing"):
+ * repeated whatever the timing (docs/design.md, "The replay that loses nothing"):
  *
- * 1. subscribe to the client's live subject first (and flush, so the server has the subscription),
- *    buffering what arrives;
- * 2. read the stream's last sequence S, replay the client's events from L + 1 to S;
- * 3. send the buffered live events above the last one sent, then each live event as it comes.
+ * 1. register with the live feed (synchronous: from here on every live event of the client above
+ *    the feed's watermark reaches this stream), buffering what arrives;
+ * 2. read the client's last stored event L (from the leader) and replay its events after the
+ *    client's id up to L;
+ * 3. send the buffered live events above L, then each live event as it comes.
  *
- * Every event the client can miss is either ≤ S (replayed) or published after the subscription
- * existed (buffered): a live event at or below S was replayed (or is the client's already), one
- * above S is new. Live events come in sequence order: since 2.10, nats-server stores and
- * republishes a stream's messages in one queue, in order (2.9 stored them from each client's
- * connection, and republished two a few ms out of order at 1,000 jobs/s: the benchmark caught
- * it). Should one ever arrive below the last id sent, it is not dropped: the stream resyncs from
- * just before it (see resync), and the client's reconnect replays it.
+ * Every event the client can miss is either ≤ L (replayed) or stored after L was read, hence after
+ * the stream registered (live). A stream with nothing to resume (no Last-Event-ID) reads nothing at
+ * all: it starts at the feed's watermark. The feed hands out events in sequence order (it holds one
+ * above a hole until the hole is filled), so ids only increase, and `id:` is a cursor: every event
+ * of the client up to it has been sent, and a client resuming after it misses nothing.
  *
  * The live buffer is the per-connection send buffer: past `sendBufferBytes` the client is cut off
  * (its reconnect replays from its last id), so a client that stops reading cannot grow memory.
@@ -62,15 +50,15 @@ export interface EventStreamOptions {
  * fields. Once the replay is done no async function stays suspended and no promise is pending per
  * stream: a live event starts a short drain (#drain) that returns when the buffer is empty, and
  * whoever sees the end last (end() itself when the stream is idle, else the replay or the drain)
- * releases everything (#finish). Buffers and the sent history are allocated on first use.
+ * releases everything (#finish). Buffers are allocated on first use.
  */
-export class EventStream {
+export class EventStream implements LiveListener {
   readonly clientId: string;
   readonly jobId: string | undefined;
   /** Which of the hub's heartbeat slices this stream is in (set by the Hub). */
   heartbeatSlot = 0;
   #o: EventStreamOptions;
-  #sub: Subscription | null = null;
+  #registered = false;
   #onEnd: ((end: StreamEnd) => void) | null = null;
   /** Resolves start()'s promise: the first frame is out, or the stream is over. */
   #underway: (() => void) | null = null;
@@ -85,16 +73,12 @@ export class EventStream {
   #finished = false;
   #replayed = 0;
   #sent = 0;
-  /** Where this stream started: every event above it is this stream's to deliver. */
-  #baseline = 0;
-  /** Highest id sent (for resync). */
-  #lastSent = 0;
-  /** The client's id: where it started, then the highest id sent (logged at the end). */
+  /** The client's id: where it started, then the highest id sent. */
   #lastEventId = 0;
-  /** RESULTS' last sequence when the replay was read: live events at or below it were replayed. */
+  /** Live events at or below this were replayed (or came before the stream registered). */
   #replayedThrough = 0;
-  /** Recently sent ids with when they were sent (oldest first), for resync(). */
-  #history: { at: number; seq: number }[] | null = null;
+  /** The feed's watermark when the stream registered: every live event above it comes here. */
+  #registeredAt = 0;
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
@@ -110,41 +94,19 @@ export class EventStream {
     if (!this.#busy) this.#finish();
   }
 
-  get ended(): StreamEnd | null {
-    return this.#end;
-  }
-
   /**
-   * Ends the stream telling the client to resume from before the last `windowMs`: it sends
-   * `event: resync` with `id:` set back to the last id sent before that window (or the stream's
-   * start), so that the client's reconnect replays — from the stream leader — every event of the
-   * window. Used when the RESULTS leader changes: an event the old leader stored but did not
-   * republish live would otherwise be skipped by a client that has already received later ones.
-   * Events the client already has come again; clients drop them by id (the client library does).
+   * Ends the stream for a notifier that is stopping: its last frame lowers the client's reconnect
+   * delay to `retryMs` (the hub staggers the ends, so a short delay does not make a storm).
    */
-  async resync(windowMs: number): Promise<void> {
+  leave(retryMs: number): void {
     if (this.#end) return;
-    const cutoff = Date.now() - windowMs;
-    let resumeFrom = this.#baseline;
-    const history = this.#history ?? [];
-    for (let i = history.length - 1; i >= 0; i--) {
-      if (history[i]!.at < cutoff) {
-        resumeFrom = history[i]!.seq;
-        break;
-      }
-    }
-    if (resumeFrom >= this.#lastSent) return; // nothing sent inside the window: nothing to redo
-    await this.#resyncFrom(resumeFrom);
+    void this.#o.sink.send({ retry: retryMs }).catch(() => undefined);
+    this.end("shutdown");
   }
 
-  /** Ends the stream with a `resync` frame whose id sends the client back to `resumeFrom`. */
-  async #resyncFrom(resumeFrom: number): Promise<void> {
-    // The frame is written synchronously (sink.send writes before it returns its promise), and the
-    // stream ends in the same tick: nothing can be sent after it (its id must be the client's last),
-    // and it is out before the end closes the connection.
-    const sent = this.#o.sink.send({ id: String(resumeFrom), event: "resync", data: JSON.stringify({ resumeFrom }) }).catch(() => undefined);
-    this.end("resync");
-    await sent;
+  /** LiveListener: the feed lost its place (NATS down, or a hole it could not fill). */
+  onFeedLost(): void {
+    this.end("nats_unavailable");
   }
 
   /** Events sent from RESULTS (a replay), as opposed to live. */
@@ -158,61 +120,66 @@ export class EventStream {
    * written) or over: the request handler need not stay suspended for the stream's lifetime.
    */
   start(onEnd: (end: StreamEnd) => void): Promise<void> {
-    const { nc, clientId, jobId, sink } = this.#o;
+    const { feed, clientId, sink } = this.#o;
     this.#onEnd = onEnd;
     this.#busy = true;
-    this.#sub = nc.subscribe(jobId ? liveJobSubject(clientId, jobId) : liveClientFilter(clientId), {
-      callback: (err, m) => {
-        if (!err) this.#onLive(m);
-      },
-    });
+    // Step 1, synchronously: live events above the watermark come to this stream from now on.
+    this.#registeredAt = feed.watermark;
+    feed.add(clientId, this);
+    this.#registered = true;
     sink.onGone(() => this.end("client_closed"));
     const underway = new Promise<void>((resolve) => (this.#underway = resolve));
     void this.#replay();
     return underway;
   }
 
-  /** Steps 1 and 2: the first frame, then the replay; then live events (or the end). */
+  /** Step 2: the first frame, then the replay; then live events (or the end). */
   async #replay(): Promise<void> {
-    const { nc, jsm, js, clientId, jobId, from } = this.#o;
+    const { reads, clientId, jobId, from } = this.#o;
     this.#lastEventId = from.kind === "after" ? from.seq : 0;
+    this.#replayedThrough = this.#registeredAt;
     try {
-      await nc.flush();
       await this.#send({ retry: this.#o.retryMs });
       this.#markUnderway();
-      const { state } = await jsm.streams.info(RESULTS_STREAM);
-      // Live only: everything stored from here on is this stream's to deliver.
-      this.#baseline = from.kind === "after" ? from.seq : from.kind === "earliest" || jobId ? 0 : state.last_seq;
-
       if (from.kind !== "live" || jobId) {
-        const firstSeq = Math.max(1, state.first_seq);
-        let start = firstSeq;
+        const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
+        const last = await reads.lastMatch(filter);
+        let start = 1;
         if (from.kind === "after") {
-          if (from.seq > state.last_seq) {
-            // Not an id of this stream (it was reset, or the id is made up): catch up on everything
-            // retained rather than wait for ids that may never come.
-            await this.#send(gapFrame("unknown_id", from.seq, firstSeq));
-            this.#lastEventId = 0;
-            this.#baseline = 0;
-          } else if (from.seq + 1 < firstSeq) {
-            await this.#send(gapFrame("expired", from.seq, firstSeq));
-          } else {
-            start = from.seq + 1;
+          start = from.seq + 1;
+          // The id is known without a read when the feed has handed it out, and a client whose last
+          // stored event is at or below its id missed nothing. Otherwise the stream's bounds tell
+          // an id from elsewhere (the stream was reset, or the id is made up) and events expired
+          // since: one read shared by the streams opening together.
+          if (from.seq > this.#registeredAt || last === null || last > from.seq) {
+            const { first, last: end } = await reads.bounds();
+            if (from.seq > end) {
+              // Not an id of this stream: catch up on everything retained rather than wait for
+              // ids that may never come.
+              await this.#send(gapFrame("unknown_id", from.seq, first));
+              this.#lastEventId = 0;
+              start = first;
+            } else if (from.seq + 1 < first) {
+              await this.#send(gapFrame("expired", from.seq, first));
+              start = first;
+            }
           }
         }
-        const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
-        for await (const ev of replayFrom(js, jsm, filter, start, state.last_seq)) {
-          if (this.#end) break;
-          if (ev.seq <= this.#lastEventId) continue;
-          await this.#sendEvent(ev);
-          this.#lastEventId = ev.seq;
-          this.#replayed++;
+        if (last !== null && last >= start && !this.#end) {
+          for await (const ev of reads.replay(filter, start, last)) {
+            if (this.#end) break;
+            if (ev.seq <= this.#lastEventId) continue;
+            await this.#sendEvent(ev);
+            this.#lastEventId = ev.seq;
+            this.#replayed++;
+          }
         }
+        this.#replayedThrough = Math.max(this.#replayedThrough, last ?? 0);
       }
-      this.#replayedThrough = state.last_seq;
     } catch (err) {
       this.#failed(err);
     }
+    this.#o.onReplayed?.();
     this.#busy = false;
     if (this.#end) this.#finish();
     else if (this.#live) void this.#drain();
@@ -225,16 +192,10 @@ export class EventStream {
       for (let ev = this.#live?.shift(); ev && !this.#end; ev = this.#live?.shift()) {
         this.#liveBytes -= ev.json.length;
         if (this.#live!.length === 0) this.#live = null;
-        if (ev.seq <= this.#replayedThrough) continue;
-        if (ev.seq <= this.#lastSent) {
-          // Out of sequence order: not seen since 2.10 (see the class comment). Not dropped, not
-          // sent out of order: the client comes back for it.
-          this.#o.log.warn({ clientId: this.clientId, seq: ev.seq, lastSent: this.#lastSent }, "live event out of order; resyncing");
-          await this.#resyncFrom(ev.seq - 1);
-          break;
-        }
+        // Replayed already: the feed's order means nothing else is at or below the last id.
+        if (ev.seq <= this.#replayedThrough || ev.seq <= this.#lastEventId) continue;
         await this.#sendEvent(ev);
-        this.#lastEventId = Math.max(this.#lastEventId, ev.seq);
+        this.#lastEventId = ev.seq;
       }
     } catch (err) {
       this.#failed(err);
@@ -259,9 +220,9 @@ export class EventStream {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    const { sink, log, clientId, jobId } = this.#o;
-    this.#sub?.unsubscribe();
-    this.#sub = null;
+    const { sink, log, clientId, jobId, feed } = this.#o;
+    if (this.#registered) feed.remove(clientId, this);
+    this.#registered = false;
     this.#live = null;
     this.#liveBytes = 0;
     if (this.#end === "slow_client") sink.destroy();
@@ -276,11 +237,9 @@ export class EventStream {
     onEnd?.(this.#end!);
   }
 
-  #onLive(m: Msg): void {
-    if (this.#end) return;
-    const seq = Number(m.headers?.get("Nats-Sequence"));
-    if (!Number.isSafeInteger(seq) || seq <= 0) return;
-    const json = m.string();
+  /** LiveListener: one of the client's live events, in sequence order. */
+  onLive(seq: number, jobId: string, json: string): void {
+    if (this.#end || (this.jobId && jobId !== this.jobId)) return;
     (this.#live ??= []).push({ seq, json });
     this.#liveBytes += json.length;
     if (this.#liveBytes > this.#o.sendBufferBytes) {
@@ -301,12 +260,6 @@ export class EventStream {
     if (LINE_BREAK.test(ev.json)) await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
     else await this.#write(`id: ${ev.seq}\nevent: job.${name}\ndata: ${ev.json}\n\n`);
     this.#sent++;
-    this.#lastSent = Math.max(this.#lastSent, ev.seq);
-    const history = (this.#history ??= []);
-    history.push({ at: Date.now(), seq: ev.seq });
-    // Trimmed a block at a time: removing one entry from the front of a 4,096-entry array moved
-    // the other 4,095 for every event sent (a third of a 100,000-event replay's CPU).
-    if (history.length >= SENT_HISTORY + HISTORY_TRIM) history.splice(0, HISTORY_TRIM);
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
 

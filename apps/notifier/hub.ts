@@ -7,6 +7,9 @@ import type { EventStream, StreamEnd } from "./eventStream.ts";
  */
 const HEARTBEAT_SLICES = 16;
 
+/** A draining notifier ends a slice of its streams this often. */
+const DRAIN_TICK_MS = 100;
+
 /** The event streams this notifier instance is serving: counted, and ended together on shutdown. */
 export class Hub {
   #streams = new Set<EventStream>();
@@ -63,9 +66,21 @@ export class Hub {
     return () => clearTimeout(timer);
   }
 
-  /** Asks every stream to resync over the last `windowMs` (see EventStream.resync). */
-  resyncAll(windowMs: number): void {
-    for (const s of this.#streams) void s.resync(windowMs);
+  /**
+   * Ends every stream over `windowMs`, a slice every DRAIN_TICK_MS, each with a last `retry:` drawn
+   * from [0, lastRetryMs]: a notifier that is stopping (a deploy) hands its clients to the others at
+   * a steady rate instead of all at once. Resolves when the last slice has ended. Streams that open
+   * meanwhile (none should: the server turns new requests away while draining) end in the last.
+   */
+  async drain(windowMs: number, lastRetryMs: number): Promise<void> {
+    const streams = [...this.#streams];
+    const slices = Math.min(streams.length, Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS)));
+    for (let i = 0; i < slices; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, windowMs / slices));
+      const end = Math.floor(((i + 1) * streams.length) / slices);
+      for (let k = Math.floor((i * streams.length) / slices); k < end; k++) streams[k]!.leave(Math.floor(Math.random() * (lastRetryMs + 1)));
+    }
+    for (const s of this.#streams) s.leave(lastRetryMs);
   }
 
   /** Ends every stream (clients reconnect, to this instance or another, and resume). */

@@ -21,12 +21,12 @@ try {
   const app = createHttpServer({ log, config });
   const metrics = createMetrics("notifier");
   await app.register(opsPlugin, { metrics, nats });
-  await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config, metrics));
+  await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config, metrics, log));
   await app.listen({ host: config.host, port: config.port });
   onShutdown(log, async () => {
     await drainAndClose(app); // ends every event stream first: clients reconnect elsewhere
     await drainNats(nats.nc, log);
-  });
+  }, config.sseDrainWindowMs + 20_000);
 } catch (err) {
   exitOnStartupError(log, err);
 }

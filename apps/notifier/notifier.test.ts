@@ -4,6 +4,7 @@ import { ulid } from "ulid";
 import { headers } from "@nats-io/transport-node";
 import { RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
+import type { Subscription } from "@nats-io/transport-node";
 import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
 
 let stack: Stack;
@@ -199,6 +200,169 @@ describe("resume", () => {
   });
 });
 
+/** Counts the JetStream API requests that mention `clientId`, by kind, while `body` runs. */
+async function countRequests(clientId: string, body: () => Promise<void>): Promise<{ msgGets: number; consumerCreates: number; streamInfos: number }> {
+  const counts = { msgGets: 0, consumerCreates: 0, streamInfos: 0 };
+  const subs: Subscription[] = [];
+  const count = (subject: string, key: keyof typeof counts, mine = true) =>
+    subs.push(
+      stack.nats.nc.subscribe(subject, {
+        callback: (_e, m) => {
+          if (!mine || m.string().includes(clientId)) counts[key]++;
+        },
+      }),
+    );
+  count(`$JS.API.STREAM.MSG.GET.${RESULTS_STREAM}`, "msgGets");
+  count(`$JS.API.CONSUMER.CREATE.${RESULTS_STREAM}`, "consumerCreates");
+  count(`$JS.API.CONSUMER.CREATE.${RESULTS_STREAM}.>`, "consumerCreates");
+  count(`$JS.API.STREAM.INFO.${RESULTS_STREAM}`, "streamInfos", false);
+  await stack.nats.nc.flush();
+  try {
+    await body();
+    await stack.nats.nc.flush();
+  } finally {
+    for (const sub of subs) sub.unsubscribe();
+  }
+  return counts;
+}
+
+describe("what a resume costs", () => {
+  it("missed nothing: one read, no consumer; missed a few: read one by one, no consumer; a long gap: a consumer", async () => {
+    const c = await stack.client();
+    const seqs = await publishEvents(c.clientId, 40);
+    // Nothing missed: the last event matching the client is at or below its id. One MSG.GET.
+    const none = await countRequests(c.clientId, async () => {
+      const s = sse(c.token, "/v1/events", String(seqs.at(-1)));
+      await s.waitFor((x) => x.opens === 1);
+      const more = await publishEvents(c.clientId, 1);
+      await s.waitFor((x) => x.events.length === 1);
+      expect(s.ids).toEqual(more);
+      s.close();
+    });
+    expect(none).toEqual({ msgGets: 1, consumerCreates: 0, streamInfos: 0 });
+    const all = [...seqs, ...(await publishEvents(c.clientId, 0))];
+    // A few missed (3): read from the leader one by one, no consumer.
+    const few = await countRequests(c.clientId, async () => {
+      const s = sse(c.token, "/v1/events", String(seqs[36]));
+      await s.waitFor((x) => x.events.length >= 4);
+      expect(s.ids.slice(0, 3)).toEqual(seqs.slice(37));
+      s.close();
+    });
+    expect(few.consumerCreates).toBe(0);
+    expect(few.msgGets).toBeGreaterThanOrEqual(4); // the last match, then each missed event
+    // A long gap (40 events): a few reads, then a consumer pages through the rest.
+    const long = await countRequests(c.clientId, async () => {
+      const s = sse(c.token, "/v1/events", "earliest");
+      await s.waitFor((x) => x.events.length >= all.length);
+      expect(s.ids.slice(0, seqs.length)).toEqual(seqs);
+      s.close();
+    });
+    expect(long.consumerCreates).toBe(1);
+  });
+
+  it("streams that open together share one read of the stream's bounds", async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, () => stack.client()));
+    const first = await Promise.all(clients.map((c) => publishEvents(c.clientId, 2)));
+    // Each missed its second event: each needs the stream's bounds (to tell an expired gap).
+    const counts = await countRequests("-", async () => {
+      const streams = clients.map((c, i) => sse(c.token, "/v1/events", String(first[i]![0])));
+      for (const [i, s] of streams.entries()) await s.waitFor((x) => x.events.length === 1 && x.ids[0] === first[i]![1]);
+      for (const s of streams) s.close();
+    });
+    expect(counts.streamInfos).toBeGreaterThanOrEqual(1);
+    expect(counts.streamInfos).toBeLessThan(clients.length);
+  });
+});
+
+describe("admission", () => {
+  it("sheds a resume past the limit with 503 and a Retry-After; the client comes back and misses nothing", async () => {
+    const limited = await stack.addNotifier({ SSE_RESUME_CONCURRENCY: "1", SSE_RESUME_QUEUE: "0" });
+    const [slow, other] = [await stack.client(), await stack.client()];
+    // A resume that cannot finish: 10 MB to replay to a client that does not read.
+    await publishEvents(slow.clientId, 100, ulid(), 100_000);
+    const { port } = new URL(limited.url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`);
+    socket.pause();
+    socket.on("error", () => undefined);
+    await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(1);
+    const seqs = await publishEvents(other.clientId, 3);
+    const res = await fetch(`${limited.url}/v1/events`, { headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) } });
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(Number(res.headers.get("retry-after"))).toBeLessThanOrEqual(5);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("overloaded");
+    // A stream that starts live reads nothing, and is not held back.
+    const live = sse(other.token, "/v1/events", undefined, () => limited.url);
+    await live.waitFor((x) => x.opens === 1);
+    live.close();
+    socket.destroy();
+    await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(0);
+    // Its place was kept: the next try resumes from the same id.
+    const again = sse(other.token, "/v1/events", String(seqs[0]), () => limited.url);
+    await again.waitFor((x) => x.events.length === 2);
+    expect(again.ids).toEqual(seqs.slice(1));
+    again.close();
+    expect(await limited.metrics.registry.getSingleMetricAsString("herald_sse_shed_total")).toMatch(/reason="overloaded"[^\n]* 1/);
+  });
+
+  it("answers 503 with Retry-After while it has no NATS connection (and /readyz says so)", async () => {
+    const own = await startStack();
+    try {
+      const n = await own.addNotifier();
+      const c = await own.client();
+      await own.server.stop();
+      await expect.poll(async () => (await fetch(`${n.url}/readyz`)).status, { timeout: 10_000 }).toBe(503);
+      for (const lastEventId of [undefined, "earliest", "5"]) {
+        const res = await fetch(`${n.url}/v1/events`, {
+          headers: { ...c.auth, accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
+        });
+        expect(res.status).toBe(503);
+        expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("nats_unavailable");
+      }
+    } finally {
+      await own.close().catch(() => undefined);
+    }
+  });
+});
+
+describe("a stopping notifier", () => {
+  it("ends its streams spread over SSE_DRAIN_WINDOW, each with a short last retry:", async () => {
+    const draining = await stack.addNotifier({ SSE_DRAIN_WINDOW: "1s", SSE_RETRY_MS: "2000" });
+    const clients = await Promise.all(Array.from({ length: 30 }, () => stack.client()));
+    const ends: { at: number; retries: number[] }[] = [];
+    const readers = clients.map(async (c) => {
+      const res = await fetch(`${draining.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" } });
+      const reader = res.body!.getReader();
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const retries = [...text.matchAll(/^retry: (\d+)$/gm)].map((m) => Number(m[1]));
+      ends.push({ at: Date.now(), retries });
+    });
+    await expect.poll(() => draining.hub.size, { timeout: 5_000 }).toBe(clients.length);
+    const t0 = Date.now();
+    await draining.stop();
+    await Promise.all(readers);
+    expect(ends).toHaveLength(clients.length);
+    // Not all at once: the ends fall in many of the window's 100 ms slices, the last near its end.
+    const slices = new Set(ends.map((e) => Math.floor((e.at - t0) / 100)));
+    expect(slices.size).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...ends.map((e) => e.at)) - t0).toBeGreaterThanOrEqual(700);
+    // Each stream's last frame lowered its reconnect delay from SSE_RETRY_MS to at most 500 ms.
+    for (const e of ends) {
+      expect(e.retries).toHaveLength(2);
+      expect(e.retries[0]).toBe(2000);
+      expect(e.retries[1]).toBeLessThanOrEqual(500);
+    }
+  });
+});
+
 describe("a long replay", () => {
   it("replays 20,000 missed events in order, paged, and then goes live", async () => {
     const c = await stack.client();
@@ -301,52 +465,6 @@ describe("failover", () => {
     s.close();
     expect(b.hub.size + a.hub.size).toBeLessThanOrEqual(1);
     expect(s.ids).toEqual(published);
-  });
-});
-
-describe("resync", () => {
-  it("a resync sends the client back before the window, it replays it, and a client that drops ids it has gets every event once", async () => {
-    const c = await stack.client();
-    const s = sse(c.token, "/v1/events");
-    await s.waitFor((x) => x.opens === 1);
-    const first = await publishEvents(c.clientId, 5);
-    await s.waitFor((x) => x.events.length === 5);
-    await new Promise((r) => setTimeout(r, 300));
-    const second = await publishEvents(c.clientId, 5);
-    await s.waitFor((x) => x.events.length === 10);
-    // As after a RESULTS leader change: replay the last 200 ms (the second batch).
-    notifier.hub.resyncAll(200);
-    await s.waitFor((x) => x.opens === 2, 5_000, "reconnected after the resync");
-    const third = await publishEvents(c.clientId, 2);
-    await s.waitFor((x) => x.events.length === 12);
-    expect(s.resyncs).toEqual([first.at(-1)]);
-    expect(s.repeatsAfterResync).toBe(5); // the second batch came again, and was dropped by id
-    expect(s.ids).toEqual([...first, ...second, ...third]);
-    s.close();
-  });
-});
-
-describe("a live event out of sequence order", () => {
-  it("is neither dropped nor sent out of order: the stream resyncs from just before it", async () => {
-    const c = await stack.client();
-    const s = sse(c.token, "/v1/events");
-    await s.waitFor((x) => x.opens === 1);
-    const jobId = ulid();
-    const seqs = await publishEvents(c.clientId, 3, jobId);
-    await s.waitFor((x) => x.events.length === 3);
-    // What nats-server 2.9 did now and then: republish an event after a later one. Here the second
-    // event's live copy comes again, after the third.
-    const second = await stack.nats.jsm.streams.getMessage(RESULTS_STREAM, { seq: seqs[1]! });
-    const h = headers();
-    h.set("Nats-Sequence", String(seqs[1]));
-    stack.nats.nc.publish(`live.${c.clientId}.${jobId}`, second!.data, { headers: h });
-    await s.waitFor((x) => x.opens === 2, 10_000, "reconnected after the resync");
-    expect(s.resyncs).toEqual([seqs[1]! - 1]);
-    const more = await publishEvents(c.clientId, 1, jobId);
-    await s.waitFor((x) => x.events.length === 4);
-    expect(s.ids).toEqual([...seqs, ...more]);
-    expect(s.repeatsAfterResync).toBe(2); // the second and third came again, dropped by id
-    s.close();
   });
 });
 

@@ -3,16 +3,16 @@ import fastifySseModule, { type SSEPluginOptions } from "@fastify/sse";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
-
-/** How far back a resync replays after a RESULTS leader change: longer than an election takes. */
-const RESYNC_WINDOW_MS = 20_000;
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
 import { tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
+import { Admission, StreamShedError } from "./admission.ts";
 import { EventStream } from "./eventStream.ts";
 import { Hub } from "./hub.ts";
+import { LiveFeed } from "./liveFeed.ts";
+import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
-import type { EventSink, Frame } from "./sink.ts";
+import { formatFrame, type EventSink, type Frame } from "./sink.ts";
 import type { ConnectionState } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
@@ -25,8 +25,13 @@ const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOp
 
 export interface NotifierDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Every live event, in order (started and stopped with the plugin). */
+  feed: LiveFeed;
+  reads: ResumeReads;
+  admission: Admission;
+  /** A stopping notifier ends its streams over this long (Hub.drain). */
+  drainWindowMs: number;
   tokens: Tokens;
   hub: Hub;
   heartbeatMs: number;
@@ -60,9 +65,10 @@ class SseSink implements EventSink {
   }
 
   send(frame: Frame): Promise<void> {
-    // `data` must be a key of the message even when undefined (a `retry:` frame): @fastify/sse
-    // tells a message from a stream by it.
-    return this.#reply.sse.send({ ...frame, data: frame.data });
+    const sse = this.#reply.sse;
+    if (!sse.isConnected) return Promise.resolve(); // gone: the stream is ending
+    sse.sendHeaders();
+    return this.#reply.raw.write(formatFrame(frame)) ? Promise.resolve() : this.drained();
   }
 
   write(text: string): boolean {
@@ -129,19 +135,22 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     heartbeatInterval: 0,
     serializer: (data: unknown) => (typeof data === "string" ? data : JSON.stringify(data)),
   });
-  app.addHook("preClose", async () => deps.hub.closeAll("shutdown"));
-  // Live events published while this connection was down (or before it resubscribed) would be
-  // missed by a stream that just carried on; ending it makes the client reconnect and replay.
+  // A stopping notifier hands its clients over gradually (the server turns new requests away
+  // meanwhile); the last `retry:` of each stream is short, the slices keep the rate steady.
+  app.addHook("preClose", async () => deps.hub.drain(deps.drainWindowMs, Math.min(deps.retryMs, DRAIN_LAST_RETRY_MS)));
+  // Live events published while NATS was down were missed: every stream ends (its client resumes
+  // with a replay), and new ones are turned away (503) until the feed knows where it is again.
   const unwatch = deps.natsState.onChange((e) => {
-    if (e === "disconnected") deps.hub.closeAll("nats_unavailable");
+    if (e === "disconnected") deps.feed.down();
+    else deps.feed.up();
   });
+  await deps.feed.start();
   // A new RESULTS leader: events the old one stored in its last moments may never have been
-  // republished live. Every stream resyncs over a window that covers the election. (Not a 2.9
-  // quirk: 2.10 and 2.15 also republish only on the leader, when it applies the message.)
+  // republished live. The feed reads them from the new leader (holes above are filled anyway).
   const leaderChanges = deps.nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${RESULTS_STREAM}`, {
     callback: () => {
-      app.log.warn({ streams: deps.hub.size }, "RESULTS has a new leader; event streams resync");
-      deps.hub.resyncAll(RESYNC_WINDOW_MS);
+      app.log.warn({ streams: deps.hub.size }, "RESULTS has a new leader; checking for events not republished");
+      void deps.feed.checkTail();
     },
   });
   const stopHeartbeats = deps.hub.startHeartbeats(deps.heartbeatMs);
@@ -149,6 +158,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     stopHeartbeats();
     unwatch();
     leaderChanges.unsubscribe();
+    deps.feed.stop();
   });
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
@@ -157,18 +167,39 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
         "retry-after": "5",
       });
     }
-    reply.sse.keepAlive();
-    if (!deps.natsState.connected) {
-      // Not a 503: EventSource gives up for good on any error status. A stream that only says
-      // `retry:` and ends makes it come back after that delay, by when NATS may be back.
-      await reply.sse.send({ data: undefined, retry: deps.retryMs });
-      reply.sse.close();
-      return;
+    if (!deps.feed.ready) {
+      // Not a 200 that ends at once: every client would come straight back, and each try would
+      // count as served. A 503 with a jittered Retry-After spreads them out (the client library
+      // and the web page wait that long; a bare EventSource stops, see the README).
+      deps.metrics.sseShed.inc({ reason: "nats_unavailable" });
+      throw new StreamShedError("nats_unavailable", deps.admission.retryAfter());
     }
+    // A stream that resumes reads RESULTS first: those wait for a slot (or are shed). One that
+    // starts live reads nothing and goes straight on.
+    const resumes = from.kind !== "live" || jobId !== undefined;
+    let release: (() => void) | undefined;
+    if (resumes) {
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      reply.raw.once("close", onClose);
+      try {
+        release = await deps.admission.acquire(gone.signal);
+      } catch (err) {
+        if (err instanceof StreamShedError) deps.metrics.sseShed.inc({ reason: err.reason });
+        throw err;
+      } finally {
+        reply.raw.off("close", onClose);
+      }
+      if (gone.signal.aborted) {
+        release(); // the client left while it waited: nothing to answer
+        reply.hijack();
+        return;
+      }
+    }
+    reply.sse.keepAlive();
     const stream = new EventStream({
-      nc: deps.nc,
-      js: deps.js,
-      jsm: deps.jsm,
+      feed: deps.feed,
+      reads: deps.reads,
       clientId,
       ...(jobId ? { jobId } : {}),
       from,
@@ -176,6 +207,14 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       retryMs: deps.retryMs,
       sendBufferBytes: deps.sendBufferBytes,
       log: reply.log as unknown as Logger,
+      ...(resumes
+        ? {
+            onReplayed: () => {
+              release?.();
+              deps.metrics.sseResumeSeconds.observe(reply.elapsedTime / 1000);
+            },
+          }
+        : {}),
     });
     // The handler returns once the stream is under way (its first frame written, so Fastify leaves
     // the response alone) and the stream goes on by itself: a handler, and everything its
@@ -184,6 +223,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       deps.metrics.sseConnections.set(deps.hub.size);
       deps.metrics.sseReplayedEvents.inc(stream.replayed);
       if (end === "slow_client") deps.metrics.sseSlowClientDisconnects.inc();
+      else if (end === "error") deps.metrics.sseStreamErrors.inc();
     });
     deps.metrics.sseConnections.set(deps.hub.size);
     await underway;
@@ -254,18 +294,40 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
 
 export { Hub };
 
+/** The last `retry:` a draining notifier gives a stream is drawn from [0, this]. */
+const DRAIN_LAST_RETRY_MS = 500;
+
 /** NotifierDeps from a connected NATS, the token service and the configuration. */
 export function notifierDeps(
   nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
   tokens: Tokens,
-  config: Pick<Config, "sseHeartbeatMs" | "sseRetryMs" | "sseSendBufferBytes" | "sseMaxStreamsPerClient">,
+  config: Pick<
+    Config,
+    | "sseHeartbeatMs"
+    | "sseRetryMs"
+    | "sseSendBufferBytes"
+    | "sseMaxStreamsPerClient"
+    | "sseResumeConcurrency"
+    | "sseResumeQueue"
+    | "sseResumeQueueWaitMs"
+    | "sseDrainWindowMs"
+  >,
   metrics: Metrics,
+  log: Logger,
   hub = new Hub(),
 ): NotifierDeps {
   return {
     nc: nats.nc,
-    js: nats.js,
     jsm: nats.jsm,
+    feed: new LiveFeed(natsLiveSource(nats.nc, nats.jsm), log),
+    reads: natsResumeReads(nats.js, nats.jsm),
+    admission: new Admission({
+      concurrency: config.sseResumeConcurrency,
+      queue: config.sseResumeQueue,
+      queueMs: config.sseResumeQueueWaitMs,
+      retryAfterS: [1, 5],
+    }),
+    drainWindowMs: config.sseDrainWindowMs,
     tokens,
     hub,
     heartbeatMs: config.sseHeartbeatMs,

@@ -37,3 +37,17 @@ export interface EventSink {
    */
   onGone(listener: () => void): void;
 }
+
+/**
+ * A frame in SSE's wire format. Every field that is set is written, `retry: 0` and `id: 0`
+ * included (@fastify/sse's own formatter skips falsy ones: a draining notifier's `retry: 0` was
+ * lost). Data is split into `data:` lines at line breaks.
+ */
+export function formatFrame(frame: Frame): string {
+  let text = "";
+  if (frame.id !== undefined) text += `id: ${frame.id}\n`;
+  if (frame.event !== undefined) text += `event: ${frame.event}\n`;
+  if (frame.retry !== undefined) text += `retry: ${frame.retry}\n`;
+  if (frame.data !== undefined) for (const line of frame.data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`;
+  return `${text}\n`;
+}

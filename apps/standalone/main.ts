@@ -41,7 +41,7 @@ try {
   const metrics = createMetrics("herald");
   await app.register(opsPlugin, { metrics, nats });
   await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
-  await app.register(notifierPlugin, notifierDeps(nats, tokens, config, metrics));
+  await app.register(notifierPlugin, notifierDeps(nats, tokens, config, metrics, log));
   await app.register(webPlugin);
   const worker = await startWorker(workerDeps(nats, registry, config, log, metrics), config.workerConcurrency);
   const address = await app.listen({ host: config.host, port: config.port });
@@ -53,7 +53,7 @@ try {
     await worker.stop(config.workerShutdownGraceMs);
     await drainNats(nats.nc, log);
     await server?.stop();
-  }, config.workerShutdownGraceMs + 20_000);
+  }, config.sseDrainWindowMs + config.workerShutdownGraceMs + 20_000);
 } catch (err) {
   await server?.stop();
   exitOnStartupError(log, err);

@@ -15,8 +15,12 @@ interface StreamContext {
  * It uses the `eventsource` package — a spec-following EventSource for Node and browsers that can
  * send an Authorization header and sends Last-Event-ID when it reconnects. On top of it:
  * - a connection the server refuses (429, 503, a notifier going away, a network error that
- *   EventSource gives up on) is retried with exponential backoff, from the last id seen;
- * - ids are checked: an event at or below the last id is dropped (never repeated);
+ *   EventSource gives up on) is retried from the last id seen: after the server's Retry-After when
+ *   it gives one (a notifier without NATS, or shedding a storm of resumes, jitters it), else with
+ *   exponential backoff;
+ * - ids are checked: an event at or below the last id is dropped (never repeated). Ids are a
+ *   cursor: the notifier sends a client's events in increasing id order, so the last id is where
+ *   to resume;
  * - `gap` notices and connection changes are items of the stream, so a UI can show them;
  * - 401 and 404 end the stream with HeraldAuthError / HeraldNotFoundError (retrying cannot help);
  * - a job's stream ends after its terminal event (or at the 204 a finished job answers).
@@ -30,13 +34,6 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
   };
 
   let lastId: number | null = typeof opts.since === "number" ? opts.since : null;
-  // Ids already delivered: after a `resync` (the server sets the id back to replay a window)
-  // events come again, and are dropped here, so that the iterator never repeats one.
-  const delivered = new Set<number>();
-  const remember = (id: number) => {
-    delivered.add(id);
-    if (delivered.size > 20_000) delivered.delete(delivered.values().next().value!);
-  };
   let es: EventSource | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
   let everOpened = false;
@@ -56,17 +53,23 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
     push(item);
   };
 
+  let refusedRetryAfterS: number | null = null;
   const connect = () => {
     if (ended) return;
     const from = resumeFrom();
     const url = `${ctx.url}${path}${from !== null ? `?lastEventId=${encodeURIComponent(from)}` : ""}`;
     es = new EventSource(url, {
       withCredentials: true,
-      fetch: (input, init) =>
-        ctx.fetch(input, {
+      fetch: async (input, init) => {
+        const res = await ctx.fetch(input, {
           ...init,
           headers: { ...init.headers, ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) },
-        }),
+        });
+        // EventSource hides the answer's headers: the wait the server asks for is read here.
+        const retryAfter = res.status === 503 || res.status === 429 ? Number(res.headers.get("retry-after")) : NaN;
+        refusedRetryAfterS = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null;
+        return res;
+      },
     });
     es.addEventListener("open", () => {
       delay = initialMs;
@@ -90,13 +93,11 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
         return;
       }
       const error = code ? httpError(code, null, null) : new HeraldConnectionError(ctx.url, new Error(message ?? "connection failed"));
-      push({ type: "connection", state: "reconnecting", error, retryInMs: delay });
-      retryTimer = setTimeout(connect, delay);
-      delay = Math.min(delay * 2, maxMs);
-    });
-    es.addEventListener("resync", (e) => {
-      const { resumeFrom } = JSON.parse((e as unknown as { data: string }).data) as { resumeFrom: number };
-      lastId = resumeFrom; // EventSource reconnects with this id; we drop what we already have
+      // The server's Retry-After when it gave one (it spreads a crowd of clients out), else backoff.
+      const waitMs = refusedRetryAfterS !== null ? refusedRetryAfterS * 1000 : delay;
+      push({ type: "connection", state: "reconnecting", error, retryInMs: waitMs });
+      retryTimer = setTimeout(connect, waitMs);
+      if (refusedRetryAfterS === null) delay = Math.min(delay * 2, maxMs);
     });
     es.addEventListener("gap", (e) => {
       const data = JSON.parse((e as unknown as { data: string }).data) as Omit<Extract<StreamItem, { type: "gap" }>, "type">;
@@ -106,10 +107,8 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
       es.addEventListener(`job.${name}`, (e) => {
         const m = e as unknown as { data: string; lastEventId: string };
         const id = Number(m.lastEventId);
-        if (!Number.isSafeInteger(id) || delivered.has(id)) return; // never repeat
-        // Not dropped for being below the last id: the server can send a late event out of order.
-        lastId = lastId === null ? id : Math.max(lastId, id);
-        remember(id);
+        if (!Number.isSafeInteger(id) || (lastId !== null && id <= lastId)) return; // never repeat
+        lastId = id;
         const event = JSON.parse(m.data) as JobEvent;
         push({ type: "event", id, event });
         if (opts.job && isTerminal(event.event)) finish({ type: "end" });

@@ -42,6 +42,14 @@ export interface Config {
   rateLimitClients: number;
   /** Concurrent event streams per client on one notifier (429 beyond). */
   sseMaxStreamsPerClient: number;
+  /** Resumes (streams that read RESULTS first) one notifier runs at once. */
+  sseResumeConcurrency: number;
+  /** Resumes waiting for a slot, at most (503 + Retry-After beyond). */
+  sseResumeQueue: number;
+  /** How long a resume may wait for a slot (503 + Retry-After after). */
+  sseResumeQueueWaitMs: number;
+  /** A stopping notifier ends its streams spread over this long (a rolling restart is not a storm). */
+  sseDrainWindowMs: number;
   /** Jobs of one type a client may have queued or running at once (JOBS max_msgs_per_subject). */
   jobsMaxQueuedPerClient: number;
   /** Origins allowed to call herald from a browser (CORS), besides herald's own. */
@@ -181,6 +189,10 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitJobs: int("RATE_LIMIT_JOBS", 600, 0, 10_000_000),
     rateLimitClients: int("RATE_LIMIT_CLIENTS", 30, 0, 10_000_000),
     sseMaxStreamsPerClient: int("SSE_MAX_STREAMS_PER_CLIENT", 16, 1, 10_000),
+    sseResumeConcurrency: int("SSE_RESUME_CONCURRENCY", 256, 1, 100_000),
+    sseResumeQueue: int("SSE_RESUME_QUEUE", 20_000, 0, 1_000_000),
+    sseResumeQueueWaitMs: duration("SSE_RESUME_QUEUE_WAIT", "5s", 0, 600_000),
+    sseDrainWindowMs: duration("SSE_DRAIN_WINDOW", "10s", 0, 600_000),
     jobsMaxQueuedPerClient: int("JOBS_MAX_QUEUED_PER_CLIENT", 1_000, 1, 1_000_000),
     corsOrigins,
     trustProxy: bool("TRUST_PROXY", false),

@@ -33,6 +33,9 @@ export function clientResultsFilter(clientId: string): string {
   return `results.${clientId}.>`;
 }
 
+/** RESULTS republishes each event it stores on `live.<clientId>.<jobId>` (core NATS). */
+export const LIVE_PREFIX = "live";
+
 /** `live.<clientId>.<jobId>`: the core-NATS republish of one job's events. */
 export function liveJobSubject(clientId: string, jobId: string): string {
   assertToken(isClientId(clientId), "client id", clientId);

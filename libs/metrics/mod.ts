@@ -15,6 +15,12 @@ export interface Metrics {
   sseConnections: Gauge;
   sseReplayedEvents: Counter;
   sseSlowClientDisconnects: Counter;
+  /** Request → caught up, for streams that resume (read RESULTS before going live). */
+  sseResumeSeconds: Histogram;
+  /** Streams turned away with 503 + Retry-After, by reason (nats_unavailable, overloaded). */
+  sseShed: Counter<"reason">;
+  /** Streams ended by an error (a JetStream request that failed during a replay, …). */
+  sseStreamErrors: Counter;
   natsReconnects: Counter;
 }
 
@@ -47,6 +53,19 @@ export function createMetrics(app: string): Metrics {
       help: "Streams closed because the client stopped reading (send buffer full)",
       registers: [registry],
     }),
+    sseResumeSeconds: new Histogram({
+      name: "herald_sse_resume_seconds",
+      help: "Time from a resuming stream's request to the end of its replay (live from then on)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    sseShed: new Counter({
+      name: "herald_sse_shed_total",
+      help: "Event streams turned away with 503 + Retry-After, by reason (nats_unavailable, overloaded)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    sseStreamErrors: new Counter({ name: "herald_sse_stream_errors_total", help: "Event streams ended by an error (e.g. a failed JetStream request)", registers: [registry] }),
     natsReconnects: new Counter({ name: "herald_nats_reconnects_total", help: "Times this process reconnected to NATS", registers: [registry] }),
   };
 }

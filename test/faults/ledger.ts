@@ -48,9 +48,8 @@ export interface LedgerTotals {
   /** Submits that got no answer within 30 s (a hang): must be 0. */
   hung: number;
   /** (out of order counts events below an earlier event of the same job: a broken per-job order.) */
-  /** Streams told to resync (after a RESULTS leader change), and events recovered by it. */
-  resyncs: number;
-  recovered: number;
+  /** Event streams refused with 503 (the notifier had no NATS, or shed load); each came back. */
+  refused: number;
 }
 
 /**
@@ -143,17 +142,17 @@ export class Ledger {
     let outOfOrder = 0;
     for (const c of this.clients) {
       const seen = new Set<number>();
-      // Order is a per-job promise: events of different jobs may interleave, and one recovered by a
-      // resync (after a RESULTS leader change, or a live event out of order) arrives below the highest id.
-      const lastOfJob = new Map<string, number>();
+      // Ids only increase on a client's stream, across all its jobs (the notifier's live feed hands
+      // events out in RESULTS order), whatever reconnects happen.
+      let lastId = 0;
       const terminals = new Map<string, number>();
       for (const e of c.sse.events) {
         const id = Number(e.id);
         const jobId = (JSON.parse(e.data) as { jobId: string }).jobId;
         if (seen.has(id)) duplicated++;
-        else if (id < (lastOfJob.get(jobId) ?? 0)) outOfOrder++;
+        else if (id < lastId) outOfOrder++;
         seen.add(id);
-        lastOfJob.set(jobId, Math.max(lastOfJob.get(jobId) ?? 0, id));
+        lastId = Math.max(lastId, id);
         if (TERMINAL.has(e.event)) terminals.set(jobId, (terminals.get(jobId) ?? 0) + 1);
       }
       for (const jobId of c.accepted) {
@@ -176,8 +175,7 @@ export class Ledger {
       median503Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
       slowest503Ms: sorted.at(-1) ?? 0,
       hung: this.#hung,
-      resyncs: this.clients.reduce((n, c) => n + c.sse.resyncs.length, 0),
-      recovered: this.clients.reduce((n, c) => n + c.sse.events.filter((e) => e.recovered).length, 0),
+      refused: this.clients.reduce((n, c) => n + c.sse.refusals.length, 0),
     };
   }
 
@@ -187,10 +185,10 @@ export class Ledger {
 }
 
 export function printLedger(rows: LedgerTotals[]): void {
-  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung | resyncs (events recovered) |";
+  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung | streams refused (503) |";
   const lines = rows.map(
     (r) =>
-      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} | ${r.resyncs} (${r.recovered}) |`,
+      `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} | ${r.refused} |`,
   );
   process.stdout.write(`\nfault ledger\n${header}\n|---|---|---|---|---|---|---|---|---|\n${lines.join("\n")}\n\n`);
 }

@@ -6,8 +6,6 @@ export interface ReceivedEvent {
   id: string;
   event: string;
   data: string;
-  /** Arrived after a resync with an id below one already received: an event the live path missed. */
-  recovered?: boolean;
 }
 
 export interface SseClientOptions {
@@ -22,50 +20,60 @@ export interface SseClientOptions {
 
 /**
  * A real SSE client (the `eventsource` package, which reconnects and sends Last-Event-ID as a
- * browser does) that records every event, open and error, in order.
+ * browser does) that records every event, open and error, in order. Like herald's client library,
+ * it comes back after a 503 (the notifier has no NATS, or sheds load): a plain EventSource stops
+ * for good on an error status, so a new one is opened after Retry-After, from the last id seen.
  */
 export class SseClient {
   readonly events: ReceivedEvent[] = [];
   readonly gaps: unknown[] = [];
-  /** `resync` frames received (the server replays a window after a RESULTS leader change). */
-  readonly resyncs: number[] = [];
-  /** Events that came again after a resync and were dropped by id, as clients are told to. */
-  repeatsAfterResync = 0;
-  #seen = new Set<string>();
-  #maxId = 0;
   opens = 0;
   errors = 0;
-  #es: EventSource;
+  /** 503 answers (with their Retry-After, in seconds). */
+  readonly refusals: { status: number; retryAfter: string | null }[] = [];
+  #o: SseClientOptions;
+  #es!: EventSource;
+  #lastStatus: { status: number; retryAfter: string | null } | null = null;
+  #closed = false;
+  #timer: NodeJS.Timeout | null = null;
 
   constructor(o: SseClientOptions) {
-    const query = o.lastEventId !== undefined ? `?lastEventId=${encodeURIComponent(o.lastEventId)}` : "";
+    this.#o = o;
+    this.#open(o.lastEventId);
+  }
+
+  #open(lastEventId: string | undefined): void {
+    const o = this.#o;
+    const query = lastEventId !== undefined ? `?lastEventId=${encodeURIComponent(lastEventId)}` : "";
     // Each (re)connection asks baseUrl() once, here: the URL below is only a placeholder origin.
-    const fetchThrough: FetchLike = (url, init) => {
+    const fetchThrough: FetchLike = async (url, init) => {
       const u = new URL(url);
-      return fetch(`${o.baseUrl()}${u.pathname}${u.search}`, {
+      const res = await fetch(`${o.baseUrl()}${u.pathname}${u.search}`, {
         ...init,
         headers: { ...init.headers, authorization: `Bearer ${o.token}` },
       });
+      this.#lastStatus = { status: res.status, retryAfter: res.headers.get("retry-after") };
+      return res;
     };
-    this.#es = new EventSource(`http://herald.invalid${o.path}${query}`, { fetch: fetchThrough });
-    this.#es.addEventListener("open", () => this.opens++);
-    this.#es.addEventListener("error", () => this.errors++);
+    const es = new EventSource(`http://herald.invalid${o.path}${query}`, { fetch: fetchThrough });
+    this.#es = es;
+    es.addEventListener("open", () => this.opens++);
+    es.addEventListener("error", () => {
+      this.errors++;
+      const last = this.#lastStatus;
+      if (es.readyState !== CLOSED || this.#closed || last?.status !== 503) return;
+      this.refusals.push(last);
+      const waitS = Number(last.retryAfter);
+      const resumeFrom = this.events.at(-1)?.id ?? o.lastEventId;
+      this.#timer = setTimeout(() => this.#open(resumeFrom), (Number.isFinite(waitS) ? waitS : 1) * 1000);
+    });
     for (const name of ["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"]) {
-      this.#es.addEventListener(`job.${name}`, (e) => {
+      es.addEventListener(`job.${name}`, (e) => {
         const m = e as unknown as Message;
-        if (this.resyncs.length && this.#seen.has(m.lastEventId)) {
-          this.repeatsAfterResync++;
-          return;
-        }
-        this.#seen.add(m.lastEventId);
-        const id = Number(m.lastEventId);
-        const recovered = this.resyncs.length > 0 && id < this.#maxId;
-        this.#maxId = Math.max(this.#maxId, id);
-        this.events.push({ id: m.lastEventId, event: m.type, data: m.data, ...(recovered ? { recovered } : {}) });
+        this.events.push({ id: m.lastEventId, event: m.type, data: m.data });
       });
     }
-    this.#es.addEventListener("gap", (e) => this.gaps.push(JSON.parse((e as unknown as Message).data)));
-    this.#es.addEventListener("resync", (e) => this.resyncs.push((JSON.parse((e as unknown as Message).data) as { resumeFrom: number }).resumeFrom));
+    es.addEventListener("gap", (e) => this.gaps.push(JSON.parse((e as unknown as Message).data)));
   }
 
   get readyState(): number {
@@ -87,6 +95,8 @@ export class SseClient {
   }
 
   close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
     this.#es.close();
   }
 }

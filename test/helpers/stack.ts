@@ -119,7 +119,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const nApp = createHttpServer({ log, config: nConfig });
     const nMetrics = createMetrics("test-notifier");
     await nApp.register(opsPlugin, { metrics: nMetrics, nats: nn });
-    const deps = notifierDeps(nn, tokens, nConfig, nMetrics);
+    const deps = notifierDeps(nn, tokens, nConfig, nMetrics, log);
     await nApp.register(notifierPlugin, deps);
     const nUrl = (await nApp.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
     let stopped: Promise<void> | null = null;
