@@ -1,3 +1,4 @@
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
 import { resultSubject, type JobEvent } from "../contracts/mod.ts";
@@ -115,5 +116,66 @@ describe("client library", () => {
     expect(states).toContain("open");
     expect(states).toContain("reconnecting");
     expect(states.at(-1)).toBe("resumed");
+  });
+
+  it("after a 503 from a notifier shedding load, waits its Retry-After and resumes from its last id", async () => {
+    const { identity, client } = await newClient();
+    const shedding = await stack.addNotifier({ SSE_RESUME_CONCURRENCY: "1", SSE_RESUME_QUEUE: "0" });
+    const before = current;
+    notifiers.push(shedding);
+    current = notifiers.length - 1;
+    try {
+      const publish = async (n: number) => {
+        const seqs: number[] = [];
+        const jobId = ulid();
+        for (let i = 0; i < n; i++) {
+          const ev: JobEvent = {
+            jobId, clientId: identity.clientId, type: "echo", event: "progress", attempt: 1,
+            progress: { pct: i, message: null }, result: null, error: null, at: new Date().toISOString(),
+          };
+          seqs.push((await stack.nats.js.publish(resultSubject(identity.clientId, jobId), JSON.stringify(ev))).seq);
+        }
+        return seqs;
+      };
+      // Hold the notifier's one resume slot: a replay of 10 MB to a connection that never reads.
+      const hog = await newClient();
+      for (let i = 0; i < 100; i++) {
+        const ev: JobEvent = {
+          jobId: ulid(), clientId: hog.identity.clientId, type: "echo", event: "progress", attempt: 1,
+          progress: { pct: 1, message: "x".repeat(100_000) }, result: null, error: null, at: new Date().toISOString(),
+        };
+        await stack.nats.js.publish(resultSubject(hog.identity.clientId, ev.jobId), JSON.stringify(ev));
+      }
+      const socket = net.connect(Number(new URL(shedding.url).port), "127.0.0.1");
+      await new Promise<void>((r) => socket.once("connect", () => r()));
+      socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${hog.identity.token}\r\n\r\n`);
+      socket.pause();
+      socket.on("error", () => undefined);
+      await expect.poll(() => shedding.hub.size, { timeout: 5_000 }).toBe(1);
+
+      const seqs = await publish(3);
+      const ctl = new AbortController();
+      const items: StreamItem[] = [];
+      const reading = (async () => {
+        for await (const item of client.events({ since: seqs[0]!, signal: ctl.signal, backoff: { initialMs: 50 } })) items.push(item);
+      })();
+      await expect.poll(() => items.find((i) => i.type === "connection" && i.state === "reconnecting"), { timeout: 5_000 }).toBeTruthy();
+      const refused = items.find((i) => i.type === "connection" && i.state === "reconnecting") as Extract<StreamItem, { type: "connection" }>;
+      expect(refused.error).toBeInstanceOf(HeraldHttpError);
+      expect((refused.error as HeraldHttpError).status).toBe(503);
+      // The server's Retry-After (1-5 s), not the 50 ms backoff.
+      expect(refused.retryInMs).toBeGreaterThanOrEqual(1_000);
+      expect(refused.retryInMs).toBeLessThanOrEqual(5_000);
+      socket.destroy(); // the slot is free again
+      const events = () => items.filter((i): i is Extract<StreamItem, { type: "event" }> => i.type === "event");
+      await expect.poll(() => events().length, { timeout: 10_000 }).toBe(2);
+      expect(events().map((e) => e.id)).toEqual(seqs.slice(1));
+      ctl.abort();
+      await reading;
+    } finally {
+      current = before;
+      notifiers.pop();
+      await shedding.stop();
+    }
   });
 });
