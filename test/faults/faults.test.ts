@@ -220,6 +220,9 @@ describe.sequential("one nats-server", () => {
     expectNothingLost(ledger);
     const t = ledger.totals();
     expect(t.unavailable, "submits answered 503 during the outage").toBeGreaterThan(0);
+    // The notifiers refused event streams with 503 + Retry-After while NATS was down (2 s, against
+    // a 200 ms retry:), and every refused client came back and caught up (nothing lost above).
+    expect(t.refused, "event streams answered 503 during the outage").toBeGreaterThan(0);
     // Not a performance figure: no submit hung (no answer in 30 s), and the 503s during the outage
     // came at once (only requests caught in flight wait for their publish timeout).
     expect(t.hung).toBe(0);
