@@ -2,10 +2,15 @@
  * `npm run bench` — herald's benchmark (issue 9). `npm run bench -- --quick` for a smoke run.
  *
  * Options:
- *   --quick                 short steps, few connections (< 90 s)
+ *   --quick                 short steps, few connections (< 3 min)
  *   --modes=separate,standalone
- *   --scenarios=1,2,3,4,5   (1 end-to-end latency, 2 throughput, 3 raw JetStream ceiling,
- *                            4 idle SSE connections, 5 replay)
+ *   --scenarios=1,2,3,4,5,6,7  (1 end-to-end latency, 2 throughput, 3 raw JetStream ceiling,
+ *                            4 idle SSE connections, 5 replay, 6 storm: a notifier SIGKILLed under
+ *                            load, its clients resume on another; 7 rolling restart: the same
+ *                            with SIGTERM and SSE_DRAIN_WINDOW. 6 and 7: separate layout only)
+ *   --soak=30m              instead: only the soak (separate layout, 200 clients, RSS and heap
+ *                            of every process every 10 s); --soak-rate=500 jobs/s;
+ *                            --heap-snapshots=DIR: the apps write heap snapshots there
  *   --out=DIR               where results go (default bench/results)
  *   --rates=250,500 --duration=20   scenario 1's rates (jobs/s) and step length (s)
  *   --watch-live            diagnostic: the bench also subscribes to live.> (costs CPU)
@@ -26,6 +31,8 @@ import { describe, E2eBench, passes, stepUp, type StepResult } from "./e2e.ts";
 import { rawPublish } from "./raw.ts";
 import { replayBench } from "./replay.ts";
 import { connectionsBench } from "./connections.ts";
+import { stormBench } from "./storm.ts";
+import { parseSoakDuration, soakBench, type SoakResult } from "./soak.ts";
 import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, benchNatsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, setAppNodeArgs, startStandalone, stopAll, type RunningApp } from "./procs.ts";
 import { renderMarkdown, type BenchResult, type Machine, type Mode, type ModeResult } from "./report.ts";
 
@@ -36,12 +43,16 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (flag("help") || flag("h")) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1, 18).join("\n").replace(/^ \*\/?/gm, "") + "\n");
+  const lines = readFileSync(new URL(import.meta.url), "utf8").split("\n");
+  process.stdout.write(lines.slice(1, lines.indexOf(" */") + 1).join("\n").replace(/^ \*\/?/gm, "") + "\n");
   process.exit(0);
 }
 const quick = flag("quick");
 const modes = (opt("modes") ?? "separate,standalone").split(",").filter(Boolean) as Mode[];
-const scenarios = new Set((opt("scenarios") ?? "1,2,3,4,5").split(",").map(Number));
+const scenarios = new Set((opt("scenarios") ?? "1,2,3,4,5,6,7").split(",").map(Number));
+const soakS = opt("soak") !== undefined ? parseSoakDuration(opt("soak")!) : null;
+const soakRate = Number(opt("soak-rate") ?? 500);
+if (!(soakRate > 0)) throw new Error(`--soak-rate=${opt("soak-rate")}: expected jobs per second`);
 const outDir = path.resolve(opt("out") ?? path.join(ROOT, "bench", "results"));
 for (const m of modes) if (m !== "separate" && m !== "standalone") throw new Error(`unknown mode ${m}`);
 
@@ -60,6 +71,7 @@ const P = quick
       replayCounts: [10_000],
       replayModes: ["separate"] as Mode[],
       drainMs: 8_000,
+      storm: { clients: 1000, active: 50, rate: 100, loadProcesses: 2, drainWindowMs: 3000, leadS: 2, afterS: 2, boundS: 30, drainMs: 10_000 },
     }
   : {
       clients: 50,
@@ -80,18 +92,28 @@ const P = quick
       replayCounts: [10_000, 100_000],
       replayModes: ["separate", "standalone"] as Mode[],
       drainMs: 10_000,
+      storm: { clients: 19_000, active: 200, rate: 200, loadProcesses: 4, drainWindowMs: 10_000, leadS: 3, afterS: 5, boundS: 60, drainMs: 10_000 },
     };
 // Overrides, for a closer look at one range: --rates=500,800 --duration=30
 if (opt("rates")) P.rates = opt("rates")!.split(",").map(Number).filter((n) => n > 0);
 if (opt("duration")) P.durationS = Number(opt("duration"));
+const appNodeArgs: string[] = [];
 if (opt("cpu-prof")) {
   const dir = path.resolve(opt("cpu-prof")!);
   mkdirSync(dir, { recursive: true });
-  setAppNodeArgs(["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  appNodeArgs.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
 }
+const heapSnapshotDir = soakS !== null && opt("heap-snapshots") ? path.resolve(opt("heap-snapshots")!) : null;
+if (heapSnapshotDir) {
+  mkdirSync(heapSnapshotDir, { recursive: true });
+  appNodeArgs.push("--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heapSnapshotDir}`);
+}
+if (appNodeArgs.length) setAppNodeArgs(appNodeArgs);
 const P99_LIMIT_MS = 100;
 const ABORT_BACKLOG_S = 3;
 const HEARTBEAT_MS = 2000;
+const RETRY_MS = 2000;
+const SOAK_CLIENTS = 200;
 
 const TOKEN_SECRET = randomBytes(48).toString("base64");
 const tokens = createTokens([TOKEN_SECRET], 6 * 3600_000);
@@ -103,7 +125,11 @@ const HERALD_ENV: Record<string, string> = {
   JOBS_MAX_QUEUED_PER_CLIENT: "1000000",
   WORKER_CONCURRENCY: "64",
   SSE_HEARTBEAT_MS: String(HEARTBEAT_MS),
+  SSE_RETRY_MS: String(RETRY_MS),
   SSE_MAX_STREAMS_PER_CLIENT: "64",
+  // Stopping a notifier at the end of a scenario is not measured (only scenario 7's, which sets
+  // its own window): no 10 s drain each time.
+  SSE_DRAIN_WINDOW: "0",
 };
 
 const t0 = Date.now();
@@ -176,8 +202,8 @@ interface Stack {
   stopHerald(): Promise<void>;
   /** What the processes logged at warn or above so far (separate layout only). */
   logs(): Record<string, { count: number; samples: string[] }>;
-  /** A fresh notifier (separate: a new notifier process; one process: a new standalone). */
-  freshNotifier(): Promise<{ url: string; pid: number; natsUrl: string; natsPid: number; stop(): Promise<void> }>;
+  /** A fresh notifier (separate: a new notifier process, `extraEnv` added to its environment; one process: a new standalone). */
+  freshNotifier(extraEnv?: Record<string, string>): Promise<{ url: string; pid: number; natsUrl: string; natsPid: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -208,8 +234,8 @@ async function startStack(mode: Mode): Promise<Stack> {
         if (natsLog.count) out["nats-server"] = { count: natsLog.count, samples: natsLog.samples };
         return out;
       },
-      freshNotifier: async () => {
-        const n = await startHeraldApp("notifier", env);
+      freshNotifier: async (extraEnv = {}) => {
+        const n = await startHeraldApp("notifier", { ...env, ...extraEnv });
         return { url: n.url, pid: n.pid, natsUrl: nats.url, natsPid: nats.pid, stop: () => n.stop() };
       },
       stop: async () => {
@@ -238,7 +264,7 @@ async function startStack(mode: Mode): Promise<Stack> {
 
 async function runMode(mode: Mode): Promise<ModeResult> {
   const label = mode === "separate" ? "separate" : "one process";
-  const result: ModeResult = { mode, label, processes: {}, e2e: [], throughput: null, raw: null, replay: null, connections: null, errors: [], logs: {} };
+  const result: ModeResult = { mode, label, processes: {}, e2e: [], throughput: null, raw: null, replay: null, connections: null, storm: null, rolling: null, errors: [], logs: {} };
   log(`${label}: starting herald…`);
   const stack = await startStack(mode);
   result.processes = stack.pids;
@@ -311,6 +337,36 @@ async function runMode(mode: Mode): Promise<ModeResult> {
 
     result.logs = stack.logs();
     for (const [proc, l] of Object.entries(result.logs)) log(`  ${proc} logged ${l.count} warning/error line(s), e.g. ${l.samples[0]}`);
+    // 6 and 7: two fresh notifiers each, on this stack's nats-server, api and worker.
+    for (const kind of ["kill", "term"] as const) {
+      const n = kind === "kill" ? 6 : 7;
+      if (!scenarios.has(n) || mode !== "separate") continue;
+      checkInterrupted();
+      const S = P.storm;
+      log(
+        `${label}: scenario ${n}: ${S.clients} clients on notifier A, ${S.active} active at ${S.rate} jobs/s; ` +
+          (kind === "kill" ? "A is SIGKILLed" : `A gets SIGTERM (SSE_DRAIN_WINDOW=${S.drainWindowMs}ms)`) +
+          "; the clients resume on notifier B",
+      );
+      try {
+        const r = await stormBench({
+          kind,
+          apiUrl: stack.apiUrl,
+          pids: { "nats-server": stack.natsPid, api: stack.pids.api!, worker: stack.pids.worker! },
+          startNotifier: (extraEnv) => stack.freshNotifier(extraEnv),
+          tokenSecret: TOKEN_SECRET,
+          mint: async (id) => (await tokens.mint(id)).token,
+          ...S,
+          retryMs: RETRY_MS,
+          log,
+        });
+        if (kind === "kill") result.storm = r;
+        else result.rolling = r;
+      } catch (err) {
+        result.errors.push(`scenario ${n}: ${err instanceof Error ? err.message.split("\n")[0]! : String(err)}`);
+        log(`${label}: scenario ${n}: ERROR ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
     const want5 = scenarios.has(5) && P.replayModes.includes(mode);
     const want4 = scenarios.has(4) && P.connModes.includes(mode);
     if (want5 || want4) await stack.stopHerald();
@@ -431,11 +487,23 @@ function notes(r: BenchResult): string[] {
     for (const s of [...mr.e2e, ...(mr.throughput?.steps ?? [])]) {
       if ((s.cpu.others ?? 0) >= 15 || (s.cpu.steal ?? 0) >= 10) busy.push(`${mr.label} ${s.rate} jobs/s: others ${s.cpu.others}%, steal ${s.cpu.steal}%`);
     }
+    for (const x of [mr.storm, mr.rolling]) {
+      if (x && ((x.cpu.others ?? 0) >= 15 || (x.cpu.steal ?? 0) >= 10)) busy.push(`${mr.label} scenario ${x.kind === "kill" ? 6 : 7}: others ${x.cpu.others}%, steal ${x.cpu.steal}%`);
+    }
   }
   if (busy.length) {
     out.push(
       `Processes outside the bench (or the hypervisor: steal) used CPU during some steps, which disturbs those figures: ${busy.join("; ")}.`,
     );
+  }
+  for (const mr of r.modes) {
+    for (const x of [mr.storm, mr.rolling]) {
+      if (!x?.listenOverflows) continue;
+      out.push(
+        `${mr.label}: scenario ${x.kind === "kill" ? 6 : 7}: the kernel dropped ${x.listenOverflows} connection attempt(s) while the clients came back, because a listener's accept queue was full ` +
+          "(`ListenOverflows` in /proc/net/netstat; Node listens with a backlog of 511 unless told otherwise): TCP retried those SYNs after 1 s (then 3 s, …), which shows in “its start → TCP connected”.",
+      );
+    }
   }
   for (const mr of r.modes) {
     const c = mr.connections;
@@ -449,7 +517,10 @@ function notes(r: BenchResult): string[] {
 
 async function main(): Promise<number> {
   const m = machine();
-  log(`herald bench${quick ? " --quick" : ""}: modes ${modes.join(", ")}; scenarios ${[...scenarios].join(", ")}; ${m.cpu} × ${m.cores}, ${m.natsServer}, Node ${m.node}`);
+  log(
+    `herald bench${quick ? " --quick" : ""}: ${soakS !== null ? `soak ${soakS} s at ${soakRate} jobs/s` : `modes ${modes.join(", ")}; scenarios ${[...scenarios].join(", ")}`}; ` +
+      `${m.cpu} × ${m.cores}, ${m.natsServer}, Node ${m.node}`,
+  );
   // How busy the machine is before anything starts (other processes disturb every figure).
   const m0 = machineCpuSeconds();
   await sleep(2000);
@@ -457,9 +528,30 @@ async function main(): Promise<number> {
   const busyBefore = round(((m1.busy - m0.busy) / 2) * 100, 0);
   log(`machine CPU busy before start: ${busyBefore}% of ${m.cores * 100}% (load average ${os.loadavg().map((x) => x.toFixed(2)).join(", ")})`);
   const modeResults: ModeResult[] = [];
-  for (const mode of modes) {
-    checkInterrupted();
-    modeResults.push(await runMode(mode));
+  let soak: SoakResult | null = null;
+  const errors: string[] = [];
+  if (soakS !== null) {
+    // The soak alone: its own stack (separate layout).
+    try {
+      soak = await soakBench({
+        tmp,
+        env: HERALD_ENV,
+        mint: async (id) => (await tokens.mint(id)).token,
+        durationS: soakS,
+        rate: soakRate,
+        clients: SOAK_CLIENTS,
+        heapSnapshotDir,
+        log,
+      });
+    } catch (err) {
+      errors.push(`soak: ${err instanceof Error ? err.message.split("\n")[0]! : String(err)}`);
+      log(`soak: ERROR ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  } else {
+    for (const mode of modes) {
+      checkInterrupted();
+      modeResults.push(await runMode(mode));
+    }
   }
   const result: BenchResult = {
     quick,
@@ -467,17 +559,29 @@ async function main(): Promise<number> {
     wallS: round((Date.now() - t0) / 1000, 0),
     machine: m,
     machineBusyBeforePct: busyBefore,
-    settings: {
-      clients: P.clients,
-      "SSE streams": "one per client on /v1/events",
-      rates: P.rates,
-      "step duration s": P.durationS,
-      "scenario 2 step s": P.s2.durationS,
-      "p99 limit ms": P99_LIMIT_MS,
-      "abort when backlog > s of jobs": ABORT_BACKLOG_S,
-      env: Object.fromEntries(Object.entries(HERALD_ENV).filter(([k]) => k !== "TOKEN_SECRET")),
-    },
+    settings:
+      soakS !== null
+        ? {
+            "soak s": soakS,
+            "soak rate jobs/s": soakRate,
+            clients: SOAK_CLIENTS,
+            "SSE streams": "one per client on /v1/events",
+            env: Object.fromEntries(Object.entries(HERALD_ENV).filter(([k]) => k !== "TOKEN_SECRET")),
+          }
+        : {
+            clients: P.clients,
+            "SSE streams": "one per client on /v1/events",
+            rates: P.rates,
+            "step duration s": P.durationS,
+            "scenario 2 step s": P.s2.durationS,
+            "p99 limit ms": P99_LIMIT_MS,
+            "abort when backlog > s of jobs": ABORT_BACKLOG_S,
+            ...(scenarios.has(6) || scenarios.has(7) ? { "scenarios 6, 7": P.storm } : {}),
+            env: Object.fromEntries(Object.entries(HERALD_ENV).filter(([k]) => k !== "TOKEN_SECRET")),
+          },
     modes: modeResults,
+    soak,
+    errors,
     notes: [],
   };
   result.notes = [
@@ -493,7 +597,7 @@ async function main(): Promise<number> {
   writeFileSync(path.join(outDir, "latest.md"), md);
   process.stdout.write(`${md}\n`);
   log(`written: ${path.relative(ROOT, path.join(outDir, `${stamp}.md`))}, .json and latest.md (${result.wallS} s)`);
-  return modeResults.some((mr) => mr.errors.length) ? 1 : 0;
+  return modeResults.some((mr) => mr.errors.length) || errors.length ? 1 : 0;
 }
 
 let code = 1;

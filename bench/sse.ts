@@ -6,9 +6,13 @@
 import http from "node:http";
 
 export interface SseHandlers {
+  /** The TCP connection is established (before the request is answered). */
+  onConnect?(): void;
   /** The first bytes of the stream arrived (herald sends `retry:` once it is subscribed). */
   onReady?(): void;
   onEvent?(id: string, event: string, data: string): void;
+  /** A `retry:` field (ms): how long the server asks a client to wait before it reconnects. */
+  onRetry?(ms: number): void;
   /** A `:` comment line (herald's heartbeat). */
   onComment?(): void;
   /** The stream ended or failed (not called after close()). */
@@ -26,6 +30,8 @@ export interface SseOptions {
 
 export class SseConnection {
   status: number | null = null;
+  /** A non-200 answer's `Retry-After` header, as sent (e.g. a 503 that sheds load). */
+  retryAfter: string | undefined;
   ready = false;
   closed = false;
   #req: http.ClientRequest;
@@ -50,10 +56,13 @@ export class SseConnection {
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
     });
     const timer = setTimeout(() => this.#fail("connect timeout"), o.connectTimeoutMs ?? 30_000);
+    if (h.onConnect) this.#req.once("socket", (s) => s.once("connect", () => h.onConnect?.()));
     this.#req.on("response", (res) => {
       clearTimeout(timer);
       this.status = res.statusCode ?? 0;
       if (this.status !== 200) {
+        const ra = res.headers["retry-after"];
+        this.retryAfter = Array.isArray(ra) ? ra[0] : ra;
         res.resume();
         this.#fail(`status ${this.status}`);
         return;
@@ -129,8 +138,11 @@ export class SseConnection {
       case "id":
         this.#id = value;
         break;
+      case "retry":
+        if (/^\d+$/.test(value)) this.#h.onRetry?.(Number(value));
+        break;
       default:
-        break; // retry, unknown fields
+        break; // unknown fields
     }
   }
 }
