@@ -3,7 +3,7 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision, drainNats } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, LISTEN_BACKLOG, opsPlugin } from "../../libs/http/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "./plugin.ts";
@@ -27,7 +27,7 @@ try {
   await app.register(opsPlugin, { metrics, nats });
   await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
   await app.register(webPlugin);
-  await app.listen({ host: config.host, port: config.port });
+  await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   onShutdown(log, async () => {
     await drainAndClose(app); // new requests: 503 + Retry-After; requests in flight finish
     await drainNats(nats.nc, log);

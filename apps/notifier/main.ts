@@ -2,7 +2,7 @@ import { loadConfig, requireTokenSecrets } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision, drainNats } from "../../libs/nats/mod.ts";
 import { createTokens } from "../../libs/auth/mod.ts";
-import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, LISTEN_BACKLOG, opsPlugin } from "../../libs/http/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { notifierDeps, notifierPlugin } from "./plugin.ts";
@@ -22,7 +22,7 @@ try {
   const metrics = createMetrics("notifier");
   await app.register(opsPlugin, { metrics, nats });
   await app.register(notifierPlugin, notifierDeps(nats, createTokens(config.tokenSecrets, config.tokenTtlMs), config, metrics, log));
-  await app.listen({ host: config.host, port: config.port });
+  await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   onShutdown(log, async () => {
     await drainAndClose(app); // ends every event stream first: clients reconnect elsewhere
     await drainNats(nats.nc, log);

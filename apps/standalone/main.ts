@@ -5,7 +5,7 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectAndProvision, startEmbeddedServer, type EmbeddedServer, drainNats } from "../../libs/nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret } from "../../libs/auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
-import { createHttpServer, drainAndClose, opsPlugin } from "../../libs/http/mod.ts";
+import { createHttpServer, drainAndClose, LISTEN_BACKLOG, opsPlugin } from "../../libs/http/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
 import { apiPlugin } from "../api/plugin.ts";
@@ -44,7 +44,7 @@ try {
   await app.register(notifierPlugin, notifierDeps(nats, tokens, config, metrics, log));
   await app.register(webPlugin);
   const worker = await startWorker(workerDeps(nats, registry, config, log, metrics), config.workerConcurrency);
-  const address = await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   log.info({ url: address, nats: servers.join(",") }, "herald is ready");
   process.stdout.write(`\nherald is running at ${address}  (Ctrl-C to stop)\n\n`);
 

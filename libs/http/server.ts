@@ -186,6 +186,14 @@ function jsonClientError(err: Error & { code?: string }, socket: Socket): void {
 }
 
 /**
+ * The listen backlog every app asks for (the kernel caps it at net.core.somaxconn, 4,096 on
+ * current Linux). Node's default is 511: when a notifier dies, all its clients come back within
+ * the same few ms, and the kernel dropped the SYNs past 511 (ListenOverflows); those clients
+ * waited for TCP's retransmit, 1 s and then 3 s later (bench scenario 6).
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/**
  * Graceful stop: new requests get 503 + Retry-After (a load balancer or client retries elsewhere),
  * requests in flight finish, `preClose` hooks run (the notifier ends its streams), then the
  * server closes.
