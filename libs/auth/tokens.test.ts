@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { SignJWT } from "jose";
 import { UnauthorizedError } from "../contracts/mod.ts";
@@ -52,6 +53,30 @@ describe("tokens", () => {
     }
     const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("c1").sign(new TextEncoder().encode(A));
     expect(await codeOf(tokens.verify(noExp))).toBe("invalid_token");
+  });
+
+  it("rejects what a JWT library rejects: other algorithms, crit headers, a future nbf, a non-numeric iat, altered signatures", async () => {
+    const tokens = createTokens([A], 60_000);
+    // Signed by hand: jose will not sign some of these (an unknown crit extension).
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const sign = async (header: Record<string, unknown>, claims: Record<string, unknown>) => {
+      const signed = `${b64(header)}.${b64(claims)}`;
+      return `${signed}.${createHmac("sha256", A).update(signed).digest("base64url")}`;
+    };
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS384" }, { sub: "c1", exp })))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256", crit: ["x"], x: 1 }, { sub: "c1", exp })))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, nbf: exp - 60 })))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, iat: "now" })))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp: String(exp) })))).toBe("invalid_token");
+    const good = await sign({ alg: "HS256" }, { sub: "c1", exp, nbf: exp - 1200 });
+    expect((await tokens.verify(good)).clientId).toBe("c1");
+    const [h, p, sig] = good.split(".") as [string, string, string];
+    const flipped = Buffer.from(sig, "base64url");
+    flipped[0] ^= 1;
+    for (const bad of [`${h}.${p}.${flipped.toString("base64url")}`, `${h}.${p}.${sig.slice(0, -2)}`, `${h}.${p}.${sig}=`, `${h}.${p}`, `${h}.${p}.${sig}.x`]) {
+      expect(await codeOf(tokens.verify(bad)), bad).toBe("invalid_token");
+    }
   });
 
   it("verifies with every configured secret, so a secret can be rotated", async () => {
