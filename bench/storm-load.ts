@@ -15,7 +15,7 @@ import { SseConnection } from "./sse.ts";
 export type StormCommand =
   /** Mint the tokens of these clients (global indices; `active`: those that get jobs). */
   | { type: "prepare"; prefix: string; globals: number[]; active: number[]; defaultRetryMs: number }
-  | { type: "open"; url: string; inflight: number }
+  | { type: "open"; url: string; inflight: number; since?: string }
   /** From now on, an ended stream reconnects to `url`, until `deadline` (epoch ms). */
   | { type: "arm"; url: string; deadline: number }
   | { type: "stats" }
@@ -271,8 +271,11 @@ function connectTo(c: Client): SseConnection {
   return sse;
 }
 
-/** The first stream of each client, on A (no Last-Event-ID: live). */
-async function open(url: string, inflight: number): Promise<void> {
+/**
+ * The first stream of each client, on A: with `since` as its Last-Event-ID (a real id of RESULTS,
+ * so that every client holds an id and every return is a resume), else none (live).
+ */
+async function open(url: string, inflight: number, since: string | undefined): Promise<void> {
   const t0 = performance.now();
   let ok = 0;
   let failed = 0;
@@ -297,8 +300,14 @@ async function open(url: string, inflight: number): Promise<void> {
           if (ok + failed >= clients.length) resolve();
           else startOne();
         };
+        if (since !== undefined) c.lastEventId = since;
         const sse: SseConnection = new SseConnection(
-          { url: `${url}/v1/events`, token: c.token, ...(c.localAddress ? { localAddress: c.localAddress } : {}) },
+          {
+            url: `${url}/v1/events`,
+            token: c.token,
+            ...(since !== undefined ? { lastEventId: since } : {}),
+            ...(c.localAddress ? { localAddress: c.localAddress } : {}),
+          },
           {
             onReady: () => settle(true),
             onRetry: (ms) => (c.retryMs = ms),
@@ -383,7 +392,7 @@ process.on("message", (m: StormCommand) => {
     case "open":
       // Until armed, a dropped stream comes back where it was.
       reconnectUrl = m.url;
-      void open(m.url, m.inflight);
+      void open(m.url, m.inflight, m.since);
       break;
     case "arm":
       reconnectUrl = m.url;

@@ -73,7 +73,7 @@ describe("tokens", () => {
     expect((await tokens.verify(good)).clientId).toBe("c1");
     const [h, p, sig] = good.split(".") as [string, string, string];
     const flipped = Buffer.from(sig, "base64url");
-    flipped[0] ^= 1;
+    flipped[0] = flipped[0]! ^ 1;
     for (const bad of [`${h}.${p}.${flipped.toString("base64url")}`, `${h}.${p}.${sig.slice(0, -2)}`, `${h}.${p}.${sig}=`, `${h}.${p}`, `${h}.${p}.${sig}.x`]) {
       expect(await codeOf(tokens.verify(bad)), bad).toBe("invalid_token");
     }
