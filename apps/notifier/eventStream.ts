@@ -143,16 +143,20 @@ export class EventStream implements LiveListener {
       this.#markUnderway();
       if (from.kind !== "live" || jobId) {
         const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
+        // A resume after an id may also need the stream's bounds (below); that read is shared by
+        // the streams opening together, and made at the same time as the client's own: one round
+        // trip either way.
+        const bounds = from.kind === "after" ? reads.bounds() : null;
+        bounds?.catch(() => undefined); // not always awaited: its failure must not go unhandled
         const last = await reads.lastMatch(filter);
         let start = 1;
         if (from.kind === "after") {
           start = from.seq + 1;
-          // The id is known without a read when the feed has handed it out, and a client whose last
-          // stored event is at or below its id missed nothing. Otherwise the stream's bounds tell
-          // an id from elsewhere (the stream was reset, or the id is made up) and events expired
-          // since: one read shared by the streams opening together.
+          // The id is known without the bounds when the feed has handed it out, and a client whose
+          // last stored event is at or below its id missed nothing. Otherwise the bounds tell an id
+          // from elsewhere (the stream was reset, or the id is made up) and events expired since.
           if (from.seq > this.#registeredAt || last === null || last > from.seq) {
-            const { first, last: end } = await reads.bounds();
+            const { first, last: end } = await bounds!;
             if (from.seq > end) {
               // Not an id of this stream: catch up on everything retained rather than wait for
               // ids that may never come.

@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
-import { tokenSecurity } from "../../libs/http/mod.ts";
+import { shedIdleConnectionState, tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { Admission, StreamShedError } from "./admission.ts";
 import { EventStream } from "./eventStream.ts";
@@ -228,6 +228,9 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     deps.metrics.sseConnections.set(deps.hub.size);
     await underway;
     flattenRetainedStrings(reply);
+    // The connection will carry this stream and nothing else: what Node keeps for a next request
+    // on it goes (~3 KB of RSS per idle stream, see shedIdleConnectionState).
+    shedIdleConnectionState(reply.raw);
   };
 
   const stream = (summary: string, params?: object) => ({
