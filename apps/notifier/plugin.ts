@@ -204,7 +204,10 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       ...(jobId ? { jobId } : {}),
       from,
       sink: new SseSink(reply),
-      retryMs: deps.retryMs,
+      // Each stream its own reconnect delay, drawn from [½, 1½] × SSE_RETRY_MS: when a notifier
+      // dies, its clients then come back spread over a window instead of in one instant (19,000
+      // at once overflowed even a 4,096 accept queue, and TCP retried the dropped ones 1 s later).
+      retryMs: Math.round(deps.retryMs * (0.5 + Math.random())),
       sendBufferBytes: deps.sendBufferBytes,
       log: reply.log as unknown as Logger,
       ...(resumes
