@@ -92,7 +92,7 @@ const P = quick
       replayCounts: [10_000, 100_000],
       replayModes: ["separate", "standalone"] as Mode[],
       drainMs: 10_000,
-      storm: { clients: 19_000, active: 200, rate: 200, loadProcesses: 4, drainWindowMs: 10_000, leadS: 3, afterS: 5, boundS: 60, drainMs: 10_000 },
+      storm: { clients: 19_000, active: 200, rate: 200, loadProcesses: 4, drainWindowMs: 30_000, leadS: 3, afterS: 5, boundS: 60, drainMs: 10_000 },
     };
 // Overrides, for a closer look at one range: --rates=500,800 --duration=30
 if (opt("rates")) P.rates = opt("rates")!.split(",").map(Number).filter((n) => n > 0);

@@ -28,20 +28,26 @@ export class Hub {
   /**
    * Starts a stream and counts it here until it ends; `done` is called then, once it is no longer
    * counted. Resolves once the stream is under way (see EventStream.start), not when it ends: an
-   * idle stream keeps no suspended function or pending promise.
+   * idle stream keeps no suspended function or pending promise. `done` is given the stream, so that
+   * one function serves every stream: a closure per stream (here and in the caller) cost ~0.2 KB of
+   * heap per idle stream.
    */
-  serve(stream: EventStream, done?: (end: StreamEnd) => void): Promise<void> {
+  serve(stream: EventStream, done?: (end: StreamEnd, stream: EventStream) => void): Promise<void> {
     this.#streams.add(stream);
     this.#perClient.set(stream.clientId, this.streamsOf(stream.clientId) + 1);
     stream.heartbeatSlot = this.#nextSlot++ % HEARTBEAT_SLICES;
-    return stream.start((end) => {
-      this.#streams.delete(stream);
-      const left = this.streamsOf(stream.clientId) - 1;
-      if (left > 0) this.#perClient.set(stream.clientId, left);
-      else this.#perClient.delete(stream.clientId);
-      done?.(end);
-    });
+    stream.hubDone = done;
+    return stream.start(this.#ended);
   }
+
+  /** Every stream's end, one function for all of them. */
+  readonly #ended = (end: StreamEnd, stream: EventStream): void => {
+    this.#streams.delete(stream);
+    const left = this.streamsOf(stream.clientId) - 1;
+    if (left > 0) this.#perClient.set(stream.clientId, left);
+    else this.#perClient.delete(stream.clientId);
+    stream.hubDone?.(end, stream);
+  };
 
   /**
    * Sends every stream a heartbeat comment each `intervalMs`, from one timer for all of them (a
@@ -75,8 +81,12 @@ export class Hub {
   async drain(windowMs: number, lastRetryMs: number): Promise<void> {
     const streams = [...this.#streams];
     const slices = Math.min(streams.length, Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS)));
+    const t0 = performance.now();
     for (let i = 0; i < slices; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, windowMs / slices));
+      // Slice i is due at t0 + i × window / slices: from a fixed start, so the time ending a slice
+      // takes (19,000 streams: ~40 ms a slice) does not stretch the window.
+      const wait = t0 + (i * windowMs) / slices - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const end = Math.floor(((i + 1) * streams.length) / slices);
       for (let k = Math.floor((i * streams.length) / slices); k < end; k++) streams[k]!.leave(Math.floor(Math.random() * (lastRetryMs + 1)));
     }
