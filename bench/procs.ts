@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppProcess, freePort, type AppKind } from "../test/faults/processes.ts";
 import { natsServerFromEnv, startEmbeddedServer, type EmbeddedServer } from "../libs/nats/mod.ts";
+import { parseDuration } from "../libs/config/duration.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -215,8 +216,10 @@ export async function startHeraldApp(kind: AppKind, env: Record<string, string>)
   const port = await freePort();
   checkInterrupted();
   const app = new AppProcess(kind, { ...env, PORT: String(port) }, appNodeArgs);
+  // A notifier given a drain window takes that long to stop (it ends its streams over it).
+  const drainMs = env.SSE_DRAIN_WINDOW ? (parseDuration(env.SSE_DRAIN_WINDOW) ?? 0) : 0;
   const stop = async () => {
-    await app.stop(20_000);
+    await app.stop(20_000 + drainMs);
   };
   const untrack = track({ name: `${kind} ${app.pid}`, stop });
   const url = `http://127.0.0.1:${port}`;
