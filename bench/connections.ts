@@ -4,8 +4,7 @@
  * connects per second, the notifier's RSS and V8 heap per connection, and whether every stream
  * gets its heartbeats on time.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { LoadProc as BaseLoadProc } from "./loadProc.ts";
 import type { LoadCommand, LoadReply, LoadStats } from "./sse-load.ts";
 import { CpuMeter, memory, round, sleep, track } from "./procs.ts";
 
@@ -44,54 +43,10 @@ export interface ConnectionsResult {
 
 const MB = 1024 * 1024;
 
-class LoadProc {
-  readonly child: ChildProcess;
-  #waiters: Array<{ type: LoadReply["type"]; resolve: (r: LoadReply) => void }> = [];
-  readonly exited: Promise<void>;
-
+/** One of this scenario's load processes. */
+class LoadProc extends BaseLoadProc<LoadCommand, LoadReply> {
   constructor(index: number, env: Record<string, string>) {
-    this.child = fork(fileURLToPath(new URL("./sse-load.ts", import.meta.url)), [], {
-      execArgv: ["--import", "tsx"],
-      env: { ...process.env, ...env, BENCH_LOAD_INDEX: String(index) },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    this.exited = new Promise((r) => this.child.once("exit", () => r()));
-    this.child.on("message", (m: LoadReply) => {
-      const i = this.#waiters.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
-    });
-  }
-
-  next<T extends LoadReply["type"]>(type: T, timeoutMs = 120_000): Promise<Extract<LoadReply, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`load process: no "${type}" in ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({
-        type,
-        resolve: (r) => {
-          clearTimeout(t);
-          resolve(r as Extract<LoadReply, { type: T }>);
-        },
-      });
-      this.exited.then(() => reject(new Error(`load process exited while waiting for "${type}"`)));
-    });
-  }
-
-  async ask<T extends LoadReply["type"]>(cmd: LoadCommand, type: T, timeoutMs?: number): Promise<Extract<LoadReply, { type: T }>> {
-    const p = this.next(type, timeoutMs);
-    this.child.send(cmd);
-    return p;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    try {
-      this.child.send({ type: "close" } satisfies LoadCommand);
-    } catch {
-      // IPC already closed
-    }
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(t);
+    super(new URL("./sse-load.ts", import.meta.url), index, env, { name: "load process" });
   }
 }
 

@@ -18,11 +18,10 @@
  * jobs lost (a `job.succeeded` that never reached its client), duplicated or out of order event
  * ids; B's shed / stream-error / resume metrics when it has them; CPU per process.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { LoadProc as BaseLoadProc } from "./loadProc.ts";
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { StormCommand, StormReply, StormResults, StormStats } from "./storm-load.ts";
 import { CpuMeter, memory, round, sleep, track } from "./procs.ts";
 
@@ -158,55 +157,10 @@ export interface StormResult {
 // ---------------------------------------------------------------------------------------------
 // A load process over IPC
 
-class LoadProc {
-  readonly child: ChildProcess;
-  #waiters: Array<{ type: StormReply["type"]; resolve: (r: StormReply) => void }> = [];
-  readonly exited: Promise<void>;
-
+/** One of this scenario's load processes. */
+class LoadProc extends BaseLoadProc<StormCommand, StormReply> {
   constructor(index: number, env: Record<string, string>) {
-    this.child = fork(fileURLToPath(new URL("./storm-load.ts", import.meta.url)), [], {
-      execArgv: ["--import", "tsx"],
-      env: { ...process.env, ...env, BENCH_LOAD_INDEX: String(index) },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      serialization: "advanced",
-    });
-    this.exited = new Promise((r) => this.child.once("exit", () => r()));
-    this.child.on("message", (m: StormReply) => {
-      const i = this.#waiters.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
-    });
-  }
-
-  next<T extends StormReply["type"]>(type: T, timeoutMs = 120_000): Promise<Extract<StormReply, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`storm load process: no "${type}" in ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({
-        type,
-        resolve: (r) => {
-          clearTimeout(t);
-          resolve(r as Extract<StormReply, { type: T }>);
-        },
-      });
-      void this.exited.then(() => reject(new Error(`storm load process exited while waiting for "${type}"`)));
-    });
-  }
-
-  ask<T extends StormReply["type"]>(cmd: StormCommand, type: T, timeoutMs?: number): Promise<Extract<StormReply, { type: T }>> {
-    const p = this.next(type, timeoutMs);
-    this.child.send(cmd);
-    return p;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    try {
-      this.child.send({ type: "close" } satisfies StormCommand);
-    } catch {
-      // IPC already closed
-    }
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(t);
+    super(new URL("./storm-load.ts", import.meta.url), index, env, { name: "storm load process", advanced: true });
   }
 }
 
