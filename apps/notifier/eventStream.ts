@@ -57,9 +57,11 @@ export class EventStream implements LiveListener {
   readonly jobId: string | undefined;
   /** Which of the hub's heartbeat slices this stream is in (set by the Hub). */
   heartbeatSlot = 0;
+  /** Whom the hub tells when this stream has ended (set by the Hub). */
+  hubDone: ((end: StreamEnd, stream: EventStream) => void) | undefined = undefined;
   #o: EventStreamOptions;
   #registered = false;
-  #onEnd: ((end: StreamEnd) => void) | null = null;
+  #onEnd: ((end: StreamEnd, stream: EventStream) => void) | null = null;
   /** Resolves start()'s promise: the first frame is out, or the stream is over. */
   #underway: (() => void) | null = null;
   /** Live events waiting to be sent (null while empty: most streams are idle). */
@@ -115,11 +117,12 @@ export class EventStream implements LiveListener {
   }
 
   /**
-   * Starts the stream; `onEnd` is called once, after it has ended and released its subscription
-   * and connection. The promise resolves as soon as the stream is under way (its first frame is
-   * written) or over: the request handler need not stay suspended for the stream's lifetime.
+   * Starts the stream; `onEnd` is called once (with the stream: one function can serve every
+   * stream, no closure each), after it has ended and released its subscription and connection. The
+   * promise resolves as soon as the stream is under way (its first frame is written) or over: the
+   * request handler need not stay suspended for the stream's lifetime.
    */
-  start(onEnd: (end: StreamEnd) => void): Promise<void> {
+  start(onEnd: (end: StreamEnd, stream: EventStream) => void): Promise<void> {
     const { feed, clientId, sink } = this.#o;
     this.#onEnd = onEnd;
     this.#busy = true;
@@ -127,7 +130,7 @@ export class EventStream implements LiveListener {
     this.#registeredAt = feed.watermark;
     feed.add(clientId, this);
     this.#registered = true;
-    sink.onGone(() => this.end("client_closed"));
+    sink.onGone(this);
     const underway = new Promise<void>((resolve) => (this.#underway = resolve));
     void this.#replay();
     return underway;
@@ -238,7 +241,7 @@ export class EventStream implements LiveListener {
     this.#markUnderway();
     const onEnd = this.#onEnd;
     this.#onEnd = null;
-    onEnd?.(this.#end!);
+    onEnd?.(this.#end!, this);
   }
 
   /** LiveListener: one of the client's live events, in sequence order. */

@@ -4,7 +4,7 @@ import { EventStream, type StreamEnd } from "./eventStream.ts";
 import { LiveFeed, type LiveSource } from "./liveFeed.ts";
 import type { RawEvent } from "./replayFrom.ts";
 import type { ResumeReads } from "./resumeReads.ts";
-import type { EventSink, Frame } from "./sink.ts";
+import type { EventSink, Frame, GoneListener } from "./sink.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
 
 // The stream logic against a fake RESULTS, a fake subscription and a fake sink: the only way to
@@ -70,7 +70,7 @@ class FakeSink implements EventSink {
   readonly ids: number[] = [];
   readonly frames: Frame[] = [];
   closed = false;
-  #gone: (() => void) | null = null;
+  #gone: GoneListener | null = null;
   send(frame: Frame): Promise<void> {
     this.frames.push(frame);
     if (frame.id !== undefined && frame.event?.startsWith("job.")) this.ids.push(Number(frame.id));
@@ -90,12 +90,12 @@ class FakeSink implements EventSink {
   destroy(): void {
     this.closed = true;
   }
-  onGone(listener: () => void): void {
-    this.#gone = listener;
+  onGone(stream: GoneListener): void {
+    this.#gone = stream;
   }
   /** The client drops the connection. */
   drop(): void {
-    this.#gone?.();
+    this.#gone?.end("client_closed");
   }
   /** The Last-Event-ID a reconnecting EventSource would send. */
   get lastEventId(): number | undefined {

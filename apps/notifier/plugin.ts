@@ -1,27 +1,22 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import fastifySseModule, { type SSEPluginOptions } from "@fastify/sse";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
 import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
-import { shedIdleConnectionState, tokenSecurity } from "../../libs/http/mod.ts";
+import { shedIdleStreamState, tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { Admission, StreamShedError } from "./admission.ts";
-import { EventStream } from "./eventStream.ts";
+import { EventStream, type StreamEnd } from "./eventStream.ts";
 import { Hub } from "./hub.ts";
 import { LiveFeed } from "./liveFeed.ts";
 import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
-import { formatFrame, type EventSink, type Frame } from "./sink.ts";
+import { formatFrame, type EventSink, type Frame, type GoneListener } from "./sink.ts";
 import type { ConnectionState } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
 import type { Logger } from "../../libs/log/mod.ts";
 import { pino } from "pino";
-
-// The CommonJS module itself is the fastify-plugin-wrapped plugin (its `.default` is the bare,
-// encapsulated function, whose hook would not reach the routes registered here).
-const fastifySse = fastifySseModule as unknown as FastifyPluginAsync<SSEPluginOptions>;
 
 export interface NotifierDeps {
   nc: NatsConnection;
@@ -52,27 +47,82 @@ function acceptsEventStream(accept: string | undefined): void {
   throw new HeraldError(406, "not_acceptable", "this route answers only text/event-stream");
 }
 
+/** The sink a response streams to, for the listeners below (shared by every response). */
+const SINK = Symbol("herald.eventSink");
+type StreamingResponse = FastifyReply["raw"] & { [SINK]?: SseSink };
+
+/** The response closed: the client is gone, or the stream was ended. */
+function responseClosed(this: StreamingResponse): void {
+  this[SINK]?.gone();
+}
+
+/** An error on the response (a write to a connection that has gone): as gone, logged as @fastify/sse did. */
+function responseFailed(this: StreamingResponse, err: Error): void {
+  const sink = this[SINK];
+  sink?.gone();
+  sink?.log.info({ err }, "SSE connection closed");
+}
+
 /**
- * An EventSink over @fastify/sse: frames are written with backpressure, data sent verbatim. A class,
- * not an object of closures: tens of thousands of idle streams each hold one, and its methods are
- * shared on the prototype.
+ * An EventSink over the raw response: the SSE headers, then frames written with backpressure, data
+ * sent verbatim. A class whose listeners are shared functions, not closures: tens of thousands of
+ * idle streams each hold one. (@fastify/sse did this before: its context per request, with two
+ * closures on the response and an array of close callbacks, cost ~0.5 KB of heap per idle stream.)
+ * Its headers, its end and what it does when the client goes are @fastify/sse's.
  */
 class SseSink implements EventSink {
   readonly #reply: FastifyReply;
+  #connected: boolean;
+  #headersSent = false;
+  #stream: GoneListener | null = null;
 
   constructor(reply: FastifyReply) {
     this.#reply = reply;
+    const raw = reply.raw as StreamingResponse;
+    // A client that left while its request was handled: the stream ends as soon as it starts.
+    this.#connected = !raw.destroyed;
+    raw[SINK] = this;
+    raw.on("close", responseClosed);
+    raw.on("error", responseFailed);
+  }
+
+  get log(): FastifyReply["log"] {
+    return this.#reply.log;
+  }
+
+  /** The client is gone, or the stream is over: tells the stream (once). */
+  gone(): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    const stream = this.#stream;
+    this.#stream = null;
+    stream?.end("client_closed");
+  }
+
+  /** The head, once: @fastify/sse's headers, then any set on the reply, with the reply's status. */
+  #sendHeaders(): void {
+    if (this.#headersSent) return;
+    const raw = this.#reply.raw;
+    raw.setHeader("Content-Type", "text/event-stream");
+    raw.setHeader("Cache-Control", "no-cache");
+    // keep-alive, as @fastify/sse said (the connection still closes when the stream ends, see
+    // shedIdleStreamState): with `close`, undici (fetch) kept a spare connection to the notifier
+    // open and unused, and the notifier's close waited for it (the test stacks' teardown hung).
+    raw.setHeader("Connection", "keep-alive");
+    raw.setHeader("X-Accel-Buffering", "no"); // no buffering in nginx
+    for (const [name, value] of Object.entries(this.#reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
+    raw.writeHead(raw.statusCode ?? 200);
+    this.#headersSent = true;
   }
 
   send(frame: Frame): Promise<void> {
-    const sse = this.#reply.sse;
-    if (!sse.isConnected) return Promise.resolve(); // gone: the stream is ending
-    sse.sendHeaders();
+    if (!this.#connected) return Promise.resolve(); // gone: the stream is ending
+    this.#sendHeaders();
     return this.#reply.raw.write(formatFrame(frame)) ? Promise.resolve() : this.drained();
   }
 
   write(text: string): boolean {
-    if (!this.#reply.sse.isConnected) return true; // gone: the stream is ending; nothing to wait for
+    if (!this.#connected) return true; // gone: the stream is ending; nothing to wait for
     return this.#reply.raw.write(text);
   }
 
@@ -90,23 +140,23 @@ class SseSink implements EventSink {
   }
 
   heartbeat(): void {
-    // What @fastify/sse's own per-connection heartbeat timer wrote, from the hub's shared timer.
-    if (this.#reply.sse.isConnected && this.#reply.raw.headersSent) this.#reply.raw.write(": heartbeat\n\n");
+    if (this.#connected && this.#reply.raw.headersSent) this.#reply.raw.write(": heartbeat\n\n");
   }
 
   close(): void {
-    this.#reply.sse.close();
+    if (!this.#connected) return;
+    this.gone();
+    // A stream that never sent its head leaves the response to Fastify (as @fastify/sse did).
+    if (this.#headersSent) this.#reply.raw.end();
   }
 
   destroy(): void {
     this.#reply.raw.destroy();
   }
 
-  onGone(listener: () => void): void {
-    // @fastify/sse calls its close callbacks when the response closes (client gone, or an error)
-    // and when the stream is closed here.
-    if (this.#reply.sse.isConnected) this.#reply.sse.onClose(listener);
-    else listener();
+  onGone(stream: GoneListener): void {
+    if (this.#connected) this.#stream = stream;
+    else stream.end("client_closed");
   }
 }
 
@@ -129,12 +179,6 @@ function flattenRetainedStrings(reply: FastifyReply): void {
  * (one job, from its first event, ending after its terminal one). Any instance serves any client.
  */
 export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps) => {
-  // Data is the stored envelope's JSON text: sent as it is, never parsed and re-serialized.
-  await app.register(fastifySse, {
-    // No timer per connection: the hub sends every stream's heartbeats from one timer.
-    heartbeatInterval: 0,
-    serializer: (data: unknown) => (typeof data === "string" ? data : JSON.stringify(data)),
-  });
   // A stopping notifier hands its clients over gradually (the server turns new requests away
   // meanwhile); the last `retry:` of each stream is short, the slices keep the rate steady.
   app.addHook("preClose", async () => deps.hub.drain(deps.drainWindowMs, Math.min(deps.retryMs, DRAIN_LAST_RETRY_MS)));
@@ -160,6 +204,14 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     leaderChanges.unsubscribe();
     deps.feed.stop();
   });
+
+  // One function for every stream's end (it is given the stream): not a closure per stream.
+  const streamEnded = (end: StreamEnd, stream: EventStream) => {
+    deps.metrics.sseConnections.set(deps.hub.size);
+    deps.metrics.sseReplayedEvents.inc(stream.replayed);
+    if (end === "slow_client") deps.metrics.sseSlowClientDisconnects.inc();
+    else if (end === "error") deps.metrics.sseStreamErrors.inc();
+  };
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
     if (deps.hub.streamsOf(clientId) >= deps.maxStreamsPerClient) {
@@ -196,7 +248,6 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
         return;
       }
     }
-    reply.sse.keepAlive();
     const stream = new EventStream({
       feed: deps.feed,
       reads: deps.reads,
@@ -222,24 +273,16 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     // The handler returns once the stream is under way (its first frame written, so Fastify leaves
     // the response alone) and the stream goes on by itself: a handler, and everything its
     // suspended call chain holds, kept for each idle connection cost ~2 KB of heap.
-    const underway = deps.hub.serve(stream, (end) => {
-      deps.metrics.sseConnections.set(deps.hub.size);
-      deps.metrics.sseReplayedEvents.inc(stream.replayed);
-      if (end === "slow_client") deps.metrics.sseSlowClientDisconnects.inc();
-      else if (end === "error") deps.metrics.sseStreamErrors.inc();
-    });
+    const underway = deps.hub.serve(stream, streamEnded);
     deps.metrics.sseConnections.set(deps.hub.size);
     await underway;
     flattenRetainedStrings(reply);
-    // The connection will carry this stream and nothing else: what Node keeps for a next request
-    // on it goes (~3 KB of RSS per idle stream, see shedIdleConnectionState).
-    shedIdleConnectionState(reply.raw);
+    // The connection carries this stream and nothing else now: what Node keeps for a next request
+    // on it, and what handling this one needed, goes (~4 KB of RSS per idle stream).
+    shedIdleStreamState(reply);
   };
 
   const stream = (summary: string, params?: object) => ({
-    // "manual": no Accept negotiation by the plugin (its 406 is not herald's JSON error); any
-    // client asking for the stream gets it, and errors before the first frame are herald's.
-    sse: "manual" as const,
     // No automatic HEAD route: HEAD would start a stream whose headers Node never sends (a HEAD
     // response is not sent before it ends), holding one of the client's stream slots.
     exposeHeadRoute: false,

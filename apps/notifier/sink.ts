@@ -8,7 +8,7 @@ export interface Frame {
 
 /**
  * Where an event stream writes: one client connection. Small on purpose (Mercure's Transport idea
- * turned around): the stream logic does not know it is talking to @fastify/sse.
+ * turned around): the stream logic does not know it is talking to an HTTP response.
  */
 export interface EventSink {
   /** Resolves once the frame is handed to the socket (after a drain if the socket was full). */
@@ -32,10 +32,16 @@ export interface EventSink {
   /** Drops the connection at once, discarding what is buffered (a client that stopped reading). */
   destroy(): void;
   /**
-   * Calls `listener` once when the client has gone away (or the connection was ended). A callback
-   * rather than a promise: an idle stream then holds no promise and no reaction, only this function.
+   * Ends `stream` (`end("client_closed")`) once when the client has gone away (or the connection
+   * was ended). The stream itself rather than a promise or a callback: an idle stream then holds no
+   * promise, no reaction and no closure for it (tens of thousands of them are).
    */
-  onGone(listener: () => void): void;
+  onGone(stream: GoneListener): void;
+}
+
+/** What a sink tells that its client has gone: the event stream. */
+export interface GoneListener {
+  end(reason: "client_closed"): void;
 }
 
 /**

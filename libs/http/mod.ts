@@ -2,3 +2,4 @@ export { createHttpServer, drainAndClose, LISTEN_BACKLOG, type HttpServerOptions
 export { registerErrorHandling, errorBody } from "./errors.ts";
 export { opsPlugin, type OpsDeps } from "./ops.ts";
 export { tokenSecurity } from "./openapi.ts";
+export { shedIdleStreamState } from "./streamConnection.ts";
