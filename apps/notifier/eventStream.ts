@@ -39,7 +39,9 @@ export interface EventStreamOptions {
  *
  * Every event the client can miss is either ≤ L (replayed) or stored after L was read, hence after
  * the stream registered (live). A stream with nothing to resume (no Last-Event-ID) reads nothing at
- * all: it starts at the feed's watermark. The feed hands out events in sequence order (it holds one
+ * all: it starts at the feed's watermark; nor does a resume the feed can vouch for (the client's id
+ * lies within the feed's run and no event of the client has passed since: LiveFeed.missedNothing).
+ * The feed hands out events in sequence order (it holds one
  * above a hole until the hole is filled), so ids only increase, and `id:` is a cursor: every event
  * of the client up to it has been sent, and a client resuming after it misses nothing.
  *
@@ -81,6 +83,8 @@ export class EventStream implements LiveListener {
   #replayedThrough = 0;
   /** The feed's watermark when the stream registered: every live event above it comes here. */
   #registeredAt = 0;
+  /** The feed knew, when the stream registered, that the client had missed nothing: no reads. */
+  #caughtUp = false;
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
@@ -128,6 +132,8 @@ export class EventStream implements LiveListener {
     this.#busy = true;
     // Step 1, synchronously: live events above the watermark come to this stream from now on.
     this.#registeredAt = feed.watermark;
+    const { from, jobId } = this.#o;
+    this.#caughtUp = from.kind === "after" && !jobId && feed.missedNothing(clientId, from.seq);
     feed.add(clientId, this);
     this.#registered = true;
     sink.onGone(this);
@@ -144,7 +150,7 @@ export class EventStream implements LiveListener {
     try {
       await this.#send({ retry: this.#o.retryMs });
       this.#markUnderway();
-      if (from.kind !== "live" || jobId) {
+      if ((from.kind !== "live" || jobId) && !this.#caughtUp) {
         const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
         // A resume after an id may also need the stream's bounds (below); that read is shared by
         // the streams opening together, and made at the same time as the client's own: one round

@@ -270,6 +270,70 @@ describe("live feed: events in sequence order, whatever order they arrive in", (
   });
 });
 
+describe("live feed: what it can vouch for without reading RESULTS", () => {
+  it("a client with no event since its id, within the feed's run: missed nothing; otherwise it does not know", async () => {
+    const results = new FakeResults();
+    for (let i = 0; i < 3; i++) results.store("c0");
+    const feed = new LiveFeed(results, log, { maxTracked: 2 });
+    await feed.start(); // the run starts after sequence 3
+    const a = results.store("ca");
+    const b = results.store("cb");
+    results.republish(a);
+    results.republish(b);
+    expect(feed.missedNothing("ca", a)).toBe(true); // its last event is its id
+    expect(feed.missedNothing("ca", a - 1)).toBe(false); // it missed `a`
+    expect(feed.missedNothing("cx", b)).toBe(true); // no event at all since b
+    expect(feed.missedNothing("cx", 3)).toBe(true); // from the run's very start
+    expect(feed.missedNothing("cx", 2)).toBe(false); // before the run: the feed did not see 3
+    expect(feed.missedNothing("cx", b + 1)).toBe(false); // not handed out yet: an id from elsewhere
+    // Past maxTracked the least recent client is forgotten; what it knew of it becomes a bound for
+    // every client it does not know: conservative (it reads RESULTS), never wrong.
+    const c = results.store("cc");
+    results.republish(c);
+    expect(feed.missedNothing("cc", c)).toBe(true);
+    // ca is forgotten (its last was a): the bound a answers for it, and for any unknown client.
+    expect(feed.missedNothing("ca", a)).toBe(true);
+    expect(feed.missedNothing("ca", a - 1)).toBe(false);
+    expect(feed.missedNothing("cx", a - 1)).toBe(false); // was true before: conservative now
+    expect(feed.missedNothing("cb", b - 1)).toBe(false); // cb is still known: it missed b
+    // Losing its place (NATS down) voids what it knew.
+    feed.down();
+    feed.up();
+    await waitFor(() => feed.ready);
+    expect(feed.missedNothing("cc", c)).toBe(true); // c is the new run's start
+    expect(feed.missedNothing("cc", c - 1)).toBe(false);
+    feed.stop();
+  });
+
+  it("a stream resuming from an id the feed vouches for reads nothing, and gets what comes next", async () => {
+    const results = new FakeResults();
+    const feed = new LiveFeed(results, log);
+    await feed.start();
+    const first = results.store();
+    results.republish(first);
+    let reads = 0;
+    const counting = results.reads_();
+    const original = results.reads_.bind(results);
+    results.reads_ = () => ({
+      lastMatch: (f) => (reads++, counting.lastMatch(f)),
+      bounds: () => (reads++, counting.bounds()),
+      replay: (f, a, b) => (reads++, counting.replay(f, a, b)),
+    });
+    const { sink } = await openStream(feed, results, { kind: "after", seq: first });
+    const next = results.store();
+    results.republish(next);
+    await settle();
+    expect(sink.ids).toEqual([next]);
+    expect(reads).toBe(0);
+    // One that missed `next` reads RESULTS for it.
+    const behind = await openStream(feed, results, { kind: "after", seq: first });
+    expect(behind.sink.ids).toEqual([next]);
+    expect(reads).toBeGreaterThan(0);
+    results.reads_ = original;
+    feed.stop();
+  });
+});
+
 async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {

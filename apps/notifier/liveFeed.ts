@@ -31,6 +31,8 @@ export interface LiveFeedOptions {
   holeGiveUpMs?: number;
   /** Messages held above a hole, at most; past it every stream resumes instead (memory bound). */
   maxHeld?: number;
+  /** Clients whose last event the feed remembers (the least recently active are forgotten first). */
+  maxTracked?: number;
 }
 
 /**
@@ -74,6 +76,13 @@ export class LiveFeed {
   #epoch = 0;
   #down = true;
   #stopped = false;
+  /** The first sequence of the current run: the feed has handed out every event from here on. */
+  #since = 0;
+  /** Each client's last event handed out this run (any client, served here or not), most recent last. */
+  #lastOf = new Map<string, number>();
+  #maxTracked: number;
+  /** The highest last-event of a client forgotten to bound #lastOf: a bound for any client not in it. */
+  #forgottenUpTo = 0;
   /** Events handed to listeners, holes read from RESULTS, holes skipped (gone), resets. */
   readonly counts = { delivered: 0, filled: 0, skipped: 0, resets: 0 };
 
@@ -83,6 +92,7 @@ export class LiveFeed {
     this.#holeWaitMs = o.holeWaitMs ?? 100;
     this.#holeGiveUpMs = o.holeGiveUpMs ?? 5_000;
     this.#maxHeld = o.maxHeld ?? 50_000;
+    this.#maxTracked = o.maxTracked ?? 100_000;
   }
 
   /** Subscribes, then reads where the stream ends; resolves once the feed is ready. */
@@ -103,6 +113,20 @@ export class LiveFeed {
    */
   get watermark(): number {
     return this.#next - 1;
+  }
+
+  /**
+   * Whether a client whose last event id is `afterSeq` has missed nothing up to the watermark, known
+   * without reading RESULTS: every event since the feed's start passed through it, and it remembers
+   * each client's last one. True only when `afterSeq` lies within this run (from the feed's start to
+   * the watermark) and the client's last event is at or below it; false means "read RESULTS to
+   * know". Asked at the moment a stream registers, so that together with the live events that come
+   * after, nothing is missed. A notifier that has been up since its clients' ids resumes them after
+   * a storm with no NATS request at all.
+   */
+  missedNothing(clientId: string, afterSeq: number): boolean {
+    if (!this.ready || afterSeq < this.#since - 1 || afterSeq > this.watermark) return false;
+    return (this.#lastOf.get(clientId) ?? this.#forgottenUpTo) <= afterSeq;
   }
 
   add(clientId: string, l: LiveListener): void {
@@ -176,6 +200,7 @@ export class LiveFeed {
         // them from RESULTS. The ones above are live, and go out in order.
         for (const seq of this.#held.keys()) if (seq <= last) this.#held.delete(seq);
         this.#next = last + 1;
+        this.#since = this.#next;
         this.#log.info({ next: this.#next }, "live feed ready");
         this.#advance();
         return;
@@ -218,13 +243,26 @@ export class LiveFeed {
     const a = subject.indexOf(".");
     const b = subject.indexOf(".", a + 1);
     if (a < 0 || b < 0) return;
-    const l = this.#listeners.get(subject.slice(a + 1, b));
+    const clientId = subject.slice(a + 1, b);
+    this.#remember(clientId, seq);
+    const l = this.#listeners.get(clientId);
     if (!l) return;
     const jobId = subject.slice(b + 1);
     const json = data();
     this.counts.delivered++;
     if (Array.isArray(l)) for (const x of [...l]) x.onLive(seq, jobId, json);
     else l.onLive(seq, jobId, json);
+  }
+
+  /** Notes a client's latest event; past maxTracked, the least recently active client is forgotten. */
+  #remember(clientId: string, seq: number): void {
+    // Deleted and set again: a Map keeps insertion order, so the first entry is the least recent.
+    if (!this.#lastOf.delete(clientId) && this.#lastOf.size >= this.#maxTracked) {
+      const [oldest, oldestSeq] = this.#lastOf.entries().next().value!;
+      this.#lastOf.delete(oldest);
+      this.#forgottenUpTo = Math.max(this.#forgottenUpTo, oldestSeq);
+    }
+    this.#lastOf.set(clientId, seq);
   }
 
   #armHole(): void {
@@ -294,6 +332,9 @@ export class LiveFeed {
     this.#held.clear();
     this.#fillTo = 0;
     this.#next = 0;
+    // Events may pass unseen until the next start: what it knew of clients' last events is void.
+    this.#lastOf.clear();
+    this.#forgottenUpTo = 0;
     const all = [...this.#listeners.values()].flat();
     for (const l of all) l.onFeedLost();
     if (!this.#down && !this.#stopped) void this.#init();

@@ -5,6 +5,7 @@ import { headers } from "@nats-io/transport-node";
 import { RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
 import type { Subscription } from "@nats-io/transport-node";
+import { natsResumeReads } from "./resumeReads.ts";
 import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
 
 let stack: Stack;
@@ -227,13 +228,11 @@ async function countRequests(clientId: string, body: () => Promise<void>): Promi
 }
 
 describe("what a resume costs", () => {
-  it("missed nothing: one read, no consumer; missed a few: read one by one, no consumer; a long gap: a consumer", async () => {
+  it("missed nothing: no read (or one, before the feed's start); missed a few: read one by one, no consumer; a long gap: a consumer", async () => {
     const c = await stack.client();
     const seqs = await publishEvents(c.clientId, 40);
-    // Nothing missed: the last event matching the client is at or below its id. One MSG.GET, and
-    // the stream's bounds read at the same time (one STREAM.INFO, shared by the streams that open
-    // together): one round trip.
-    const none = await countRequests(c.clientId, async () => {
+    // Nothing missed, and the notifier's live feed saw every event since the id: no request at all.
+    const vouched = await countRequests(c.clientId, async () => {
       const s = sse(c.token, "/v1/events", String(seqs.at(-1)));
       await s.waitFor((x) => x.opens === 1);
       const more = await publishEvents(c.clientId, 1);
@@ -241,7 +240,23 @@ describe("what a resume costs", () => {
       expect(s.ids).toEqual(more);
       s.close();
     });
+    expect(vouched).toEqual({ msgGets: 0, consumerCreates: 0, streamInfos: 0 });
+    // Nothing missed, on a notifier started after the id (its feed cannot vouch): the last event
+    // matching the client is read (one MSG.GET), with the stream's bounds at the same time (one
+    // STREAM.INFO, shared by the streams that open together): one round trip.
+    const last = (await publishEvents(c.clientId, 1))[0]!;
+    await publishEvents((await stack.client()).clientId, 1); // someone else's: the id is now before the end
+    const fresher = await stack.addNotifier();
+    const none = await countRequests(c.clientId, async () => {
+      const s = sse(c.token, "/v1/events", String(last), () => fresher.url);
+      await s.waitFor((x) => x.opens === 1);
+      const more = await publishEvents(c.clientId, 1);
+      await s.waitFor((x) => x.events.length === 1);
+      expect(s.ids).toEqual(more);
+      s.close();
+    });
     expect(none).toEqual({ msgGets: 1, consumerCreates: 0, streamInfos: 1 });
+    await fresher.stop();
     const all = [...seqs, ...(await publishEvents(c.clientId, 0))];
     // A few missed (3): read from the leader one by one, no consumer.
     const few = await countRequests(c.clientId, async () => {
@@ -262,17 +277,16 @@ describe("what a resume costs", () => {
     expect(long.consumerCreates).toBe(1);
   });
 
-  it("streams that open together share one read of the stream's bounds", async () => {
-    const clients = await Promise.all(Array.from({ length: 20 }, () => stack.client()));
-    const first = await Promise.all(clients.map((c) => publishEvents(c.clientId, 2)));
-    // Twenty resumes opened at once: each reads its own last event, the bounds are read for all.
+  it("reads of the stream's bounds asked for in the same turn share one request; a later one gets its own", async () => {
+    const reads = natsResumeReads(stack.nats.js, stack.nats.jsm);
     const counts = await countRequests("-", async () => {
-      const streams = clients.map((c, i) => sse(c.token, "/v1/events", String(first[i]![0])));
-      for (const [i, s] of streams.entries()) await s.waitFor((x) => x.events.length === 1 && x.ids[0] === first[i]![1]);
-      for (const s of streams) s.close();
+      const together = await Promise.all(Array.from({ length: 20 }, () => reads.bounds()));
+      expect(new Set(together.map((b) => JSON.stringify(b))).size).toBe(1);
+      const seq = (await publishEvents((await stack.client()).clientId, 1))[0]!;
+      // Asked after the first request went out: its answer must be read after it asked.
+      expect((await reads.bounds()).last).toBeGreaterThanOrEqual(seq);
     });
-    expect(counts.streamInfos).toBeGreaterThanOrEqual(1);
-    expect(counts.streamInfos).toBeLessThan(clients.length);
+    expect(counts.streamInfos).toBe(2);
   });
 });
 

@@ -227,10 +227,12 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       throw new StreamShedError("nats_unavailable", deps.admission.retryAfter());
     }
     // A stream that resumes reads RESULTS first: those wait for a slot (or are shed). One that
-    // starts live reads nothing and goes straight on.
+    // starts live reads nothing and goes straight on, and so does a resume the live feed can vouch
+    // for (no event of the client since its id: EventStream checks again as it registers).
     const resumes = from.kind !== "live" || jobId !== undefined;
+    const reads = resumes && !(from.kind === "after" && !jobId && deps.feed.missedNothing(clientId, from.seq));
     let release: (() => void) | undefined;
-    if (resumes) {
+    if (reads) {
       const gone = new AbortController();
       const onClose = () => gone.abort();
       reply.raw.once("close", onClose);
