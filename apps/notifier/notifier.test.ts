@@ -330,11 +330,12 @@ describe("admission", () => {
       const c = await own.client();
       await own.server.stop();
       await expect.poll(async () => (await fetch(`${n.url}/readyz`)).status, { timeout: 10_000 }).toBe(503);
-      for (const lastEventId of [undefined, "earliest", "5"]) {
-        const res = await fetch(`${n.url}/v1/events`, {
+      const jobPath = `/v1/jobs/${ulid()}/events`;
+      for (const [path, lastEventId] of [["/v1/events", undefined], ["/v1/events", "earliest"], ["/v1/events", "5"], [jobPath, undefined]] as const) {
+        const res = await fetch(`${n.url}${path}`, {
           headers: { ...c.auth, accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
         });
-        expect(res.status).toBe(503);
+        expect(res.status, path).toBe(503);
         expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe("nats_unavailable");
       }

@@ -213,19 +213,25 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     else if (end === "error") deps.metrics.sseStreamErrors.inc();
   };
 
+  /**
+   * No stream without the live feed (NATS down, or the feed starting over). Not a 200 that ends at
+   * once: every client would come straight back, and each try would count as served. A 503 with a
+   * jittered Retry-After spreads them out (the client library and the web page wait that long; a
+   * bare EventSource stops, see the README).
+   */
+  const requireFeed = () => {
+    if (deps.feed.ready) return;
+    deps.metrics.sseShed.inc({ reason: "nats_unavailable" });
+    throw new StreamShedError("nats_unavailable", deps.admission.retryAfter());
+  };
+
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
     if (deps.hub.streamsOf(clientId) >= deps.maxStreamsPerClient) {
       throw new HeraldError(429, "too_many_streams", `at most ${deps.maxStreamsPerClient} event streams per client; close one first`, {
         "retry-after": "5",
       });
     }
-    if (!deps.feed.ready) {
-      // Not a 200 that ends at once: every client would come straight back, and each try would
-      // count as served. A 503 with a jittered Retry-After spreads them out (the client library
-      // and the web page wait that long; a bare EventSource stops, see the README).
-      deps.metrics.sseShed.inc({ reason: "nats_unavailable" });
-      throw new StreamShedError("nats_unavailable", deps.admission.retryAfter());
-    }
+    requireFeed();
     // A stream that resumes reads RESULTS first: those wait for a slot (or are shed). One that
     // starts live reads nothing and goes straight on, and so does a resume the live feed can vouch
     // for (no event of the client since its id: EventStream checks again as it registers).
@@ -332,6 +338,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     const jobId = (request.params as { id?: string }).id;
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
     const from = resumeFrom(request);
+    requireFeed(); // before the read below, which needs NATS too
     const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
     if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
