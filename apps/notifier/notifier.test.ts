@@ -231,6 +231,9 @@ describe("what a resume costs", () => {
   it("missed nothing: no read (or one, before the feed's start); missed a few: read one by one, no consumer; a long gap: a consumer", async () => {
     const c = await stack.client();
     const seqs = await publishEvents(c.clientId, 40);
+    // Counted once the notifier has seen them all (before, it would serve a resume without reads:
+    // nothing of the client would have passed since the id, and the events would come live).
+    await expect.poll(() => notifier.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
     // Nothing missed, and the notifier's live feed saw every event since the id: no request at all.
     const vouched = await countRequests(c.clientId, async () => {
       const s = sse(c.token, "/v1/events", String(seqs.at(-1)));
@@ -304,6 +307,9 @@ describe("admission", () => {
     socket.on("error", () => undefined);
     await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(1);
     const seqs = await publishEvents(other.clientId, 3);
+    // Once the notifier has seen them: before, it would rightly serve the resume without a read
+    // (nothing of the client had passed since its id; the events then come live), and take no slot.
+    await expect.poll(() => limited.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
     const res = await fetch(`${limited.url}/v1/events`, { headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) } });
     expect(res.status).toBe(503);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);

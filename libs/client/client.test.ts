@@ -124,6 +124,7 @@ describe("client library", () => {
     const before = current;
     notifiers.push(shedding);
     current = notifiers.length - 1;
+    let socket: net.Socket | undefined;
     try {
       const publish = async (n: number) => {
         const seqs: number[] = [];
@@ -146,14 +147,17 @@ describe("client library", () => {
         };
         await stack.nats.js.publish(resultSubject(hog.identity.clientId, ev.jobId), JSON.stringify(ev));
       }
-      const socket = net.connect(Number(new URL(shedding.url).port), "127.0.0.1");
-      await new Promise<void>((r) => socket.once("connect", () => r()));
+      socket = net.connect(Number(new URL(shedding.url).port), "127.0.0.1");
+      await new Promise<void>((r) => socket!.once("connect", () => r()));
       socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${hog.identity.token}\r\n\r\n`);
       socket.pause();
       socket.on("error", () => undefined);
       await expect.poll(() => shedding.hub.size, { timeout: 5_000 }).toBe(1);
 
       const seqs = await publish(3);
+      // Once the notifier has seen them: before, it would rightly serve the client without a read
+      // (nothing of it had passed since its id; the events then come live), and take no slot.
+      await expect.poll(() => shedding.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
       const ctl = new AbortController();
       const items: StreamItem[] = [];
       const reading = (async () => {
@@ -173,6 +177,8 @@ describe("client library", () => {
       ctl.abort();
       await reading;
     } finally {
+      // Whatever happened: a connection that never reads would keep the notifier from closing.
+      socket?.destroy();
       current = before;
       notifiers.pop();
       await shedding.stop();

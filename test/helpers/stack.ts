@@ -12,6 +12,7 @@ import { apiPlugin } from "../../apps/api/plugin.ts";
 import { apiDeps } from "../../apps/api/deps.ts";
 import { startWorker, type Worker } from "../../apps/worker/worker.ts";
 import { Hub, notifierDeps, notifierPlugin } from "../../apps/notifier/plugin.ts";
+import type { LiveFeed } from "../../apps/notifier/liveFeed.ts";
 import { webPlugin } from "../../apps/web/plugin.ts";
 import { workerDeps } from "../../apps/worker/deps.ts";
 import { startTestNats, type TestNats } from "./nats.ts";
@@ -22,6 +23,8 @@ export interface TestNotifier {
   url: string;
   metrics: Metrics;
   hub: Hub;
+  /** Its live feed: `watermark` says which events it has seen. */
+  feed: LiveFeed;
   nats: HeraldNats;
   app: FastifyInstance;
   /** Stops it as SIGTERM would: ends its streams, closes the server, drains NATS. */
@@ -127,6 +130,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       url: nUrl,
       metrics: nMetrics,
       hub: deps.hub,
+      feed: deps.feed,
       nats: nn,
       app: nApp,
       stop: () =>
