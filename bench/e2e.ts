@@ -8,6 +8,7 @@
  * up in the figures instead of silently slowing the load (no coordinated omission).
  */
 import http from "node:http";
+import { postJob } from "./postJob.ts";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
@@ -261,39 +262,22 @@ export class E2eBench {
       cur.sched[i] = t0 + i * interval;
       sendLag.recordMs(now - cur.sched[i]!);
       const body = `{"type":"echo","payload":{"s":${stepId},"i":${i}}}`;
-      const req = http.request(
-        {
-          agent: this.#agent,
-          host: this.#api.hostname,
-          port: this.#api.port,
-          path: "/v1/jobs",
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${client.token}`,
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-          },
-        },
-        (res) => {
+      postJob(
+        { agent: this.#agent, api: this.#api, token: client.token, body },
+        (status, onBody) => {
           ack.recordMs(performance.now() - cur.sched[i]!);
-          const status = res.statusCode ?? 0;
           if (status === 202) accepted++;
           else countError(`HTTP ${status}`);
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => (body += c));
-          res.on("end", () => {
+          onBody((text) => {
             answered++;
-            if (status === 202) cur.jobIds[i] = /"jobId":"([^"]+)"/.exec(body)?.[1];
+            if (status === 202) cur.jobIds[i] = /"jobId":"([^"]+)"/.exec(text)?.[1];
           });
-          res.on("error", () => undefined);
+        },
+        (err) => {
+          answered++;
+          countError(err.message);
         },
       );
-      req.on("error", (err) => {
-        answered++;
-        countError(err.message);
-      });
-      req.end(body);
       sent++;
     };
 

@@ -20,6 +20,7 @@
  */
 import { LoadProc as BaseLoadProc } from "./loadProc.ts";
 import http from "node:http";
+import { postJob } from "./postJob.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { StormCommand, StormReply, StormResults, StormStats } from "./storm-load.ts";
@@ -208,33 +209,18 @@ class Submitter {
       this.errors++;
       this.errorSamples[what] = (this.errorSamples[what] ?? 0) + 1;
     };
-    const req = http.request(
-      {
-        agent: this.#agent,
-        host: this.#api.hostname,
-        port: this.#api.port,
-        path: "/v1/jobs",
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${this.#tokens[k]}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        const status = res.statusCode ?? 0;
+    postJob(
+      { agent: this.#agent, api: this.#api, token: this.#tokens[k]!, body },
+      (status, onBody) => {
         if (status === 202) this.accepted.push(i);
         else countError(`HTTP ${status}`);
-        res.resume();
-        res.on("end", () => this.answered++);
-        res.on("error", () => undefined);
+        onBody(() => this.answered++);
+      },
+      (err) => {
+        this.answered++;
+        countError(err.message);
       },
     );
-    req.on("error", (err) => {
-      this.answered++;
-      countError(err.message);
-    });
-    req.end(body);
     this.sent++;
   }
 
