@@ -92,9 +92,4 @@ export class Hub {
     }
     for (const s of this.#streams) s.leave(lastRetryMs);
   }
-
-  /** Ends every stream (clients reconnect, to this instance or another, and resume). */
-  closeAll(reason: StreamEnd = "shutdown"): void {
-    for (const s of this.#streams) s.end(reason);
-  }
 }
