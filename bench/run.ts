@@ -2,7 +2,7 @@
  * `npm run bench` — herald's benchmark (issue 9). `npm run bench -- --quick` for a smoke run.
  *
  * Options:
- *   --quick                 short steps, few connections (< 3 min)
+ *   --quick                 short steps, few connections (about 80 s)
  *   --modes=separate,standalone
  *   --scenarios=1,2,3,4,5,6,7  (1 end-to-end latency, 2 throughput, 3 raw JetStream ceiling,
  *                            4 idle SSE connections, 5 replay, 6 storm: a notifier SIGKILLed under
