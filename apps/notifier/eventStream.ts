@@ -83,8 +83,8 @@ export class EventStream implements LiveListener {
   #replayedThrough = 0;
   /** The feed's watermark when the stream registered: every live event above it comes here. */
   #registeredAt = 0;
-  /** The feed knew, when the stream registered, that the client had missed nothing: no reads. */
-  #caughtUp = false;
+  /** Whether the stream reads RESULTS before going live (decided as it registers: readsResults). */
+  #readsResults = false;
 
   constructor(o: EventStreamOptions) {
     this.#o = o;
@@ -132,8 +132,7 @@ export class EventStream implements LiveListener {
     this.#busy = true;
     // Step 1, synchronously: live events above the watermark come to this stream from now on.
     this.#registeredAt = feed.watermark;
-    const { from, jobId } = this.#o;
-    this.#caughtUp = from.kind === "after" && !jobId && feed.missedNothing(clientId, from.seq);
+    this.#readsResults = readsResults(feed, clientId, this.#o.from, this.jobId);
     feed.add(clientId, this);
     this.#registered = true;
     sink.onGone(this);
@@ -150,7 +149,7 @@ export class EventStream implements LiveListener {
     try {
       await this.#send({ retry: this.#o.retryMs });
       this.#markUnderway();
-      if ((from.kind !== "live" || jobId) && !this.#caughtUp) {
+      if (this.#readsResults) {
         const filter = jobId ? resultSubject(clientId, jobId) : clientResultsFilter(clientId);
         // A resume after an id may also need the stream's bounds (below); that read is shared by
         // the streams opening together, and made at the same time as the client's own: one round
@@ -304,6 +303,19 @@ export class EventStream implements LiveListener {
   heartbeat(): void {
     if (!this.#end) this.#o.sink.heartbeat();
   }
+}
+
+/**
+ * Whether a stream starting `from` must read RESULTS before going live. Not one that starts live,
+ * nor a resume the feed can vouch for (no event of the client has passed since its id:
+ * LiveFeed.missedNothing); a job's stream always reads (it starts at the job's first event). Asked
+ * by the plugin to decide whether the stream waits for an admission slot, and again by the stream
+ * as it registers, which is the answer that counts.
+ */
+export function readsResults(feed: LiveFeed, clientId: string, from: ResumeFrom, jobId: string | undefined): boolean {
+  if (jobId !== undefined) return true;
+  if (from.kind === "live") return false;
+  return !(from.kind === "after" && feed.missedNothing(clientId, from.seq));
 }
 
 function gapFrame(reason: "expired" | "unknown_id", lastEventId: number, firstAvailable: number): Frame {

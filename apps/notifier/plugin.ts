@@ -6,7 +6,7 @@ import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
 import { shedIdleStreamState, tokenSecurity } from "../../libs/http/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { Admission, StreamShedError } from "./admission.ts";
-import { EventStream, type StreamEnd } from "./eventStream.ts";
+import { EventStream, readsResults, type StreamEnd } from "./eventStream.ts";
 import { Hub } from "./hub.ts";
 import { LiveFeed } from "./liveFeed.ts";
 import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
@@ -236,7 +236,7 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     // starts live reads nothing and goes straight on, and so does a resume the live feed can vouch
     // for (no event of the client since its id: EventStream checks again as it registers).
     const resumes = from.kind !== "live" || jobId !== undefined;
-    const reads = resumes && !(from.kind === "after" && !jobId && deps.feed.missedNothing(clientId, from.seq));
+    const reads = readsResults(deps.feed, clientId, from, jobId);
     let release: (() => void) | undefined;
     if (reads) {
       const gone = new AbortController();

@@ -40,13 +40,7 @@ export const LIVE_PREFIX = "live";
 export function liveJobSubject(clientId: string, jobId: string): string {
   assertToken(isClientId(clientId), "client id", clientId);
   assertToken(isJobId(jobId), "job id", jobId);
-  return `live.${clientId}.${jobId}`;
-}
-
-/** `live.<clientId>.>`: the core-NATS republish of one client's events. */
-export function liveClientFilter(clientId: string): string {
-  assertToken(isClientId(clientId), "client id", clientId);
-  return `live.${clientId}.>`;
+  return `${LIVE_PREFIX}.${clientId}.${jobId}`;
 }
 
 /** `dlq.<type>`: a dead letter in JOBS_DLQ. */
