@@ -8,8 +8,6 @@ import type { EventSink, Frame } from "./sink.ts";
 
 export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
 
-const LINE_BREAK = /[\r\n]/;
-
 export interface EventStreamOptions {
   /** Every live event, in sequence order; the stream registers there for its client's. */
   feed: LiveFeed;
@@ -266,19 +264,15 @@ export class EventStream implements LiveListener {
   async #sendEvent(ev: RawEvent): Promise<void> {
     const name = eventNameOf(ev.json);
     if (!name) return; // not an envelope: nothing a client can use
-    // The frame as text, written straight to the socket (no frame object, no promise unless the
-    // socket is full): a replay writes tens of thousands. Data with a line break (only an envelope
-    // herald did not write could have one) goes through send(), which splits it into data: lines.
-    if (LINE_BREAK.test(ev.json)) await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
-    else await this.#write(`id: ${ev.seq}\nevent: job.${name}\ndata: ${ev.json}\n\n`);
+    await this.#writeEvent(ev.seq, name, ev.json);
     this.#sent++;
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
 
-  /** Writes a ready frame; waits only when the socket is full, and gives up if the stream ends. */
-  async #write(text: string): Promise<void> {
+  /** Writes an event's frame; waits only when the socket is full, and gives up if the stream ends. */
+  async #writeEvent(seq: number, name: string, json: string): Promise<void> {
     if (this.#end) return;
-    if (!this.#o.sink.write(text)) await this.#untilEnd(this.#o.sink.drained());
+    if (!this.#o.sink.writeEvent(seq, name, json)) await this.#untilEnd(this.#o.sink.drained());
   }
 
   /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */

@@ -11,7 +11,7 @@ import { Hub } from "./hub.ts";
 import { LiveFeed } from "./liveFeed.ts";
 import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
-import { formatFrame, type EventSink, type Frame, type GoneListener } from "./sink.ts";
+import { SseSink } from "./sseSink.ts";
 import type { ConnectionState } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
@@ -45,119 +45,6 @@ function acceptsEventStream(accept: string | undefined): void {
   const types = accept.split(",").map((t) => t.split(";")[0]!.trim().toLowerCase());
   if (types.some((t) => t === "text/event-stream" || t === "text/*" || t === "*/*")) return;
   throw new HeraldError(406, "not_acceptable", "this route answers only text/event-stream");
-}
-
-/** The sink a response streams to, for the listeners below (shared by every response). */
-const SINK = Symbol("herald.eventSink");
-type StreamingResponse = FastifyReply["raw"] & { [SINK]?: SseSink };
-
-/** The response closed: the client is gone, or the stream was ended. */
-function responseClosed(this: StreamingResponse): void {
-  this[SINK]?.gone();
-}
-
-/** An error on the response (a write to a connection that has gone): as gone, logged as @fastify/sse did. */
-function responseFailed(this: StreamingResponse, err: Error): void {
-  const sink = this[SINK];
-  sink?.gone();
-  sink?.log.info({ err }, "SSE connection closed");
-}
-
-/**
- * An EventSink over the raw response: the SSE headers, then frames written with backpressure, data
- * sent verbatim. A class whose listeners are shared functions, not closures: tens of thousands of
- * idle streams each hold one. (@fastify/sse did this before: its context per request, with two
- * closures on the response and an array of close callbacks, cost ~0.5 KB of heap per idle stream.)
- * Its headers, its end and what it does when the client goes are @fastify/sse's.
- */
-class SseSink implements EventSink {
-  readonly #reply: FastifyReply;
-  #connected: boolean;
-  #headersSent = false;
-  #stream: GoneListener | null = null;
-
-  constructor(reply: FastifyReply) {
-    this.#reply = reply;
-    const raw = reply.raw as StreamingResponse;
-    // A client that left while its request was handled: the stream ends as soon as it starts.
-    this.#connected = !raw.destroyed;
-    raw[SINK] = this;
-    raw.on("close", responseClosed);
-    raw.on("error", responseFailed);
-  }
-
-  get log(): FastifyReply["log"] {
-    return this.#reply.log;
-  }
-
-  /** The client is gone, or the stream is over: tells the stream (once). */
-  gone(): void {
-    if (!this.#connected) return;
-    this.#connected = false;
-    const stream = this.#stream;
-    this.#stream = null;
-    stream?.end("client_closed");
-  }
-
-  /** The head, once: @fastify/sse's headers, then any set on the reply, with the reply's status. */
-  #sendHeaders(): void {
-    if (this.#headersSent) return;
-    const raw = this.#reply.raw;
-    raw.setHeader("Content-Type", "text/event-stream");
-    raw.setHeader("Cache-Control", "no-cache");
-    // keep-alive, as @fastify/sse said (the connection still closes when the stream ends, see
-    // shedIdleStreamState): with `close`, undici (fetch) kept a spare connection to the notifier
-    // open and unused, and the notifier's close waited for it (the test stacks' teardown hung).
-    raw.setHeader("Connection", "keep-alive");
-    raw.setHeader("X-Accel-Buffering", "no"); // no buffering in nginx
-    for (const [name, value] of Object.entries(this.#reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
-    raw.writeHead(raw.statusCode ?? 200);
-    this.#headersSent = true;
-  }
-
-  send(frame: Frame): Promise<void> {
-    if (!this.#connected) return Promise.resolve(); // gone: the stream is ending
-    this.#sendHeaders();
-    return this.#reply.raw.write(formatFrame(frame)) ? Promise.resolve() : this.drained();
-  }
-
-  write(text: string): boolean {
-    if (!this.#connected) return true; // gone: the stream is ending; nothing to wait for
-    return this.#reply.raw.write(text);
-  }
-
-  drained(): Promise<void> {
-    const raw = this.#reply.raw;
-    return new Promise((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.once("drain", done);
-      raw.once("close", done);
-    });
-  }
-
-  heartbeat(): void {
-    if (this.#connected && this.#reply.raw.headersSent) this.#reply.raw.write(": heartbeat\n\n");
-  }
-
-  close(): void {
-    if (!this.#connected) return;
-    this.gone();
-    // A stream that never sent its head leaves the response to Fastify (as @fastify/sse did).
-    if (this.#headersSent) this.#reply.raw.end();
-  }
-
-  destroy(): void {
-    this.#reply.raw.destroy();
-  }
-
-  onGone(stream: GoneListener): void {
-    if (this.#connected) this.#stream = stream;
-    else stream.end("client_closed");
-  }
 }
 
 /**
