@@ -1,43 +1,15 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import type { NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
-import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
+import { HeraldError, InvalidInputError, isJobId, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
+import { authenticate } from "../../libs/auth/mod.ts";
 import { shedIdleStreamState, tokenSecurity } from "../../libs/http/mod.ts";
-import { readLastEvent } from "../../libs/results/mod.ts";
-import { Admission, StreamShedError } from "./admission.ts";
+import type { Logger } from "../../libs/log/mod.ts";
+import { StreamShedError } from "./admission.ts";
+import type { NotifierDeps } from "./deps.ts";
 import { EventStream, readsResults, type StreamEnd } from "./eventStream.ts";
-import { Hub } from "./hub.ts";
-import { LiveFeed } from "./liveFeed.ts";
-import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
+import { flattenRetainedStrings } from "./flattenRetainedStrings.ts";
+import { jobStreamStart } from "./jobStreamStart.ts";
 import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
 import { SseSink } from "./sseSink.ts";
-import type { ConnectionState } from "../../libs/nats/mod.ts";
-import type { Config } from "../../libs/config/mod.ts";
-import type { Metrics } from "../../libs/metrics/mod.ts";
-import type { Logger } from "../../libs/log/mod.ts";
-import { pino } from "pino";
-
-export interface NotifierDeps {
-  nc: NatsConnection;
-  jsm: JetStreamManager;
-  /** Every live event, in order (started and stopped with the plugin). */
-  feed: LiveFeed;
-  reads: ResumeReads;
-  admission: Admission;
-  /** A stopping notifier ends its streams over this long (Hub.drain). */
-  drainWindowMs: number;
-  tokens: Tokens;
-  hub: Hub;
-  heartbeatMs: number;
-  retryMs: number;
-  sendBufferBytes: number;
-  metrics: Metrics;
-  /** Concurrent streams one client may hold on this instance (429 beyond). */
-  maxStreamsPerClient: number;
-  /** NATS up or down; on a disconnect every stream ends so that its client resumes with a replay. */
-  natsState: Pick<ConnectionState, "connected" | "onChange">;
-}
 
 /** A request whose Accept rules out an event stream gets a 406 in herald's format. */
 function acceptsEventStream(accept: string | undefined): void {
@@ -47,19 +19,8 @@ function acceptsEventStream(accept: string | undefined): void {
   throw new HeraldError(406, "not_acceptable", "this route answers only text/event-stream");
 }
 
-/**
- * Node keeps the head it wrote for a response (`res._header`) as long as the response lasts, in the
- * shape V8 built it: a tree of ~70 string pieces, one per concatenation, ~2.3 KB for herald's
- * headers; the request logger's bindings are a smaller such tree. Reading a character makes V8
- * flatten a string in place into one piece (~0.7 KB here) and drop the tree. Only reads: nothing
- * changes but the memory an idle stream holds.
- */
-function flattenRetainedStrings(reply: FastifyReply): void {
-  const head = (reply.raw as unknown as { _header?: unknown })._header;
-  if (typeof head === "string" && head.length > 0) head.charCodeAt(0);
-  const bindings = (reply.log as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
-  if (typeof bindings === "string" && bindings.length > 0) bindings.charCodeAt(0);
-}
+/** The last `retry:` a draining notifier gives a stream is drawn from [0, this]. */
+const DRAIN_LAST_RETRY_MS = 500;
 
 /**
  * The SSE notifier: `GET /v1/events` (every event of the caller) and `GET /v1/jobs/:id/events`
@@ -226,60 +187,10 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
     const from = resumeFrom(request);
     requireFeed(); // before the read below, which needs NATS too
-    const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
-    if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
-    if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) {
-      return reply.code(204).send();
-    }
+    if ((await jobStreamStart(deps.jsm, clientId, jobId, from)) === "end_seen") return reply.code(204).send();
     await serve(reply, clientId, from, jobId);
     },
   );
 };
 
-export { Hub };
-
-/** The last `retry:` a draining notifier gives a stream is drawn from [0, this]. */
-const DRAIN_LAST_RETRY_MS = 500;
-
-/** NotifierDeps from a connected NATS, the token service and the configuration. */
-export function notifierDeps(
-  nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
-  tokens: Tokens,
-  config: Pick<
-    Config,
-    | "sseHeartbeatMs"
-    | "sseRetryMs"
-    | "sseSendBufferBytes"
-    | "sseMaxStreamsPerClient"
-    | "sseResumeConcurrency"
-    | "sseResumeQueue"
-    | "sseResumeQueueWaitMs"
-    | "sseDrainWindowMs"
-  >,
-  metrics: Metrics,
-  log: Logger,
-  hub = new Hub(),
-): NotifierDeps {
-  return {
-    nc: nats.nc,
-    jsm: nats.jsm,
-    feed: new LiveFeed(natsLiveSource(nats.nc, nats.jsm), log),
-    reads: natsResumeReads(nats.js, nats.jsm),
-    admission: new Admission({
-      concurrency: config.sseResumeConcurrency,
-      queue: config.sseResumeQueue,
-      queueMs: config.sseResumeQueueWaitMs,
-      retryAfterS: [1, 5],
-    }),
-    drainWindowMs: config.sseDrainWindowMs,
-    tokens,
-    hub,
-    heartbeatMs: config.sseHeartbeatMs,
-    retryMs: config.sseRetryMs,
-    sendBufferBytes: config.sseSendBufferBytes,
-    maxStreamsPerClient: config.sseMaxStreamsPerClient,
-    natsState: nats.state,
-    metrics,
-  };
-}
