@@ -443,3 +443,28 @@ describe("EventStream: late events, never lost, never repeated", () => {
     feed.stop();
   });
 });
+
+describe("EventStream: the send buffer", () => {
+  it("cuts off a client that stops reading once the events waiting for it pass sendBufferBytes, counted in UTF-8 bytes", async () => {
+    const { results, source, reads, feed } = await setUp();
+    // Multi-byte data: each event is ~2.5 times as many UTF-8 bytes as UTF-16 code units.
+    const [writing, waiting1, waiting2] = results.storeMany(3, { data: "€".repeat(200) });
+    const { json } = results.stored[writing! - 1]!;
+    const bytes = Buffer.byteLength(json);
+    expect(bytes).toBeGreaterThan(2 * json.length);
+    const sink = new FakeSink();
+    // Two events waiting are more bytes than the buffer holds, though fewer code units than it.
+    const { ends } = await open(feed, reads, { sink, sendBufferBytes: 2 * bytes - 1 });
+    sink.full = new Gate(); // the client stops reading
+    source.republish(writing!); // written; the socket is full from here on
+    source.republish(waiting1!); // one waiting: within the buffer
+    await settle();
+    expect(ends).toEqual([]);
+    source.republish(waiting2!); // two waiting: past it
+    await settle();
+    expect(ends).toEqual(["slow_client"]);
+    expect(sink.destroyed).toBe(true);
+    expect(sink.ids).toEqual([writing]);
+    feed.stop();
+  });
+});

@@ -6,6 +6,11 @@ import type { RawEvent } from "./replayFrom.ts";
 import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame } from "./sink.ts";
 
+/** A live event waiting to be sent, with its size in bytes (what it takes of the send buffer). */
+interface WaitingEvent extends RawEvent {
+  bytes: number;
+}
+
 export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
 
 export interface EventStreamOptions {
@@ -18,7 +23,7 @@ export interface EventStreamOptions {
   from: ResumeFrom;
   sink: EventSink;
   retryMs: number;
-  /** Bytes of live events waiting for a slow client before it is cut off. */
+  /** Bytes (UTF-8, as written to the socket) of live events waiting for a slow client before it is cut off. */
   sendBufferBytes: number;
   log: Logger;
   /** Called once when the replay is over (caught up, or the stream ended first). */
@@ -65,7 +70,7 @@ export class EventStream implements LiveListener {
   /** Resolves start()'s promise: the first frame is out, or the stream is over. */
   #underway: (() => void) | null = null;
   /** Live events waiting to be sent (null while empty: most streams are idle). */
-  #live: RawEvent[] | null = null;
+  #live: WaitingEvent[] | null = null;
   #liveBytes = 0;
   /** The replay or a drain is running: it finishes the stream when it sees the end. */
   #busy = false;
@@ -200,7 +205,7 @@ export class EventStream implements LiveListener {
     this.#busy = true;
     try {
       for (let ev = this.#live?.shift(); ev && !this.#end; ev = this.#live?.shift()) {
-        this.#liveBytes -= ev.json.length;
+        this.#liveBytes -= ev.bytes;
         if (this.#live!.length === 0) this.#live = null;
         // Replayed already: the feed's order means nothing else is at or below the last id.
         if (ev.seq <= this.#replayedThrough || ev.seq <= this.#lastEventId) continue;
@@ -250,8 +255,11 @@ export class EventStream implements LiveListener {
   /** LiveListener: one of the client's live events, in sequence order. */
   onLive(seq: number, jobId: string, json: string): void {
     if (this.#end || (this.jobId && jobId !== this.jobId)) return;
-    (this.#live ??= []).push({ seq, json });
-    this.#liveBytes += json.length;
+    // Bytes as the socket will take them (UTF-8), not `json.length` (UTF-16 code units):
+    // SSE_SEND_BUFFER_BYTES is a byte count, and text outside ASCII is up to 3 bytes a code unit.
+    const bytes = Buffer.byteLength(json);
+    (this.#live ??= []).push({ seq, json, bytes });
+    this.#liveBytes += bytes;
     if (this.#liveBytes > this.#o.sendBufferBytes) {
       this.#o.log.warn({ clientId: this.clientId, bufferedBytes: this.#liveBytes }, "client is not reading; disconnecting");
       this.end("slow_client");
