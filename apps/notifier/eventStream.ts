@@ -6,9 +6,12 @@ import type { RawEvent } from "./replayFrom.ts";
 import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame } from "./sink.ts";
 
-export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
+/** A live event waiting to be sent, with its size in bytes (what it takes of the send buffer). */
+interface WaitingEvent extends RawEvent {
+  bytes: number;
+}
 
-const LINE_BREAK = /[\r\n]/;
+export type StreamEnd = "client_closed" | "job_ended" | "slow_client" | "shutdown" | "nats_unavailable" | "error";
 
 export interface EventStreamOptions {
   /** Every live event, in sequence order; the stream registers there for its client's. */
@@ -20,7 +23,7 @@ export interface EventStreamOptions {
   from: ResumeFrom;
   sink: EventSink;
   retryMs: number;
-  /** Bytes of live events waiting for a slow client before it is cut off. */
+  /** Bytes (UTF-8, as written to the socket) of live events waiting for a slow client before it is cut off. */
   sendBufferBytes: number;
   log: Logger;
   /** Called once when the replay is over (caught up, or the stream ended first). */
@@ -67,7 +70,7 @@ export class EventStream implements LiveListener {
   /** Resolves start()'s promise: the first frame is out, or the stream is over. */
   #underway: (() => void) | null = null;
   /** Live events waiting to be sent (null while empty: most streams are idle). */
-  #live: RawEvent[] | null = null;
+  #live: WaitingEvent[] | null = null;
   #liveBytes = 0;
   /** The replay or a drain is running: it finishes the stream when it sees the end. */
   #busy = false;
@@ -202,7 +205,7 @@ export class EventStream implements LiveListener {
     this.#busy = true;
     try {
       for (let ev = this.#live?.shift(); ev && !this.#end; ev = this.#live?.shift()) {
-        this.#liveBytes -= ev.json.length;
+        this.#liveBytes -= ev.bytes;
         if (this.#live!.length === 0) this.#live = null;
         // Replayed already: the feed's order means nothing else is at or below the last id.
         if (ev.seq <= this.#replayedThrough || ev.seq <= this.#lastEventId) continue;
@@ -252,8 +255,11 @@ export class EventStream implements LiveListener {
   /** LiveListener: one of the client's live events, in sequence order. */
   onLive(seq: number, jobId: string, json: string): void {
     if (this.#end || (this.jobId && jobId !== this.jobId)) return;
-    (this.#live ??= []).push({ seq, json });
-    this.#liveBytes += json.length;
+    // Bytes as the socket will take them (UTF-8), not `json.length` (UTF-16 code units):
+    // SSE_SEND_BUFFER_BYTES is a byte count, and text outside ASCII is up to 3 bytes a code unit.
+    const bytes = Buffer.byteLength(json);
+    (this.#live ??= []).push({ seq, json, bytes });
+    this.#liveBytes += bytes;
     if (this.#liveBytes > this.#o.sendBufferBytes) {
       this.#o.log.warn({ clientId: this.clientId, bufferedBytes: this.#liveBytes }, "client is not reading; disconnecting");
       this.end("slow_client");
@@ -266,19 +272,15 @@ export class EventStream implements LiveListener {
   async #sendEvent(ev: RawEvent): Promise<void> {
     const name = eventNameOf(ev.json);
     if (!name) return; // not an envelope: nothing a client can use
-    // The frame as text, written straight to the socket (no frame object, no promise unless the
-    // socket is full): a replay writes tens of thousands. Data with a line break (only an envelope
-    // herald did not write could have one) goes through send(), which splits it into data: lines.
-    if (LINE_BREAK.test(ev.json)) await this.#send({ id: String(ev.seq), event: `job.${name}`, data: ev.json });
-    else await this.#write(`id: ${ev.seq}\nevent: job.${name}\ndata: ${ev.json}\n\n`);
+    await this.#writeEvent(ev.seq, name, ev.json);
     this.#sent++;
     if (this.jobId && isTerminal(name)) this.end("job_ended");
   }
 
-  /** Writes a ready frame; waits only when the socket is full, and gives up if the stream ends. */
-  async #write(text: string): Promise<void> {
+  /** Writes an event's frame; waits only when the socket is full, and gives up if the stream ends. */
+  async #writeEvent(seq: number, name: string, json: string): Promise<void> {
     if (this.#end) return;
-    if (!this.#o.sink.write(text)) await this.#untilEnd(this.#o.sink.drained());
+    if (!this.#o.sink.writeEvent(seq, name, json)) await this.#untilEnd(this.#o.sink.drained());
   }
 
   /** Sends a frame, or gives up as soon as the stream ends (a full socket never pins the stream). */

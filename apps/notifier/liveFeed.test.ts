@@ -73,11 +73,10 @@ class FakeSink implements EventSink {
   #gone: GoneListener | null = null;
   send(frame: Frame): Promise<void> {
     this.frames.push(frame);
-    if (frame.id !== undefined && frame.event?.startsWith("job.")) this.ids.push(Number(frame.id));
     return Promise.resolve();
   }
-  write(text: string): boolean {
-    this.ids.push(Number(/^id: (\d+)/.exec(text)![1]));
+  writeEvent(seq: number): boolean {
+    this.ids.push(seq);
     return true;
   }
   drained(): Promise<void> {

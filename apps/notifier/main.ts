@@ -5,7 +5,8 @@ import { createTokens } from "../../libs/auth/mod.ts";
 import { createHttpServer, drainAndClose, LISTEN_BACKLOG, opsPlugin } from "../../libs/http/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "../../libs/app/mod.ts";
-import { notifierDeps, notifierPlugin } from "./plugin.ts";
+import { notifierDeps } from "./deps.ts";
+import { notifierPlugin } from "./plugin.ts";
 
 // `npm run notifier`: the SSE notifier alone, against NATS_URL. Run several behind one address:
 // any instance serves any client, and a client resumes on another with Last-Event-ID.

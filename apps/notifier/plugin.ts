@@ -1,43 +1,15 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import type { NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { HeraldError, InvalidInputError, isJobId, isTerminal, NotFoundError, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
-import { authenticate, type Tokens } from "../../libs/auth/mod.ts";
+import { HeraldError, InvalidInputError, isJobId, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
+import { authenticate } from "../../libs/auth/mod.ts";
 import { shedIdleStreamState, tokenSecurity } from "../../libs/http/mod.ts";
-import { readLastEvent } from "../../libs/results/mod.ts";
-import { Admission, StreamShedError } from "./admission.ts";
-import { EventStream, readsResults, type StreamEnd } from "./eventStream.ts";
-import { Hub } from "./hub.ts";
-import { LiveFeed } from "./liveFeed.ts";
-import { natsLiveSource, natsResumeReads, type ResumeReads } from "./resumeReads.ts";
-import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
-import { formatFrame, type EventSink, type Frame, type GoneListener } from "./sink.ts";
-import type { ConnectionState } from "../../libs/nats/mod.ts";
-import type { Config } from "../../libs/config/mod.ts";
-import type { Metrics } from "../../libs/metrics/mod.ts";
 import type { Logger } from "../../libs/log/mod.ts";
-import { pino } from "pino";
-
-export interface NotifierDeps {
-  nc: NatsConnection;
-  jsm: JetStreamManager;
-  /** Every live event, in order (started and stopped with the plugin). */
-  feed: LiveFeed;
-  reads: ResumeReads;
-  admission: Admission;
-  /** A stopping notifier ends its streams over this long (Hub.drain). */
-  drainWindowMs: number;
-  tokens: Tokens;
-  hub: Hub;
-  heartbeatMs: number;
-  retryMs: number;
-  sendBufferBytes: number;
-  metrics: Metrics;
-  /** Concurrent streams one client may hold on this instance (429 beyond). */
-  maxStreamsPerClient: number;
-  /** NATS up or down; on a disconnect every stream ends so that its client resumes with a replay. */
-  natsState: Pick<ConnectionState, "connected" | "onChange">;
-}
+import { StreamShedError } from "./admission.ts";
+import type { NotifierDeps } from "./deps.ts";
+import { EventStream, readsResults, type StreamEnd } from "./eventStream.ts";
+import { flattenRetainedStrings } from "./flattenRetainedStrings.ts";
+import { jobStreamStart } from "./jobStreamStart.ts";
+import { resumeFrom, type ResumeFrom } from "./lastEventId.ts";
+import { SseSink } from "./sseSink.ts";
 
 /** A request whose Accept rules out an event stream gets a 406 in herald's format. */
 function acceptsEventStream(accept: string | undefined): void {
@@ -47,132 +19,8 @@ function acceptsEventStream(accept: string | undefined): void {
   throw new HeraldError(406, "not_acceptable", "this route answers only text/event-stream");
 }
 
-/** The sink a response streams to, for the listeners below (shared by every response). */
-const SINK = Symbol("herald.eventSink");
-type StreamingResponse = FastifyReply["raw"] & { [SINK]?: SseSink };
-
-/** The response closed: the client is gone, or the stream was ended. */
-function responseClosed(this: StreamingResponse): void {
-  this[SINK]?.gone();
-}
-
-/** An error on the response (a write to a connection that has gone): as gone, logged as @fastify/sse did. */
-function responseFailed(this: StreamingResponse, err: Error): void {
-  const sink = this[SINK];
-  sink?.gone();
-  sink?.log.info({ err }, "SSE connection closed");
-}
-
-/**
- * An EventSink over the raw response: the SSE headers, then frames written with backpressure, data
- * sent verbatim. A class whose listeners are shared functions, not closures: tens of thousands of
- * idle streams each hold one. (@fastify/sse did this before: its context per request, with two
- * closures on the response and an array of close callbacks, cost ~0.5 KB of heap per idle stream.)
- * Its headers, its end and what it does when the client goes are @fastify/sse's.
- */
-class SseSink implements EventSink {
-  readonly #reply: FastifyReply;
-  #connected: boolean;
-  #headersSent = false;
-  #stream: GoneListener | null = null;
-
-  constructor(reply: FastifyReply) {
-    this.#reply = reply;
-    const raw = reply.raw as StreamingResponse;
-    // A client that left while its request was handled: the stream ends as soon as it starts.
-    this.#connected = !raw.destroyed;
-    raw[SINK] = this;
-    raw.on("close", responseClosed);
-    raw.on("error", responseFailed);
-  }
-
-  get log(): FastifyReply["log"] {
-    return this.#reply.log;
-  }
-
-  /** The client is gone, or the stream is over: tells the stream (once). */
-  gone(): void {
-    if (!this.#connected) return;
-    this.#connected = false;
-    const stream = this.#stream;
-    this.#stream = null;
-    stream?.end("client_closed");
-  }
-
-  /** The head, once: @fastify/sse's headers, then any set on the reply, with the reply's status. */
-  #sendHeaders(): void {
-    if (this.#headersSent) return;
-    const raw = this.#reply.raw;
-    raw.setHeader("Content-Type", "text/event-stream");
-    raw.setHeader("Cache-Control", "no-cache");
-    // keep-alive, as @fastify/sse said (the connection still closes when the stream ends, see
-    // shedIdleStreamState): with `close`, undici (fetch) kept a spare connection to the notifier
-    // open and unused, and the notifier's close waited for it (the test stacks' teardown hung).
-    raw.setHeader("Connection", "keep-alive");
-    raw.setHeader("X-Accel-Buffering", "no"); // no buffering in nginx
-    for (const [name, value] of Object.entries(this.#reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
-    raw.writeHead(raw.statusCode ?? 200);
-    this.#headersSent = true;
-  }
-
-  send(frame: Frame): Promise<void> {
-    if (!this.#connected) return Promise.resolve(); // gone: the stream is ending
-    this.#sendHeaders();
-    return this.#reply.raw.write(formatFrame(frame)) ? Promise.resolve() : this.drained();
-  }
-
-  write(text: string): boolean {
-    if (!this.#connected) return true; // gone: the stream is ending; nothing to wait for
-    return this.#reply.raw.write(text);
-  }
-
-  drained(): Promise<void> {
-    const raw = this.#reply.raw;
-    return new Promise((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.once("drain", done);
-      raw.once("close", done);
-    });
-  }
-
-  heartbeat(): void {
-    if (this.#connected && this.#reply.raw.headersSent) this.#reply.raw.write(": heartbeat\n\n");
-  }
-
-  close(): void {
-    if (!this.#connected) return;
-    this.gone();
-    // A stream that never sent its head leaves the response to Fastify (as @fastify/sse did).
-    if (this.#headersSent) this.#reply.raw.end();
-  }
-
-  destroy(): void {
-    this.#reply.raw.destroy();
-  }
-
-  onGone(stream: GoneListener): void {
-    if (this.#connected) this.#stream = stream;
-    else stream.end("client_closed");
-  }
-}
-
-/**
- * Node keeps the head it wrote for a response (`res._header`) as long as the response lasts, in the
- * shape V8 built it: a tree of ~70 string pieces, one per concatenation, ~2.3 KB for herald's
- * headers; the request logger's bindings are a smaller such tree. Reading a character makes V8
- * flatten a string in place into one piece (~0.7 KB here) and drop the tree. Only reads: nothing
- * changes but the memory an idle stream holds.
- */
-function flattenRetainedStrings(reply: FastifyReply): void {
-  const head = (reply.raw as unknown as { _header?: unknown })._header;
-  if (typeof head === "string" && head.length > 0) head.charCodeAt(0);
-  const bindings = (reply.log as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
-  if (typeof bindings === "string" && bindings.length > 0) bindings.charCodeAt(0);
-}
+/** The last `retry:` a draining notifier gives a stream is drawn from [0, this]. */
+const DRAIN_LAST_RETRY_MS = 500;
 
 /**
  * The SSE notifier: `GET /v1/events` (every event of the caller) and `GET /v1/jobs/:id/events`
@@ -339,60 +187,10 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
     const from = resumeFrom(request);
     requireFeed(); // before the read below, which needs NATS too
-    const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
-    if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
-    if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) {
-      return reply.code(204).send();
-    }
+    if ((await jobStreamStart(deps.jsm, clientId, jobId, from)) === "end_seen") return reply.code(204).send();
     await serve(reply, clientId, from, jobId);
     },
   );
 };
 
-export { Hub };
-
-/** The last `retry:` a draining notifier gives a stream is drawn from [0, this]. */
-const DRAIN_LAST_RETRY_MS = 500;
-
-/** NotifierDeps from a connected NATS, the token service and the configuration. */
-export function notifierDeps(
-  nats: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; state: ConnectionState },
-  tokens: Tokens,
-  config: Pick<
-    Config,
-    | "sseHeartbeatMs"
-    | "sseRetryMs"
-    | "sseSendBufferBytes"
-    | "sseMaxStreamsPerClient"
-    | "sseResumeConcurrency"
-    | "sseResumeQueue"
-    | "sseResumeQueueWaitMs"
-    | "sseDrainWindowMs"
-  >,
-  metrics: Metrics,
-  log: Logger,
-  hub = new Hub(),
-): NotifierDeps {
-  return {
-    nc: nats.nc,
-    jsm: nats.jsm,
-    feed: new LiveFeed(natsLiveSource(nats.nc, nats.jsm), log),
-    reads: natsResumeReads(nats.js, nats.jsm),
-    admission: new Admission({
-      concurrency: config.sseResumeConcurrency,
-      queue: config.sseResumeQueue,
-      queueMs: config.sseResumeQueueWaitMs,
-      retryAfterS: [1, 5],
-    }),
-    drainWindowMs: config.sseDrainWindowMs,
-    tokens,
-    hub,
-    heartbeatMs: config.sseHeartbeatMs,
-    retryMs: config.sseRetryMs,
-    sendBufferBytes: config.sseSendBufferBytes,
-    maxStreamsPerClient: config.sseMaxStreamsPerClient,
-    natsState: nats.state,
-    metrics,
-  };
-}

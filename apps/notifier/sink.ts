@@ -1,4 +1,7 @@
-/** One SSE frame. `data` is sent as it is (the envelope's JSON text, already one line). */
+/**
+ * One SSE frame, as fields: how it looks on the wire is sseSink.ts's business (formatFrame).
+ * `data` is the text to send (split into `data:` lines at line breaks).
+ */
 export interface Frame {
   id?: string;
   event?: string;
@@ -14,11 +17,12 @@ export interface EventSink {
   /** Resolves once the frame is handed to the socket (after a drain if the socket was full). */
   send(frame: Frame): Promise<void>;
   /**
-   * Writes frames already in SSE's wire format (`id: …\nevent: …\ndata: …\n\n`), only after a
-   * first send() has put the headers out. Returns false when the socket's buffer is full: wait for
-   * drained() before writing more. The hot path of a replay: no promise per frame.
+   * Writes one stored event (its RESULTS sequence, its event name, the envelope's JSON text) as an
+   * event frame, only after a first send() has put the headers out. Returns false when the socket's
+   * buffer is full: wait for drained() before writing more. The hot path of a replay: no frame
+   * object and no promise per event.
    */
-  write(text: string): boolean;
+  writeEvent(seq: number, event: string, json: string): boolean;
   /** Resolves when the socket can take more again, or the client is gone. */
   drained(): Promise<void>;
   /**
@@ -42,18 +46,4 @@ export interface EventSink {
 /** What a sink tells that its client has gone: the event stream. */
 export interface GoneListener {
   end(reason: "client_closed"): void;
-}
-
-/**
- * A frame in SSE's wire format. Every field that is set is written, `retry: 0` and `id: 0`
- * included (@fastify/sse's own formatter skips falsy ones: a draining notifier's `retry: 0` was
- * lost). Data is split into `data:` lines at line breaks.
- */
-export function formatFrame(frame: Frame): string {
-  let text = "";
-  if (frame.id !== undefined) text += `id: ${frame.id}\n`;
-  if (frame.event !== undefined) text += `event: ${frame.event}\n`;
-  if (frame.retry !== undefined) text += `retry: ${frame.retry}\n`;
-  if (frame.data !== undefined) for (const line of frame.data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`;
-  return `${text}\n`;
 }

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
+import { publishEvent } from "../../libs/results/mod.ts";
+import { newId } from "../../libs/ids/mod.ts";
+import { NotFoundError, type JobEvent } from "../../libs/contracts/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { jobStreamStart } from "./jobStreamStart.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+const CLIENT = "streamer";
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "job-stream-start-test", log });
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+/** Stores a job's events in RESULTS, in order; returns the job's id and each event's sequence. */
+async function job(events: JobEvent["event"][], clientId = CLIENT) {
+  const jobId = newId();
+  const base: JobEvent = { jobId, clientId, type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  const seqs: number[] = [];
+  for (const event of events) seqs.push(await publishEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));
+  return { jobId, seqs };
+}
+
+describe("jobStreamStart", () => {
+  it("no job of this client's: 404 job_not_found (another client's job, too)", async () => {
+    await expect(jobStreamStart(jsm, CLIENT, newId(), { kind: "live" })).rejects.toMatchObject({ status: 404, code: "job_not_found" });
+    const theirs = await job(["queued"], "someone-else");
+    const err = await jobStreamStart(jsm, CLIENT, theirs.jobId, { kind: "earliest" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err).toMatchObject({ code: "job_not_found" });
+  });
+
+  it("a job still running: a stream, wherever the client resumes", async () => {
+    const { jobId, seqs } = await job(["queued", "started"]);
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "live" })).toBe("open");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "earliest" })).toBe("open");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "after", seq: seqs.at(-1)! })).toBe("open");
+  });
+
+  it("a job that has ended: end_seen only for a client resuming at or after its terminal event", async () => {
+    const { jobId, seqs } = await job(["queued", "started", "succeeded"]);
+    const terminal = seqs.at(-1)!;
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "after", seq: terminal })).toBe("end_seen");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "after", seq: terminal + 100 })).toBe("end_seen");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "after", seq: terminal - 1 })).toBe("open");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "earliest" })).toBe("open");
+    expect(await jobStreamStart(jsm, CLIENT, jobId, { kind: "live" })).toBe("open");
+  });
+});
