@@ -329,6 +329,39 @@ describe("admission", () => {
     expect(await limited.metrics.registry.getSingleMetricAsString("herald_sse_shed_total")).toMatch(/reason="overloaded"[^\n]* 1/);
   });
 
+  it("turns away a resume whose feed lost its place while it waited for a slot (503), and it then misses nothing", async () => {
+    const limited = await stack.addNotifier({ SSE_RESUME_CONCURRENCY: "1", SSE_RESUME_QUEUE: "10" });
+    const [slow, other] = [await stack.client(), await stack.client()];
+    // The one slot is held by a resume that cannot finish (a client that does not read 10 MB).
+    await publishEvents(slow.clientId, 100, ulid(), 100_000);
+    const { port } = new URL(limited.url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`);
+    socket.pause();
+    socket.on("error", () => undefined);
+    await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(1);
+    const seqs = await publishEvents(other.clientId, 3);
+    await expect.poll(() => limited.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
+    // This resume reads RESULTS, so it waits in the queue behind the slow one.
+    const waiting = fetch(`${limited.url}/v1/events`, { headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) } });
+    await expect.poll(() => limited.admission.waiting, { timeout: 5_000 }).toBe(1);
+    // NATS drops (what the plugin does on the connection's "disconnected"): every stream ends, the
+    // slot is free, and the waiting resume gets it while the feed does not know where it is.
+    limited.feed.down();
+    const res = await waiting;
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("nats_unavailable");
+    socket.destroy();
+    limited.feed.up();
+    await expect.poll(() => limited.feed.ready, { timeout: 5_000 }).toBe(true);
+    const later = await publishEvents(other.clientId, 1);
+    const again = sse(other.token, "/v1/events", String(seqs[0]), () => limited.url);
+    await again.waitFor((x) => x.events.length === 3);
+    expect(again.ids).toEqual([...seqs.slice(1), ...later]);
+    again.close();
+  });
+
   it("answers 503 with Retry-After while it has no NATS connection (and /readyz says so)", async () => {
     const own = await startStack();
     try {

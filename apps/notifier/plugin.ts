@@ -103,6 +103,13 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
         reply.hijack();
         return;
       }
+      if (!deps.feed.ready) {
+        // The feed lost its place while this resume waited (NATS dropped, or a reset): a stream
+        // registered now would get neither by replay nor live the events stored before the feed
+        // knows again where RESULTS ends (docs/design.md, "The replay that loses nothing").
+        release();
+        requireFeed();
+      }
     }
     const stream = new EventStream({
       feed: deps.feed,

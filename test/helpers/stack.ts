@@ -15,6 +15,7 @@ import { notifierDeps } from "../../apps/notifier/deps.ts";
 import type { Hub } from "../../apps/notifier/hub.ts";
 import { notifierPlugin } from "../../apps/notifier/plugin.ts";
 import type { LiveFeed } from "../../apps/notifier/liveFeed.ts";
+import type { Admission } from "../../apps/notifier/admission.ts";
 import { webPlugin } from "../../apps/web/plugin.ts";
 import { workerDeps } from "../../apps/worker/deps.ts";
 import { startTestNats, type TestNats } from "./nats.ts";
@@ -27,6 +28,8 @@ export interface TestNotifier {
   hub: Hub;
   /** Its live feed: `watermark` says which events it has seen. */
   feed: LiveFeed;
+  /** Its resume admission: `waiting` says how many resumes wait for a slot. */
+  admission: Admission;
   nats: HeraldNats;
   app: FastifyInstance;
   /** Stops it as SIGTERM would: ends its streams, closes the server, drains NATS. */
@@ -133,6 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       metrics: nMetrics,
       hub: deps.hub,
       feed: deps.feed,
+      admission: deps.admission,
       nats: nn,
       app: nApp,
       stop: () =>
