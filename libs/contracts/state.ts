@@ -1,4 +1,5 @@
-import type { JobError, JobProgress, JobStatus } from "./events.ts";
+import type { JobError, JobProgress } from "./events.ts";
+import type { JobStatus } from "./status.ts";
 
 /** The public state of a job: what `GET /v1/jobs/:id` (and `DELETE`) answer. */
 export interface JobState {
