@@ -1,4 +1,5 @@
 /** The event envelope stored in RESULTS and sent over SSE (DESIGN.md, Events). */
+import type { JobError, JobProgress } from "./schemas.ts";
 
 export const JOB_EVENTS = [
   "queued",
@@ -15,18 +16,6 @@ export const TERMINAL_EVENTS: ReadonlySet<JobEventName> = new Set(["succeeded", 
 
 export function isTerminal(event: JobEventName): boolean {
   return TERMINAL_EVENTS.has(event);
-}
-
-export interface JobProgress {
-  /** 0..100 */
-  pct: number;
-  message: string | null;
-}
-
-export interface JobError {
-  /** A stable machine-readable code: `handler_error`, `invalid_payload`, `max_attempts`, … */
-  code: string;
-  message: string;
 }
 
 export interface JobEvent {

@@ -1,4 +1,4 @@
-import type { JobError } from "./events.ts";
+import type { JobError } from "./schemas.ts";
 
 /** A job as it travels on JOBS. */
 export interface JobMessage {
