@@ -1,14 +1,4 @@
-import { isTerminal, type JobEvent } from "../../../libs/client/mod.ts";
-
-const STATUS: Record<string, string> = {
-  queued: "queued",
-  started: "running",
-  progress: "running",
-  retrying: "retrying",
-  succeeded: "succeeded",
-  failed: "failed",
-  canceled: "canceled",
-};
+import { isTerminal, statusOf, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
 
 /**
  * One job as a card: status, a progress bar with the handler's message, the attempt, and the
@@ -75,11 +65,11 @@ export class JobCard {
     if ((e.event === "failed" || e.event === "retrying") && e.error) {
       this.#outcome.replaceChildren(Object.assign(document.createElement("p"), { className: "job-error", textContent: `${e.error.code}: ${e.error.message}` }));
     }
-    this.#render(STATUS[e.event] ?? e.event);
+    this.#render(statusOf(e.event));
     if (isTerminal(e.event)) this.#cancel.remove();
   }
 
-  #render(status: string): void {
+  #render(status: JobStatus): void {
     this.element.dataset.status = status;
     this.#status.textContent = status;
     this.element.dataset.progress = String(this.#bar.value);
