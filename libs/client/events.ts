@@ -1,5 +1,5 @@
 import { EventSource } from "eventsource";
-import { isTerminal, JOB_EVENTS, type GapNotice, type JobEvent } from "../contracts/mod.ts";
+import { isTerminal, JOB_EVENTS, sseEventName, type GapNotice, type JobEvent } from "../contracts/mod.ts";
 import { httpError, HeraldConnectionError } from "./errors.ts";
 import type { EventsOptions, StreamItem } from "./types.ts";
 
@@ -104,7 +104,7 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
       push({ type: "gap", ...data });
     });
     for (const name of JOB_EVENTS) {
-      es.addEventListener(`job.${name}`, (e) => {
+      es.addEventListener(sseEventName(name), (e) => {
         const m = e as unknown as { data: string; lastEventId: string };
         const id = Number(m.lastEventId);
         if (!Number.isSafeInteger(id) || (lastId !== null && id <= lastId)) return; // never repeat

@@ -18,6 +18,11 @@ export function isTerminal(event: JobEventName): boolean {
   return TERMINAL_EVENTS.has(event);
 }
 
+/** The name a job event is sent under on an event stream (SSE `event:`): `job.<name>`. */
+export function sseEventName(event: JobEventName): `job.${JobEventName}` {
+  return `job.${event}`;
+}
+
 export interface JobEvent {
   jobId: string;
   clientId: string;
