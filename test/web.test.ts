@@ -29,8 +29,36 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/**
+ * Installed in the page before its scripts run: remembers every value a card writes to
+ * data-last-event-id and data-progress-step (a card keeps only the latest), so that a test can
+ * see each event the card applied, in order. `window.written(jobId, name)` answers them.
+ */
+function recordCardWrites(): void {
+  const names = ["data-last-event-id", "data-progress-step"];
+  // Each record holds the value before the write: a write's value is the next record's old value,
+  // and the last write's is the attribute's value now.
+  const oldValues = new Map<Element, Record<string, (string | null)[]>>();
+  const take = (records: MutationRecord[]) => {
+    for (const r of records) {
+      const byName = oldValues.get(r.target as Element) ?? {};
+      oldValues.set(r.target as Element, byName);
+      (byName[r.attributeName!] ??= []).push(r.oldValue);
+    }
+  };
+  const observer = new MutationObserver(take);
+  observer.observe(document, { subtree: true, attributes: true, attributeFilter: names, attributeOldValue: true });
+  (window as unknown as { written: (jobId: string, name: string) => string[] }).written = (jobId, name) => {
+    take(observer.takeRecords());
+    const card = document.querySelector(`.job[data-job-id="${jobId}"]`);
+    const olds = (card && oldValues.get(card)?.[`data-${name}`]) ?? [];
+    return olds.length === 0 ? [] : [...olds.slice(1), card!.getAttribute(`data-${name}`)].map(String);
+  };
+}
+
 async function openPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  await page.addInitScript(recordCardWrites);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
@@ -56,6 +84,11 @@ async function submit(page: Page, type: string, payload: unknown): Promise<strin
 
 const card = (page: Page, jobId: string) => page.locator(`.job[data-job-id="${jobId}"]`);
 const attr = (page: Page, jobId: string, name: string) => card(page, jobId).getAttribute(`data-${name}`);
+/** Every value the card wrote to data-<name>, in order (see recordCardWrites). */
+const written = (page: Page, jobId: string, name: string) =>
+  page.evaluate(([id, n]) => (window as unknown as { written: (jobId: string, name: string) => string[] }).written(id!, n!), [jobId, name]);
+/** The progress steps the card applied, in order, as RESULTS stores them (storedProgress). */
+const progressSteps = async (page: Page, jobId: string) => (await written(page, jobId, "progress-step")).join(",");
 
 /** The progress percentages RESULTS stored for a job, as the page shows them. */
 async function storedProgress(clientId: string, jobId: string): Promise<string> {
@@ -72,7 +105,7 @@ describe("web page", () => {
     await expect.poll(() => attr(page, jobId, "status"), { timeout: 5_000 }).toBe("running");
     await expect.poll(async () => Number(await attr(page, jobId, "progress")), { timeout: 5_000 }).toBeGreaterThan(0);
     await expect.poll(() => attr(page, jobId, "status"), { timeout: 10_000 }).toBe("succeeded");
-    expect(await attr(page, jobId, "progress-steps")).toBe("25,50,75,100");
+    expect(await progressSteps(page, jobId)).toBe("25,50,75,100");
     expect(await card(page, jobId).locator(".job-result").textContent()).toContain('"sleptMs": 1200');
     expect(await card(page, jobId).locator("progress").getAttribute("value")).toBe("100");
     expect(await card(page, jobId).locator(".job-cancel").count()).toBe(0);
@@ -92,9 +125,9 @@ describe("web page", () => {
     await page.waitForSelector("#connection[data-state=resumed]", { timeout: 10_000 });
     await expect.poll(() => attr(page, jobId, "status"), { timeout: 15_000 }).toBe("succeeded");
     const clientId = await clientIdOf(page);
-    expect(await attr(page, jobId, "progress-steps")).toBe(await storedProgress(clientId, jobId));
-    expect(await attr(page, jobId, "progress-steps")).toBe("12.5,25,37.5,50,62.5,75,87.5,100");
-    const ids = (await attr(page, jobId, "event-ids"))!.split(",").map(Number);
+    expect(await progressSteps(page, jobId)).toBe(await storedProgress(clientId, jobId));
+    expect(await progressSteps(page, jobId)).toBe("12.5,25,37.5,50,62.5,75,87.5,100");
+    const ids = (await written(page, jobId, "last-event-id")).map(Number);
     expect(ids).toEqual((await stack.events(clientId, jobId)).map((e) => e.seq));
     expect(await page.textContent("#connection")).toMatch(/resumed/);
     await page.close();
@@ -110,7 +143,22 @@ describe("web page", () => {
     await page.waitForSelector("#connection[data-state=live]");
     await expect.poll(() => attr(page, done, "status"), { timeout: 5_000 }).toBe("succeeded");
     await expect.poll(() => attr(page, running, "status"), { timeout: 10_000 }).toBe("succeeded");
-    expect(await attr(page, running, "progress-steps")).toBe("33.33,66.67,100");
+    expect(await progressSteps(page, running)).toBe("33.33,66.67,100");
+    await page.close();
+  });
+
+  it("keeps a card's data attributes short, however many events its job sends", async () => {
+    const page = await openPage();
+    const steps = 300;
+    const jobId = await submit(page, "sleep", { ms: 3_000, steps });
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 15_000 }).toBe("succeeded");
+    // The card once kept every event id and every step in attributes: ~1.5 KB here, and without
+    // bound for a longer job, on a page that stays open.
+    const attributes = await card(page, jobId).evaluate((el) => Object.entries((el as HTMLElement).dataset));
+    for (const [name, value] of attributes) expect(String(value).length, `data-${name}`).toBeLessThanOrEqual(32);
+    expect(await attr(page, jobId, "progress-step")).toBe("100");
+    expect(Number(await attr(page, jobId, "last-event-id"))).toBe((await stack.events(await clientIdOf(page), jobId)).at(-1)!.seq);
+    expect(await written(page, jobId, "progress-step")).toHaveLength(steps);
     await page.close();
   });
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import { HeraldError } from "../../libs/contracts/mod.ts";
 import type { ApiDeps } from "./deps.ts";
-import { errorSchema, jobStateSchema } from "./schemas.ts";
+import { ErrorBodySchema, JobStateSchema } from "../../libs/contracts/schemas.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { jobTypeRoutes } from "./routes/jobTypes.ts";
@@ -20,8 +20,9 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         "retry-after": String(Math.max(1, Math.ceil(ctx.ttl / 1000))),
       }),
   });
-  app.addSchema(errorSchema);
-  app.addSchema(jobStateSchema);
+  // The shapes routes refer to by $id (`Error#`, `JobState#`): one component each in the OpenAPI document.
+  app.addSchema(ErrorBodySchema);
+  app.addSchema(JobStateSchema);
   await app.register(clientRoutes, deps);
   await app.register(jobRoutes, deps);
   await app.register(jobTypeRoutes, deps);

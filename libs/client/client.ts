@@ -1,4 +1,4 @@
-import { isTerminal, type ClientIdentity, type JobEvent, type JobState, type SubmittedJob } from "../contracts/mod.ts";
+import { isTerminal, type ClientIdentity, type JobEvent, type JobState, type SubmitJobRequest, type SubmittedJob } from "../contracts/mod.ts";
 import { HeraldConnectionError, httpError } from "./errors.ts";
 import { streamEvents } from "./events.ts";
 import type { ClientOptions, EventsOptions, StreamItem, SubmitOptions, WaitOptions } from "./types.ts";
@@ -61,7 +61,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
   const client: HeraldClient = {
     url: o.url,
     submit: (type, payload, so = {}) =>
-      request<SubmittedJob>(o, "POST", "/v1/jobs", { type, payload }, so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {}),
+      request<SubmittedJob>(o, "POST", "/v1/jobs", { type, payload } satisfies SubmitJobRequest, so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {}),
     status: (jobId) => request<JobState>(o, "GET", `/v1/jobs/${id(jobId)}`),
     cancel: (jobId) => request<JobState>(o, "DELETE", `/v1/jobs/${id(jobId)}`),
     events: (eo = {}) => streamEvents({ url: o.url, fetch: o.fetch, ...(o.token ? { token: o.token } : {}) }, eo),

@@ -1,5 +1,5 @@
 import { EventSource } from "eventsource";
-import { isTerminal, JOB_EVENTS, type JobEvent } from "../contracts/mod.ts";
+import { isTerminal, JOB_EVENTS, sseEventName, type GapNotice, type JobEvent } from "../contracts/mod.ts";
 import { httpError, HeraldConnectionError } from "./errors.ts";
 import type { EventsOptions, StreamItem } from "./types.ts";
 
@@ -100,11 +100,11 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
       if (refusedRetryAfterS === null) delay = Math.min(delay * 2, maxMs);
     });
     es.addEventListener("gap", (e) => {
-      const data = JSON.parse((e as unknown as { data: string }).data) as Omit<Extract<StreamItem, { type: "gap" }>, "type">;
+      const data = JSON.parse((e as unknown as { data: string }).data) as GapNotice;
       push({ type: "gap", ...data });
     });
     for (const name of JOB_EVENTS) {
-      es.addEventListener(`job.${name}`, (e) => {
+      es.addEventListener(sseEventName(name), (e) => {
         const m = e as unknown as { data: string; lastEventId: string };
         const id = Number(m.lastEventId);
         if (!Number.isSafeInteger(id) || (lastId !== null && id <= lastId)) return; // never repeat

@@ -5,5 +5,17 @@
 export { createClient, registerClient, type HeraldClient } from "./client.ts";
 export { HeraldHttpError, HeraldAuthError, HeraldNotFoundError, HeraldConnectionError } from "./errors.ts";
 export type { ClientOptions, EventsOptions, StreamItem, ConnectionState, SubmitOptions, WaitOptions } from "./types.ts";
-export type { JobEvent, JobEventName, JobState, SubmittedJob, ClientIdentity, JobProgress, JobError } from "../contracts/mod.ts";
-export { isTerminal, JOB_EVENTS } from "../contracts/mod.ts";
+export type {
+  ClientIdentity,
+  CurrentClient,
+  GapNotice,
+  JobError,
+  JobEvent,
+  JobEventName,
+  JobProgress,
+  JobState,
+  JobStatus,
+  JobTypeInfo,
+  SubmittedJob,
+} from "../contracts/mod.ts";
+export { isTerminal, JOB_EVENTS, JOB_STATUSES, statusOf } from "../contracts/mod.ts";

@@ -1,4 +1,4 @@
-import type { JobEvent } from "../contracts/mod.ts";
+import type { GapNotice, JobEvent } from "../contracts/mod.ts";
 
 export interface ClientOptions {
   /** herald's base URL, e.g. `http://127.0.0.1:3000` (in a page served by herald: `location.origin`). */
@@ -12,7 +12,7 @@ export interface ClientOptions {
 /** One item of an event stream: an event, a gap notice, or a change of the connection's state. */
 export type StreamItem =
   | { type: "event"; id: number; event: JobEvent }
-  | { type: "gap"; reason: "expired" | "unknown_id"; lastEventId: number; firstAvailable: number }
+  | ({ type: "gap" } & GapNotice)
   | { type: "connection"; state: ConnectionState; error?: Error; retryInMs?: number };
 
 /**

@@ -1,4 +1,5 @@
 /** The event envelope stored in RESULTS and sent over SSE (DESIGN.md, Events). */
+import type { JobError, JobProgress } from "./schemas.ts";
 
 export const JOB_EVENTS = [
   "queued",
@@ -17,16 +18,9 @@ export function isTerminal(event: JobEventName): boolean {
   return TERMINAL_EVENTS.has(event);
 }
 
-export interface JobProgress {
-  /** 0..100 */
-  pct: number;
-  message: string | null;
-}
-
-export interface JobError {
-  /** A stable machine-readable code: `handler_error`, `invalid_payload`, `max_attempts`, … */
-  code: string;
-  message: string;
+/** The name a job event is sent under on an event stream (SSE `event:`): `job.<name>`. */
+export function sseEventName(event: JobEventName): `job.${JobEventName}` {
+  return `job.${event}`;
 }
 
 export interface JobEvent {
@@ -81,49 +75,5 @@ export function eventNameOf(json: string): JobEventName | null {
     return typeof event === "string" && EVENT_NAMES.has(event) ? (event as JobEventName) : null;
   } catch {
     return null;
-  }
-}
-
-/** A job as it travels on JOBS. */
-export interface JobMessage {
-  jobId: string;
-  clientId: string;
-  type: string;
-  payload: unknown;
-  submittedAt: string;
-  /** The API request that accepted the job, so a job can be followed through the logs. */
-  requestId?: string;
-  /** Set when an operator resubmitted a dead letter: the failed job this one repeats. */
-  resubmittedFrom?: string;
-  /**
-   * The RESULTS sequence of the job's `queued` event (set by enqueueJob): a worker's first
-   * attempt fences `started` on it without reading the job's events first.
-   */
-  queuedSeq?: number;
-}
-
-/** What JOBS_DLQ keeps of a job that failed for good (DESIGN: dead letters). */
-export interface DeadLetter {
-  job: JobMessage;
-  /** Attempts made (the delivery count of the last one). */
-  attempts: number;
-  error: JobError;
-  failedAt: string;
-}
-
-/** The public state of a job, as `GET /v1/jobs/:id` answers it. */
-export type JobStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "canceled";
-
-export function statusOf(event: JobEventName): JobStatus {
-  switch (event) {
-    case "queued":
-      return "queued";
-    case "started":
-    case "progress":
-      return "running";
-    case "retrying":
-      return "retrying";
-    default:
-      return event;
   }
 }

@@ -1,10 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
-import { HeraldError } from "../contracts/mod.ts";
+import { HeraldError, type ErrorBody } from "../contracts/mod.ts";
 import { isNatsUnavailable } from "../nats/connectionState.ts";
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };

@@ -3,6 +3,7 @@ import { newId } from "../../../libs/ids/mod.ts";
 import { TOKEN_COOKIE, verifyRequest } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors } from "../schemas.ts";
+import { ClientIdentitySchema, CurrentClientSchema, type ClientIdentity, type CurrentClient } from "../../../libs/contracts/schemas.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 
 /**
@@ -12,10 +13,6 @@ import { tokenSecurity as security } from "../../../libs/http/mod.ts";
  */
 export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, rateLimitClients }) => {
   const rateLimit = rateLimitClients > 0 ? { max: rateLimitClients, timeWindow: 60_000 } : false;
-  const identity = {
-    type: "object",
-    properties: { clientId: { type: "string" }, token: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
-  };
   app.post(
     "/v1/clients",
     {
@@ -23,7 +20,7 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
       schema: {
         tags: ["clients"],
         summary: "Create a client identity: a client id and its token (also set as an HttpOnly cookie)",
-        response: { 201: identity, ...errors(429) },
+        response: { 201: ClientIdentitySchema, ...errors(429) },
       },
     },
     async (request, reply) => {
@@ -37,7 +34,7 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
       expires: expiresAt,
     });
     request.log.info({ clientId }, "client created");
-    return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() });
+    return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() } satisfies ClientIdentity);
     },
   );
 
@@ -49,10 +46,10 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
         tags: ["clients"],
         summary: "Who the token or cookie says the caller is",
         security,
-        response: { 200: { type: "object", properties: { clientId: { type: "string" }, expiresAt: { type: "string" } } }, ...errors(401) },
+        response: { 200: CurrentClientSchema, ...errors(401) },
       },
     },
-    async (request) => {
+    async (request): Promise<CurrentClient> => {
     const { clientId, expiresAt } = await verifyRequest(request, tokens);
     return { clientId, expiresAt: expiresAt.toISOString() };
     },

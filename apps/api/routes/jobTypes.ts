@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiDeps } from "../deps.ts";
+import { Type } from "@sinclair/typebox";
+import { JobTypeInfoSchema, type JobTypeInfo } from "../../../libs/contracts/schemas.ts";
 
 /**
  * GET /v1/job-types: the job types this herald runs, with a description, an example payload and
@@ -7,7 +9,7 @@ import type { ApiDeps } from "../deps.ts";
  * Public: it says what herald can do, nothing about anyone's jobs.
  */
 export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry }) => {
-  const body = registry.all().map((t) => ({
+  const body = registry.all().map((t): JobTypeInfo => ({
     name: t.name,
     description: t.description ?? null,
     example: t.example ?? null,
@@ -15,7 +17,13 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
   }));
   app.get(
     "/v1/job-types",
-    { schema: { tags: ["jobs"], summary: "The job types this herald runs, with an example payload and the payload's JSON Schema" } },
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "The job types this herald runs, with an example payload and the payload's JSON Schema",
+        response: { 200: Type.Array(JobTypeInfoSchema) },
+      },
+    },
     async () => body,
   );
 };

@@ -3,6 +3,7 @@ import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams } from "../schemas.ts";
+import { JobStateSchema, SubmitJobRequestSchema, SubmittedJobSchema, type SubmitJobRequest, type SubmittedJob } from "../../../libs/contracts/schemas.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import { submitJob } from "../submitJob.ts";
 import { getJobState } from "../getJobState.ts";
@@ -46,29 +47,16 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         summary: "Submit a job: stored in JetStream before the 202",
         security,
         response: {
-          202: {
-            type: "object",
-            properties: {
-              jobId: { type: "string" },
-              status: { type: "string", enum: ["queued"] },
-              statusUrl: { type: "string" },
-              eventsUrl: { type: "string" },
-              eventId: { type: "integer" },
-            },
-          },
+          202: SubmittedJobSchema,
           ...errors(400, 401, 403, 413, 415, 422, 429, 503),
         },
-        body: {
-          type: "object",
-          required: ["type"],
-          properties: { type: { type: "string", minLength: 1, maxLength: 64 }, payload: {} },
-        },
+        body: SubmitJobRequestSchema,
         headers: { type: "object", properties: { "idempotency-key": { type: "string" } } },
       },
     },
     async (request, reply) => {
       const clientId = request.clientId;
-      const body = request.body as { type: string; payload?: unknown };
+      const body = request.body as SubmitJobRequest;
       const key = request.headers["idempotency-key"];
       const job = await submitJob(deps, {
         clientId,
@@ -85,12 +73,12 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         .header("location", urls.statusUrl)
         .header("retry-after", RETRY_AFTER_SECONDS)
         .header("idempotent-replayed", String(job.replayed))
-        .send({ jobId: job.jobId, status: "queued", ...urls, eventId: job.eventId });
+        .send({ jobId: job.jobId, status: "queued", ...urls, eventId: job.eventId } satisfies SubmittedJob);
     },
   );
 
   const byId = (summary: string, ok: number, codes: number[]) => ({
-    schema: { tags: ["jobs"], summary, security, params: jobIdParams, response: { [ok]: { $ref: "JobState#" }, ...errors(...codes) } },
+    schema: { tags: ["jobs"], summary, security, params: jobIdParams, response: { [ok]: { $ref: `${JobStateSchema.$id}#` }, ...errors(...codes) } },
   });
   app.get("/v1/jobs/:id", byId("A job's latest state; Retry-After while it has not ended", 200, [400, 401, 404, 503]), async (request, reply) => {
     const state = await getJobState(deps, request.clientId, jobIdParam(request.params));

@@ -1,9 +1,9 @@
 import type { HeraldClient, JobState } from "../../../libs/client/mod.ts";
-import { colors } from "../output.ts";
+import { colors, STATUS_COLOR } from "../output.ts";
 
 function describe(s: JobState): string {
   const c = colors(process.stdout);
-  const status = s.status === "succeeded" ? c.green(s.status) : s.status === "failed" ? c.red(s.status) : s.status === "canceled" ? c.yellow(s.status) : c.cyan(s.status);
+  const status = c[STATUS_COLOR[s.status]](s.status);
   const lines = [
     `${s.jobId}  ${s.type}  ${status}  attempt ${s.attempt}`,
     `  created ${s.createdAt}  updated ${s.updatedAt}${s.finishedAt ? `  finished ${s.finishedAt}` : ""}`,

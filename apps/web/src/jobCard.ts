@@ -1,20 +1,12 @@
-import { isTerminal, type JobEvent } from "../../../libs/client/mod.ts";
-
-const STATUS: Record<string, string> = {
-  queued: "queued",
-  started: "running",
-  progress: "running",
-  retrying: "retrying",
-  succeeded: "succeeded",
-  failed: "failed",
-  canceled: "canceled",
-};
+import { isTerminal, statusOf, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
 
 /**
  * One job as a card: status, a progress bar with the handler's message, the attempt, and the
  * result or error when it ends; a Cancel button while it runs. Built with DOM calls only (no
  * innerHTML), so a job's payload or result can never inject markup.
- * data-* attributes mirror the state, for styling and for the browser tests.
+ * data-* attributes mirror the state, for styling and for the browser tests: the status, the bar,
+ * the last event's id and the last progress step. Only the latest of each: a card lives as long
+ * as the page, and a job can send thousands of events.
  */
 export class JobCard {
   readonly element: HTMLLIElement;
@@ -24,8 +16,6 @@ export class JobCard {
   #attempt: HTMLElement;
   #outcome: HTMLElement;
   #cancel: HTMLButtonElement;
-  #progressSteps: number[] = [];
-  #eventIds: number[] = [];
 
   constructor(jobId: string, type: string, onCancel: (jobId: string) => void) {
     const el = (tag: string, cls: string, text = "") => {
@@ -57,12 +47,8 @@ export class JobCard {
 
   /** Applies one event (in order; the stream never repeats one). */
   apply(id: number, e: JobEvent): void {
-    this.#eventIds.push(id);
-    this.element.dataset.eventIds = this.#eventIds.join(",");
-    if (e.event === "progress" && e.progress) {
-      this.#progressSteps.push(e.progress.pct);
-      this.element.dataset.progressSteps = this.#progressSteps.join(",");
-    }
+    this.element.dataset.lastEventId = String(id);
+    if (e.event === "progress" && e.progress) this.element.dataset.progressStep = String(e.progress.pct);
     if (e.progress) {
       this.#bar.value = e.progress.pct;
       this.#message.textContent = e.progress.message ?? "";
@@ -75,11 +61,11 @@ export class JobCard {
     if ((e.event === "failed" || e.event === "retrying") && e.error) {
       this.#outcome.replaceChildren(Object.assign(document.createElement("p"), { className: "job-error", textContent: `${e.error.code}: ${e.error.message}` }));
     }
-    this.#render(STATUS[e.event] ?? e.event);
+    this.#render(statusOf(e.event));
     if (isTerminal(e.event)) this.#cancel.remove();
   }
 
-  #render(status: string): void {
+  #render(status: JobStatus): void {
     this.element.dataset.status = status;
     this.#status.textContent = status;
     this.element.dataset.progress = String(this.#bar.value);

@@ -1,15 +1,9 @@
-import { createClient, HeraldHttpError, registerClient, type StreamItem } from "../../../libs/client/mod.ts";
+import { createClient, HeraldHttpError, registerClient, type CurrentClient, type JobTypeInfo, type StreamItem } from "../../../libs/client/mod.ts";
 import { JobCard } from "./jobCard.ts";
 
 // The web page: one event stream for all of the client's jobs (one connection, whatever the
 // number of jobs), cards that follow each job, and a connection indicator. Authenticated by the
 // HttpOnly cookie herald sets: this script never holds a token.
-
-interface JobTypeInfo {
-  name: string;
-  description: string | null;
-  example: unknown;
-}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const url = location.origin;
@@ -24,7 +18,7 @@ function setConnection(state: string, text: string): void {
 
 async function ensureIdentity(): Promise<string> {
   const me = await fetch(`${url}/v1/clients/me`, { credentials: "include" });
-  if (me.ok) return ((await me.json()) as { clientId: string }).clientId;
+  if (me.ok) return ((await me.json()) as CurrentClient).clientId;
   return (await registerClient({ url })).clientId; // sets the cookie
 }
 

@@ -1,0 +1,28 @@
+import type { JobError } from "./schemas.ts";
+
+/** A job as it travels on JOBS. */
+export interface JobMessage {
+  jobId: string;
+  clientId: string;
+  type: string;
+  payload: unknown;
+  submittedAt: string;
+  /** The API request that accepted the job, so a job can be followed through the logs. */
+  requestId?: string;
+  /** Set when an operator resubmitted a dead letter: the failed job this one repeats. */
+  resubmittedFrom?: string;
+  /**
+   * The RESULTS sequence of the job's `queued` event (set by enqueueJob): a worker's first
+   * attempt fences `started` on it without reading the job's events first.
+   */
+  queuedSeq?: number;
+}
+
+/** What JOBS_DLQ keeps of a job that failed for good (DESIGN: dead letters). */
+export interface DeadLetter {
+  job: JobMessage;
+  /** Attempts made (the delivery count of the last one). */
+  attempts: number;
+  error: JobError;
+  failedAt: string;
+}

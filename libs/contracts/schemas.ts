@@ -1,0 +1,111 @@
+/**
+ * The JSON shapes of herald's HTTP API, each defined once, with TypeBox: the schema is what the
+ * API's routes validate and serialize with and what its OpenAPI document (/docs) shows, and
+ * `Static<>` of it is the TypeScript type that the api, the client library, the CLI and the web
+ * page use.
+ *
+ * mod.ts exports only the types of this file. The schemas are values built by TypeBox at load
+ * time, and TypeBox in a bundle is ~45 KB minified, nearly three times the whole web page, which
+ * bundles mod.ts (through the client library; mod.test.ts checks). The API imports the schemas
+ * from here.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { JOB_EVENTS } from "./events.ts";
+import { JOB_STATUSES } from "./status.ts";
+import { Nullable, StringEnum } from "./jsonSchema.ts";
+
+export const JobProgressSchema = Type.Object({
+  /** 0..100 */
+  pct: Type.Number(),
+  message: Nullable(Type.String()),
+});
+export type JobProgress = Static<typeof JobProgressSchema>;
+
+export const JobErrorSchema = Type.Object({
+  /** A stable machine-readable code: `handler_error`, `invalid_payload`, `max_attempts`, … */
+  code: Type.String(),
+  message: Type.String(),
+});
+export type JobError = Static<typeof JobErrorSchema>;
+
+/** The public state of a job: what `GET /v1/jobs/:id` (and `DELETE`) answer. */
+export const JobStateSchema = Type.Object(
+  {
+    jobId: Type.String(),
+    type: Type.String(),
+    status: StringEnum(JOB_STATUSES),
+    /** The last event's name (`progress`, `retrying`, …): finer than `status`. */
+    event: StringEnum(JOB_EVENTS),
+    attempt: Type.Integer(),
+    progress: Nullable(JobProgressSchema),
+    result: Type.Unknown({ description: "the handler's result (any JSON value), once succeeded" }),
+    error: Nullable(JobErrorSchema),
+    createdAt: Type.String({ format: "date-time" }),
+    updatedAt: Type.String({ format: "date-time" }),
+    finishedAt: Nullable(Type.String({ format: "date-time" })),
+    eventId: Type.Integer({ description: "RESULTS sequence of the latest event: resume an event stream from here" }),
+    statusUrl: Type.String(),
+    eventsUrl: Type.String(),
+  },
+  { $id: "JobState" },
+);
+export type JobState = Static<typeof JobStateSchema>;
+
+/** The body of `POST /v1/jobs`. */
+export const SubmitJobRequestSchema = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 64 }),
+  payload: Type.Optional(Type.Unknown()),
+});
+export type SubmitJobRequest = Static<typeof SubmitJobRequestSchema>;
+
+/** What `POST /v1/jobs` answers (202). */
+export const SubmittedJobSchema = Type.Object({
+  jobId: Type.String(),
+  status: StringEnum(["queued"]),
+  statusUrl: Type.String(),
+  eventsUrl: Type.String(),
+  /** The `queued` event's RESULTS sequence. */
+  eventId: Type.Integer(),
+});
+export type SubmittedJob = Static<typeof SubmittedJobSchema>;
+
+/** What `POST /v1/clients` answers (201). */
+export const ClientIdentitySchema = Type.Object({
+  clientId: Type.String(),
+  token: Type.String(),
+  expiresAt: Type.String({ format: "date-time" }),
+});
+export type ClientIdentity = Static<typeof ClientIdentitySchema>;
+
+/** What `GET /v1/clients/me` answers: who the token (or cookie) says the caller is. */
+export const CurrentClientSchema = Type.Pick(ClientIdentitySchema, ["clientId", "expiresAt"]);
+export type CurrentClient = Static<typeof CurrentClientSchema>;
+
+/** One of the job types `GET /v1/job-types` lists. */
+export const JobTypeInfoSchema = Type.Object({
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  /** An example payload, or null. */
+  example: Type.Unknown(),
+  /** The payload's JSON Schema. */
+  schema: Type.Unknown(),
+});
+export type JobTypeInfo = Static<typeof JobTypeInfoSchema>;
+
+/** The body of every error answer. */
+export const ErrorBodySchema = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: "Error" },
+);
+export type ErrorBody = Static<typeof ErrorBodySchema>;
+
+/**
+ * The data of a `gap` notice on an event stream: events after `lastEventId` are no longer kept.
+ * (An SSE event's data, so no route declares it; its shape is defined here with the others.)
+ */
+export const GapNoticeSchema = Type.Object({
+  reason: StringEnum(["expired", "unknown_id"]),
+  lastEventId: Type.Integer(),
+  firstAvailable: Type.Integer(),
+});
+export type GapNotice = Static<typeof GapNoticeSchema>;

@@ -1,0 +1,21 @@
+import type { JobEventName } from "./events.ts";
+
+/** A job's public status, as `GET /v1/jobs/:id` answers it: coarser than its last event's name. */
+export const JOB_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "canceled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+// A Record, so that a new event name does not compile until it is given a status.
+const STATUS_OF_EVENT: Readonly<Record<JobEventName, JobStatus>> = {
+  queued: "queued",
+  started: "running",
+  progress: "running",
+  retrying: "retrying",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "canceled",
+};
+
+/** The status a job is in after this event. */
+export function statusOf(event: JobEventName): JobStatus {
+  return STATUS_OF_EVENT[event];
+}
