@@ -5,6 +5,7 @@ import type { LiveFeed, LiveListener } from "./liveFeed.ts";
 import type { RawEvent } from "./replayFrom.ts";
 import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame } from "./sink.ts";
+import type { GapNotice } from "../../libs/contracts/mod.ts";
 
 /** A live event waiting to be sent, with its size in bytes (what it takes of the send buffer). */
 interface WaitingEvent extends RawEvent {
@@ -320,6 +321,7 @@ export function readsResults(feed: LiveFeed, clientId: string, from: ResumeFrom,
   return !(from.kind === "after" && feed.missedNothing(clientId, from.seq));
 }
 
-function gapFrame(reason: "expired" | "unknown_id", lastEventId: number, firstAvailable: number): Frame {
-  return { event: "gap", data: JSON.stringify({ reason, lastEventId, firstAvailable }) };
+function gapFrame(reason: GapNotice["reason"], lastEventId: number, firstAvailable: number): Frame {
+  const notice: GapNotice = { reason, lastEventId, firstAvailable };
+  return { event: "gap", data: JSON.stringify(notice) };
 }

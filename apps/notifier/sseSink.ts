@@ -1,5 +1,6 @@
 import type { FastifyReply } from "fastify";
 import type { EventSink, Frame, GoneListener } from "./sink.ts";
+import { sseEventName, type JobEventName } from "../../libs/contracts/mod.ts";
 
 /**
  * The SSE wire format, all of it, and the sink that writes it to an HTTP response. Everything a
@@ -13,11 +14,6 @@ const HEARTBEAT = ": heartbeat\n\n";
 
 /** A line break in data: SSE would read it as the end of the `data:` field. */
 const LINE_BREAK = /[\r\n]/;
-
-/** The SSE event name of a stored event: `job.<event>` (`job.progress`, `job.succeeded`, …). */
-function sseEventName(event: string): string {
-  return `job.${event}`;
-}
 
 /**
  * A frame in SSE's wire format. Every field that is set is written, `retry: 0` and `id: 0`
@@ -40,8 +36,8 @@ export function formatFrame(frame: Frame): string {
  * not write could have one) is split into `data:` lines by formatFrame.
  */
 export function formatEventFrame(seq: number, event: string, json: string): string {
-  if (LINE_BREAK.test(json)) return formatFrame({ id: String(seq), event: sseEventName(event), data: json });
-  return `id: ${seq}\nevent: ${sseEventName(event)}\ndata: ${json}\n\n`;
+  if (LINE_BREAK.test(json)) return formatFrame({ id: String(seq), event: sseEventName(event as JobEventName), data: json });
+  return `id: ${seq}\nevent: ${sseEventName(event as JobEventName)}\ndata: ${json}\n\n`;
 }
 
 /** The sink a response streams to, for the listeners below (shared by every response). */
