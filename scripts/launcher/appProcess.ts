@@ -7,8 +7,11 @@ import { waitReady } from "./waitReady.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** A herald app that runs as a process of its own: `node --import tsx apps/<kind>/main.ts`. */
-export type AppKind = "api" | "worker" | "notifier" | "standalone";
+/** The apps of a deployment, each a process of its own: `node --import tsx apps/<kind>/main.ts`. */
+export type AppKind = "api" | "worker" | "notifier";
+
+/** What can run as a process: an app, or herald in one process with its own nats-server (apps/standalone). */
+export type HeraldProcessKind = AppKind | "standalone";
 
 export interface AppExit {
   code: number | null;
@@ -32,7 +35,7 @@ export interface AppProcessOptions {
  * Where an app says it is serving. Fastify logs its address at info level; the one-process mode
  * also prints it to stdout whatever the log level.
  */
-const LISTENING: Record<AppKind, RegExp> = {
+const LISTENING: Record<HeraldProcessKind, RegExp> = {
   api: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
   worker: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
   notifier: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
@@ -44,7 +47,7 @@ const LISTENING: Record<AppKind, RegExp> = {
  * onShutdown (libs/app), from the same settings. A SIGKILL before it would hide a slow shutdown
  * that the app itself reports (exit 1, "shutdown timed out").
  */
-export function shutdownCutoffMs(kind: AppKind, env: Record<string, string | undefined>): number {
+export function shutdownCutoffMs(kind: HeraldProcessKind, env: Record<string, string | undefined>): number {
   const ms = (name: string, fallback: number) => (env[name] ? (parseDuration(env[name]!) ?? fallback) : fallback);
   const drain = ms("SSE_DRAIN_WINDOW", 10_000);
   const grace = ms("WORKER_SHUTDOWN_GRACE", 10_000);
@@ -65,8 +68,8 @@ export function shutdownCutoffMs(kind: AppKind, env: Record<string, string | und
  * choosing (race-free), read back from its log; an app that does not log at info level must be
  * given a PORT (see freePort). Killed if this process exits first.
  */
-export class AppProcess {
-  readonly kind: AppKind;
+export class AppProcess<K extends HeraldProcessKind = AppKind> {
+  readonly kind: K;
   readonly proc: ChildProcess;
   readonly exited: Promise<AppExit>;
   /** http://127.0.0.1:<port>, once known (from PORT at once, else from the log). */
@@ -76,7 +79,7 @@ export class AppProcess {
   #out = "";
   #done = false;
 
-  constructor(kind: AppKind, env: Record<string, string>, o: AppProcessOptions = {}) {
+  constructor(kind: K, env: Record<string, string>, o: AppProcessOptions = {}) {
     this.kind = kind;
     this.#keep = o.keepLogChars ?? 4_000_000;
     this.#env = { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env };
@@ -149,7 +152,7 @@ export class AppProcess {
 }
 
 /** Starts an app and resolves once it is ready. */
-export async function startApp(kind: AppKind, env: Record<string, string>, o: AppProcessOptions = {}): Promise<AppProcess> {
+export async function startApp<K extends HeraldProcessKind>(kind: K, env: Record<string, string>, o: AppProcessOptions = {}): Promise<AppProcess<K>> {
   const app = new AppProcess(kind, env, o);
   try {
     return await app.ready();
