@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmbeddedServer } from "../../libs/nats/mod.ts";
@@ -43,6 +44,21 @@ describe("AppProcess: herald apps as real processes", () => {
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
     worker.kill("SIGKILL");
     expect(await worker.exited).toEqual({ code: null, signal: "SIGKILL" });
+  });
+
+  it("a worker at info level is in service once it logs \"worker started\", before its ops port listens (here it never can)", async () => {
+    const taken = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const worker = new AppProcess("worker", { ...env, PORT: String(port) });
+      expect(await worker.ready()).toBe(worker);
+      expect(worker.logs()).toContain('"msg":"worker started"');
+      // Its ops port is taken: it gives up, as a worker does on a start-up error.
+      expect(await worker.exited).toEqual({ code: 1, signal: null });
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 
   it("an app that exits before it is ready: ready() rejects with its output", async () => {

@@ -43,6 +43,15 @@ const LISTENING: Record<HeraldProcessKind, RegExp> = {
 };
 
 /**
+ * A worker takes jobs from the moment it logs "worker started", which is before its ops port
+ * (/readyz) listens: waiting for /readyz would call it not ready while it already runs jobs, and
+ * could see it crash on one before it counts as started. At a log level above info, /readyz it is.
+ */
+const IN_SERVICE: Partial<Record<HeraldProcessKind, RegExp>> = {
+  worker: /"msg":"worker started"/,
+};
+
+/**
  * How long `kind` may take to stop by itself after SIGTERM: the cut-off its main.ts gives
  * onShutdown (libs/app), from the same settings. A SIGKILL before it would hide a slow shutdown
  * that the app itself reports (exit 1, "shutdown timed out").
@@ -78,6 +87,7 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
   readonly #keep: number;
   #out = "";
   #done = false;
+  #inService = false;
 
   constructor(kind: K, env: Record<string, string>, o: AppProcessOptions = {}) {
     this.kind = kind;
@@ -95,12 +105,15 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
       this.#out += `${line}\n`;
       if (this.#out.length > this.#keep * 1.25) this.#out = this.#out.slice(-this.#keep);
       if (!this.url) this.url = LISTENING[kind].exec(line)?.[1]?.replace("localhost", "127.0.0.1") ?? null;
+      if (!this.#inService && IN_SERVICE[kind]?.test(line)) this.#inService = true;
       o.onLine?.(line);
     };
     eachLine(this.proc.stdout, onLine);
     eachLine(this.proc.stderr, onLine);
+    // "close", not "exit": by then every line it wrote has been read, so an app that died is
+    // reported with its last words, and a line that says it was ready is never missed.
     this.exited = new Promise((resolve) =>
-      this.proc.once("exit", (code, signal) => {
+      this.proc.once("close", (code, signal) => {
         this.#done = true;
         resolve({ code, signal });
       }),
@@ -120,19 +133,24 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
     return this.#out;
   }
 
-  /** Resolves once the app says where it serves and its /readyz answers 200 (NATS connected, streams present). */
+  /**
+   * Resolves once the app is in service: its /readyz answers 200 (NATS connected, streams present)
+   * at the address it said it listens on or was given; a worker, also once it logs "worker started".
+   */
   async ready(timeoutMs = 60_000): Promise<this> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.url) {
+    while (!this.url && !this.#inService) {
       if (this.#done) throw new Error(`${this.kind} exited before it was ready:\n${this.#out.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`${this.kind} did not say where it listens in ${timeoutMs} ms (a log level above info hides it: give it a PORT):\n${this.#out.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    await waitReady(this.url, {
+    if (this.#inService) return this;
+    await waitReady(this.url!, {
       timeoutMs: Math.max(0, deadline - Date.now()),
       what: this.kind,
       alive: () => this.running,
       logs: () => this.#out,
+      readyBy: () => this.#inService,
     });
     return this;
   }

@@ -39,3 +39,11 @@ it("times out when never ready", async () => {
   const s = await serve(Infinity);
   await expect(waitReady(s.url, { what: "notifier", timeoutMs: 300 })).rejects.toThrow(/notifier not ready in 300 ms/);
 });
+
+it("resolves without waiting for 200 once another sign of readiness holds (a worker's \"worker started\")", async () => {
+  const s = await serve(Infinity);
+  let started = false;
+  setTimeout(() => (started = true), 300);
+  await waitReady(s.url, { timeoutMs: 5_000, readyBy: () => started });
+  expect(s.asked()).toBeGreaterThan(0);
+});

@@ -8,15 +8,18 @@ export interface WaitReadyOptions {
   alive?: () => boolean;
   /** The process's output, whose tail an error message shows. */
   logs?: () => string;
+  /** Another sign that the process is in service, checked before each request (a worker's "worker started"). */
+  readyBy?: () => boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Resolves once `baseUrl` + `path` answers 2xx; rejects when the process dies or time runs out. */
+/** Resolves once `baseUrl` + `path` answers 2xx (or `readyBy()` holds); rejects when the process dies or time runs out. */
 export async function waitReady(baseUrl: string, o: WaitReadyOptions = {}): Promise<void> {
-  const { path = "/readyz", timeoutMs = 60_000, what = baseUrl, alive = () => true, logs = () => "" } = o;
+  const { path = "/readyz", timeoutMs = 60_000, what = baseUrl, alive = () => true, logs = () => "", readyBy = () => false } = o;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (readyBy()) return;
     try {
       const res = await fetch(`${baseUrl}${path}`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
