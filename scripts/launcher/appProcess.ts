@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseDuration } from "../../libs/config/duration.ts";
+import { parseDuration } from "../../libs/config/mod.ts";
 import { killOnExit } from "./exitGuard.ts";
 import { eachLine } from "./lines.ts";
 import { waitReady } from "./waitReady.ts";
@@ -81,7 +81,10 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
   readonly kind: K;
   readonly proc: ChildProcess;
   readonly exited: Promise<AppExit>;
-  /** http://127.0.0.1:<port>, once known (from PORT at once, else from the log). */
+  /**
+   * http://127.0.0.1:<port>, once known: from PORT at once, else from the log. A worker on a port of
+   * its own choosing may be ready (by its "worker started") before this is known.
+   */
   url: string | null = null;
   readonly #env: Record<string, string | undefined>;
   readonly #keep: number;
