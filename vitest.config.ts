@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["apps/**/*.test.ts", "libs/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["apps/**/*.test.ts", "libs/**/*.test.ts", "scripts/**/*.test.ts", "test/**/*.test.ts"],
     // The fault suite runs on its own: npm run test:faults (vitest.faults.config.ts).
     exclude: ["test/faults/**", "**/node_modules/**"],
     testTimeout: 30_000,

@@ -1,11 +1,11 @@
 /**
  * Scenario 4: N concurrent idle SSE clients on one notifier process, opened by several load
- * processes (bench/sse-load.ts) from loopback source addresses 127.0.0.2…127.0.0.20. Per step:
+ * processes (bench/sseLoad.ts) from loopback source addresses 127.0.0.2…127.0.0.20. Per step:
  * connects per second, the notifier's RSS and V8 heap per connection, and whether every stream
  * gets its heartbeats on time.
  */
 import { LoadProc as BaseLoadProc } from "./loadProc.ts";
-import type { LoadCommand, LoadReply, LoadStats } from "./sse-load.ts";
+import type { LoadCommand, LoadReply, LoadStats } from "./sseLoad.ts";
 import { CpuMeter, memory, round, sleep, track } from "./procs.ts";
 
 export interface ConnectionStep {
@@ -46,7 +46,7 @@ const MB = 1024 * 1024;
 /** One of this scenario's load processes. */
 class LoadProc extends BaseLoadProc<LoadCommand, LoadReply> {
   constructor(index: number, env: Record<string, string>) {
-    super(new URL("./sse-load.ts", import.meta.url), index, env, { name: "load process" });
+    super(new URL("./sseLoad.ts", import.meta.url), index, env, { name: "load process" });
   }
 }
 
@@ -79,7 +79,7 @@ export async function connectionsBench(o: {
       TOKEN_SECRET: o.tokenSecret,
     });
     procs.push(lp);
-    untrack.push(track({ name: `sse-load ${lp.child.pid}`, stop: () => lp.stop() }));
+    untrack.push(track({ name: `sseLoad ${lp.child.pid}`, stop: () => lp.stop() }));
   }
   try {
     await Promise.all(procs.map((p) => p.next("ready", 60_000)));

@@ -1,17 +1,16 @@
 /**
  * The processes a bench run starts, and how to stop every one of them (also on Ctrl-C).
  *
- * Apps are started with test/faults/processes.ts (AppProcess, freePort); readiness is read from
- * `/readyz` on a port chosen beforehand, because with LOG_LEVEL=warn the apps do not log
- * "Server listening at" (which AppProcess.ready() and startApp() wait for).
+ * They are launched with scripts/launcher (AppProcess, startNatsServer). Each app gets a port
+ * chosen beforehand (freePort): with LOG_LEVEL=warn the apps do not log "Server listening at",
+ * so AppProcess learns where they listen from PORT, and waits for their `/readyz`.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AppProcess, freePort, type AppKind } from "../test/faults/processes.ts";
-import { natsServerFromEnv, startEmbeddedServer, type EmbeddedServer } from "../libs/nats/mod.ts";
-import { parseDuration } from "../libs/config/duration.ts";
+import { AppProcess, freePort, startNatsServer, type AppKind } from "../scripts/launcher/mod.ts";
+import { natsServerFromEnv, type EmbeddedServer } from "../libs/nats/mod.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -160,7 +159,7 @@ export class LogTally {
 
 export async function startNats(storeDir: string, tally?: LogTally): Promise<EmbeddedServer> {
   checkInterrupted();
-  const server = await startEmbeddedServer({
+  const server = await startNatsServer({
     storeDir,
     readyTimeoutMs: 20_000,
     onLog: (line) => {
@@ -169,22 +168,6 @@ export async function startNats(storeDir: string, tally?: LogTally): Promise<Emb
   });
   track({ name: `nats-server ${server.pid}`, stop: () => server.stop() });
   return server;
-}
-
-async function waitReady(url: string, alive: () => boolean, what: string, logs: () => string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (!alive()) throw new Error(`${what} exited before it was ready:\n${logs().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`${what} not ready in ${timeoutMs} ms:\n${logs().slice(-3000)}`);
-    await sleep(100);
-  }
 }
 
 export interface RunningApp {
@@ -215,16 +198,16 @@ export function setAppNodeArgs(args: string[]): void {
 export async function startHeraldApp(kind: AppKind, env: Record<string, string>): Promise<RunningApp> {
   const port = await freePort();
   checkInterrupted();
-  const app = new AppProcess(kind, { ...env, PORT: String(port) }, appNodeArgs);
-  // A notifier given a drain window takes that long to stop (it ends its streams over it).
-  const drainMs = env.SSE_DRAIN_WINDOW ? (parseDuration(env.SSE_DRAIN_WINDOW) ?? 0) : 0;
+  const app = new AppProcess(kind, { ...env, PORT: String(port) }, { nodeArgs: appNodeArgs });
+  // SIGKILL only after the app's own shutdown cut-off (a notifier given a drain window takes that
+  // long to stop: it ends its streams over it).
   const stop = async () => {
-    await app.stop(20_000 + drainMs);
+    await app.stop();
   };
   const untrack = track({ name: `${kind} ${app.pid}`, stop });
-  const url = `http://127.0.0.1:${port}`;
+  const url = app.url!;
   try {
-    await waitReady(url, () => app.running, kind, () => app.logs());
+    await app.ready();
   } catch (err) {
     await stop();
     untrack();
@@ -260,24 +243,9 @@ function isNatsServer(pid: number): boolean {
 
 /** `node --import tsx apps/standalone/main.ts` (the one-process mode, with its own nats-server child). */
 export async function startStandalone(dataDir: string, env: Record<string, string>): Promise<Standalone> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir };
-  delete childEnv.NATS_URL; // its own nats-server
   checkInterrupted();
-  const child: ChildProcess = spawn(process.execPath, [...appNodeArgs, "--import", "tsx", "apps/standalone/main.ts"], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.setEncoding("utf8").on("data", (c: string) => (out = (out + c).slice(-20_000)));
-  child.stderr!.setEncoding("utf8").on("data", (c: string) => (out = (out + c).slice(-20_000)));
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once("exit", () => {
-      exited = true;
-      resolve();
-    }),
-  );
+  // NATS_URL empty (as unset): it starts its own nats-server. It prints where it serves whatever its log level.
+  const app = new AppProcess("standalone", { ...env, NATS_URL: "", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }, { nodeArgs: appNodeArgs, keepLogChars: 20_000 });
   const pidFile = path.join(dataDir, "nats", "nats-server.pid");
   const natsPidNow = (): number | null => {
     if (!existsSync(pidFile)) return null;
@@ -289,12 +257,7 @@ export async function startStandalone(dataDir: string, env: Record<string, strin
   const stop = () =>
     (stopping ??= (async () => {
       natsPid ??= natsPidNow();
-      if (!exited) {
-        child.kill("SIGTERM");
-        const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-        await exit;
-        clearTimeout(killer);
-      }
+      if (app.running) await app.stop();
       // Its nats-server is a child in a process group of its own: if herald could not stop it
       // (killed), stop it here by its pid.
       if (natsPid && isNatsServer(natsPid)) {
@@ -303,27 +266,17 @@ export async function startStandalone(dataDir: string, env: Record<string, strin
         if (isNatsServer(natsPid)) process.kill(natsPid, "SIGKILL");
       }
     })());
-  const untrack = track({ name: `standalone ${child.pid}`, stop });
+  const untrack = track({ name: `standalone ${app.pid}`, stop });
 
   try {
-    const deadline = Date.now() + 60_000;
-    let url: string | null = null;
-    while (!url) {
-      url = /herald is running at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? null;
-      natsPid ??= natsPidNow();
-      if (url) break;
-      if (exited) throw new Error(`standalone exited before it was ready:\n${out.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`standalone not ready in 60 s:\n${out.slice(-3000)}`);
-      await sleep(50);
-    }
-    await waitReady(url, () => !exited, "standalone", () => out);
+    await app.ready();
     natsPid ??= natsPidNow();
     const natsUrl = readFileSync(path.join(dataDir, "nats-url"), "utf8").trim();
     if (!natsPid) throw new Error("standalone: no nats-server pid file");
     return {
-      pid: child.pid!,
+      pid: app.pid,
       natsPid,
-      url,
+      url: app.url!,
       natsUrl,
       stop: async () => {
         await stop();

@@ -9,7 +9,7 @@ import { Latency, type LatencySummary } from "./hist.ts";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { CpuMeter, round, track } from "./procs.ts";
-import type { PublisherReply } from "./raw-publisher.ts";
+import type { PublisherReply } from "./rawPublisher.ts";
 
 export interface RawVariant {
   /** Publishes in flight, in all. */
@@ -100,7 +100,7 @@ export async function rawPublish(o: {
   return out;
 }
 
-/** The same, from several processes (bench/raw-publisher.ts), K / processes in flight each. */
+/** The same, from several processes (bench/rawPublisher.ts), K / processes in flight each. */
 async function publishFromProcesses(o: {
   natsUrl: string;
   natsPid: number;
@@ -110,7 +110,7 @@ async function publishFromProcesses(o: {
   durationS: number;
 }): Promise<RawResult> {
   const children = Array.from({ length: o.processes }, (_, p) => {
-    const child = fork(fileURLToPath(new URL("./raw-publisher.ts", import.meta.url)), [], {
+    const child = fork(fileURLToPath(new URL("./rawPublisher.ts", import.meta.url)), [], {
       execArgv: ["--import", "tsx"],
       env: {
         ...process.env,
@@ -124,7 +124,7 @@ async function publishFromProcesses(o: {
     });
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     const untrack = track({
-      name: `raw-publisher ${child.pid}`,
+      name: `rawPublisher ${child.pid}`,
       stop: async () => {
         child.kill("SIGKILL");
         await exited;

@@ -3,7 +3,7 @@
  *
  * Two fresh notifier processes, A and B, on the same nats-server (the api and the worker are the
  * stack's). N clients — each its own client id — open `GET /v1/events` on A (live: no
- * Last-Event-ID), from load processes (bench/storm-load.ts) bound to loopback source addresses
+ * Last-Event-ID), from load processes (bench/stormLoad.ts) bound to loopback source addresses
  * 127.0.0.2…127.0.0.20. A submitter here POSTs `echo` jobs for the first `active` clients,
  * round-robin, open loop at a fixed total rate, from a few seconds before A goes until a few
  * seconds after every client is back; then it stops and the events drain.
@@ -23,7 +23,7 @@ import http from "node:http";
 import { postJob } from "./postJob.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { StormCommand, StormReply, StormResults, StormStats } from "./storm-load.ts";
+import type { StormCommand, StormReply, StormResults, StormStats } from "./stormLoad.ts";
 import { CpuMeter, memory, round, sleep, track } from "./procs.ts";
 
 export type StormKind = "kill" | "term";
@@ -161,7 +161,7 @@ export interface StormResult {
 /** One of this scenario's load processes. */
 class LoadProc extends BaseLoadProc<StormCommand, StormReply> {
   constructor(index: number, env: Record<string, string>) {
-    super(new URL("./storm-load.ts", import.meta.url), index, env, { name: "storm load process", advanced: true });
+    super(new URL("./stormLoad.ts", import.meta.url), index, env, { name: "storm load process", advanced: true });
   }
 }
 
@@ -349,7 +349,7 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
         TOKEN_SECRET: o.tokenSecret,
       });
       procs.push(lp);
-      untrack.push(track({ name: `storm-load ${lp.child.pid}`, stop: () => lp.stop() }));
+      untrack.push(track({ name: `stormLoad ${lp.child.pid}`, stop: () => lp.stop() }));
     }
     await Promise.all(procs.map((p) => p.next("ready", 60_000)));
     // Client g lives in load process g mod P; the first `active` clients get jobs.

@@ -16,9 +16,17 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { AppProcess, freePort, startCluster, type AppKind, type ClusterNode } from "../test/faults/processes.ts";
+import {
+  AppProcess,
+  eachLine,
+  freePort,
+  killOnExit,
+  startCluster,
+  waitForJetStream,
+  waitReady,
+  type AppKind,
+  type ClusterNode,
+} from "./launcher/mod.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const NGINX_TEMPLATE = path.join(ROOT, "deploy", "nginx", "herald.conf.template");
@@ -100,40 +108,6 @@ function findNginx(bin?: string): string {
   );
 }
 
-/** Resolves when the cluster's JetStream answers an account-info request. */
-async function waitForJetStream(servers: string[], check: () => void, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const nc = await connect({ servers, name: "herald-stack" });
-  try {
-    for (;;) {
-      check();
-      try {
-        await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`JetStream not available in ${timeoutMs}ms: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  } finally {
-    await nc.close();
-  }
-}
-
-/** Calls `onLine` for every line a child writes to `stream`. */
-function eachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let buffered = "";
-  stream.on("data", (chunk: Buffer | string) => {
-    buffered += chunk.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      onLine(buffered.slice(0, nl));
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-}
-
 /** nginx as a child process in the foreground (`daemon off`), with its files in its own directory. */
 export class NginxProcess {
   readonly dir: string;
@@ -152,6 +126,8 @@ export class NginxProcess {
     writeFileSync(conf, localNginxConf(dir, vars));
     // -e: errors before the config is read go to stderr too, not to the packaged /var/log/nginx.
     this.proc = spawn(bin, ["-p", dir, "-e", "stderr", "-c", conf, "-g", "daemon off;"], { stdio: ["ignore", "pipe", "pipe"] });
+    // SIGTERM: nginx's master then stops its workers, which a SIGKILLed master would leave running.
+    killOnExit(this.proc, "SIGTERM");
     eachLine(this.proc.stderr, (line) => {
       this.#err = (this.#err + line + "\n").slice(-20_000);
       onLog?.(line);
@@ -176,19 +152,8 @@ export class NginxProcess {
 
   /** Resolves when nginx answers `path` with a 2xx (through to its upstream). */
   async ready(checkPath = "/healthz", timeoutMs = 20_000): Promise<this> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#done) throw new Error(`nginx exited before it was ready:\n${this.#err.slice(-3000)}`);
-      try {
-        const res = await fetch(`${this.url}${checkPath}`, { signal: AbortSignal.timeout(2_000) });
-        await res.arrayBuffer();
-        if (res.ok) return this;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`nginx not ready in ${timeoutMs}ms:\n${this.#err.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(this.url, { path: checkPath, timeoutMs, what: "nginx", alive: () => this.running, logs: () => this.#err });
+    return this;
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -410,12 +375,8 @@ export class LocalStack {
   }
 
   #app(kind: AppKind, name: string, port: number): AppProcess {
-    const app = new AppProcess(kind, { ...this.env, PORT: String(port) });
-    if (this.opts.onLog) {
-      const onLog = this.opts.onLog;
-      eachLine(app.proc.stdout, (line) => onLog(name, line));
-      eachLine(app.proc.stderr, (line) => onLog(name, line));
-    }
+    const onLog = this.opts.onLog;
+    const app = new AppProcess(kind, { ...this.env, PORT: String(port) }, onLog ? { onLine: (line) => onLog(name, line) } : {});
     this.#watch(name, app.proc, () => app.logs());
     return app;
   }
@@ -469,18 +430,10 @@ export class LocalStack {
   async #stopRunning(): Promise<void> {
     if (this.nginx?.running) await this.nginx.stop();
     const apps = [this.api, ...this.workers, ...this.notifiers].filter((a): a is AppProcess => a !== null);
-    // Workers let running jobs finish for WORKER_SHUTDOWN_GRACE (10 s) and cut themselves off 20 s later.
-    await Promise.all(apps.map((a) => (a.running ? a.stop(a.kind === "worker" ? 35_000 : 20_000) : undefined)));
+    // Each app gets its own shutdown cut-off (workers: WORKER_SHUTDOWN_GRACE and 20 s; notifiers:
+    // SSE_DRAIN_WINDOW and 20 s) before a SIGKILL; see shutdownCutoffMs.
+    await Promise.all(apps.map((a) => (a.running ? a.stop() : undefined)));
     await Promise.all(this.nats.map((n) => n.stop()));
-  }
-
-  /** Last resort (the process is exiting): signal whatever still runs, synchronously. */
-  killAllNow(): void {
-    for (const c of this.#children()) {
-      // nginx's master stops its workers on SIGTERM; a SIGKILLed master would leave them running.
-      if (c.exitCode === null && c.signalCode === null) c.kill(c === this.nginx?.proc ? "SIGTERM" : "SIGKILL");
-    }
-    for (const n of this.nats) n.kill();
   }
 }
 
@@ -551,15 +504,14 @@ async function main(argv: string[]): Promise<void> {
         });
     } else if (now - firstSignalAt > 1_000) {
       // A second, later Ctrl-C: do not wait any longer.
+      // The launcher's exit guard (killOnExit) signals every child as this process exits.
       say(`${signal} again: killing everything now`);
-      stack.killAllNow();
       process.exit(130);
     }
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
-  process.on("exit", () => stack.killAllNow());
 
   say(`starting a 3-node NATS cluster, the api, 2 workers, 2 notifiers and nginx (data: ${path.relative(process.cwd(), dataDir) || "."})…`);
   try {

@@ -4,11 +4,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { startEmbeddedServer, type EmbeddedServer } from "../../libs/nats/mod.ts";
+import type { EmbeddedServer } from "../../libs/nats/mod.ts";
 import { listDeadLetters } from "../../libs/queue/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { TEST_SECRET } from "../helpers/stack.ts";
-import { AppProcess, freePort, startApp, startCluster, type AppKind, type ClusterNode } from "./processes.ts";
+import { AppProcess, freePort, startApp, startCluster, startNatsServer, type AppKind, type ClusterNode } from "../../scripts/launcher/mod.ts";
 import { Balancer, Ledger, printLedger, type LedgerTotals } from "./ledger.ts";
 
 // herald's promise under faults, with real processes: nats-server(s), api, workers, notifiers.
@@ -29,7 +29,7 @@ const baseEnv = {
   JOB_RETRY_BACKOFF: "200ms",
   WORKER_SHUTDOWN_GRACE: "300ms",
   WORKER_CONCURRENCY: "8",
-  WORKER_JOBS: "test/faults/fault-jobs.ts",
+  WORKER_JOBS: "test/faults/faultJobs.ts",
   SSE_RETRY_MS: "200",
   PROGRESS_INTERVAL_MS: "0",
   // All load comes from 127.0.0.1; the limits have tests of their own.
@@ -146,7 +146,7 @@ describe.sequential("one nats-server", () => {
   let d: Deployment;
 
   const startNats = async () => {
-    nats = await startEmbeddedServer({ storeDir: path.join(dir, "nats"), port: natsPort });
+    nats = await startNatsServer({ storeDir: path.join(dir, "nats"), port: natsPort });
   };
 
   beforeAll(async () => {
