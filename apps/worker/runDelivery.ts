@@ -30,7 +30,7 @@ export type DeliveryOutcome =
  *    attempt whose ack was lost), ack and stop;
  * 2. unknown type, invalid payload, or past the last attempt → `failed` for good;
  * 3. `started` (fenced), the handler with progress and in-progress acks, then `succeeded`, or
- *    `retrying` + nak with backoff, or `failed` (kept in JOBS_DLQ first); ack only after the
+ *    `retrying` + nak with backoff, or `failed` (then kept in JOBS_DLQ); ack only after the
  *    terminal event is stored.
  * Losing the fence at any point means someone else owns the job now (a cancel, a newer attempt):
  * the handler is aborted and this delivery neither acks nor writes again.
@@ -218,7 +218,7 @@ interface Settle {
   log: WorkerDeps["log"];
   /** Counts a job this delivery ended (metrics). */
   observe(outcome: "succeeded" | "failed"): void;
-  /** Keeps the job in JOBS_DLQ (before its `failed` event, so a failure is never lost). */
+  /** Keeps the job in JOBS_DLQ (after its `failed` event was stored). */
   deadLetter(error: JobError): Promise<unknown>;
   isEnded(): Promise<boolean>;
   /** True when this attempt ran on a queuedSeq hint that turned out stale (nothing written). */
@@ -237,13 +237,15 @@ async function finish(
   fields: { result?: unknown; error?: JobError },
 ): Promise<AttemptOutcome> {
   writer.close();
-  if (event === "failed") await ctx.deadLetter(fields.error!);
   try {
     await writer.write(event, fields);
   } catch (err) {
     if (isFenced(err)) return afterAbort(ctx, "superseded");
     throw err;
   }
+  // Only once `failed` is stored: a cancel that fenced it out leaves the job canceled, and a dead
+  // letter for it would run it again when resubmitted.
+  if (event === "failed") await ctx.deadLetter(fields.error!);
   ctx.msg.ack();
   ctx.observe(event);
   ctx.log.info({ event, error: fields.error }, `job ${event}`);

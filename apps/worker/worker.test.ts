@@ -52,11 +52,25 @@ const ticker = defineJob({
   },
 });
 
+// Fails on every attempt; on its last one it first cancels itself through the API (as its client
+// would, at the worst moment): the `failed` it would store is then fenced out by `canceled`.
+const canceledOnLastAttempt = defineJob({
+  name: "canceled-on-last-attempt",
+  schema: Type.Object({ authorization: Type.String() }),
+  async run(ctx) {
+    if (ctx.attempt === ctx.maxAttempts) {
+      const res = await stack.http(`/v1/jobs/${ctx.jobId}`, { method: "DELETE", headers: { authorization: ctx.payload.authorization } });
+      if (res.status !== 202) throw new Error(`cancel answered ${res.status}`);
+    }
+    throw new Error(`planned failure ${ctx.attempt} of ${ctx.maxAttempts}`);
+  },
+});
+
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     workers: 2,
-    jobTypes: [blocker, chatty, ticker],
+    jobTypes: [blocker, chatty, ticker, canceledOnLastAttempt],
     env: { JOB_MAX_DELIVER: "3", JOB_ACK_WAIT: "2s", PROGRESS_INTERVAL_MS: "50" },
   });
 });
@@ -221,6 +235,21 @@ describe("dead letters", () => {
     expect(letters.find((l) => l.job.jobId === again.jobId)?.job.resubmittedFrom).toBe(jobId);
     const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
     expect(state).toMatchObject({ status: "failed" }); // the original stays failed: one terminal event per job
+  });
+
+  it("keeps no dead letter for a job canceled while its last attempt failed: it stays canceled, and nothing runs it again", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "canceled-on-last-attempt", { authorization: c.auth.authorization });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "canceled", attempt: 3 });
+    // The worker has settled the delivery (acked) once JOBS holds nothing more.
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    expect((await listDeadLetters(stack.nats.jsm)).some((l) => l.job.jobId === jobId)).toBe(false);
+    const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
+    expect(state).toMatchObject({ status: "canceled" });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
+      "queued", "started", "retrying", "started", "retrying", "started", "canceled",
+    ]);
   });
 
   it("keeps permanent failures too, and not succeeded or canceled jobs", async () => {
