@@ -1,2 +1,10 @@
 export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob.ts";
-export { publishDeadLetter, listDeadLetters, resubmitDeadLetter, type StoredDeadLetter } from "./deadLetters.ts";
+export {
+  publishDeadLetter,
+  readDeadLetters,
+  listDeadLetters,
+  resubmitDeadLetter,
+  resubmitDeadLetters,
+  type ResubmitOutcome,
+  type StoredDeadLetter,
+} from "./deadLetters.ts";
