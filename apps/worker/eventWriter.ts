@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { JobError, JobEventName, JobMessage, JobProgress } from "../../libs/contracts/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 
 /**
  * Writes one attempt's events for one job, in order, each fenced on the one before (the job's
@@ -59,7 +59,7 @@ export class JobEventWriter {
     const done = this.#chain.then(async () => {
       if (this.#broken) throw this.#broken;
       try {
-        this.#lastSeq = await publishEvent(
+        this.#lastSeq = await appendEvent(
           this.#js,
           {
             jobId: this.#job.jobId,

@@ -8,7 +8,7 @@ import {
   type JobMessage,
 } from "../../libs/contracts/mod.ts";
 import { PermanentJobError, type JobAbortReason } from "../../libs/jobs/mod.ts";
-import { AlreadyTerminalError, EventFencedError, readLastEvent } from "../../libs/results/mod.ts";
+import { isFencedOut, readFenceBase, readJobNow } from "../../libs/results/mod.ts";
 import { publishDeadLetter } from "../../libs/queue/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { JobEventWriter } from "./eventWriter.ts";
@@ -59,7 +59,7 @@ export async function runDelivery(
     if (outcome !== STALE_HINT) return outcome;
     deps.log.debug({ jobId: job.jobId }, "job moved on since it was queued; reading its events");
   }
-  const last = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
+  const last = await readFenceBase(deps.jsm, job.clientId, job.jobId);
   if (last && isTerminal(last.event.event)) {
     msg.ack();
     deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
@@ -118,10 +118,10 @@ async function runAttempt(
     lastSeq: last?.seq ?? 0,
     progressIntervalMs: deps.progressIntervalMs,
     onBroken: (err) => {
-      if (!isFenced(err)) return abort("shutdown");
+      if (!isFencedOut(err)) return abort("shutdown");
       // Fenced out by a cancel (before the cancel watch started) or by a newer attempt: the
       // handler is told which.
-      readLastEvent(deps.jsm, job.clientId, job.jobId, "leader").then(
+      readJobNow(deps.jsm, job.clientId, job.jobId).then(
         (now) => abort(now?.event.event === "canceled" ? "canceled" : "superseded"),
         () => abort("superseded"),
       );
@@ -144,7 +144,7 @@ async function runAttempt(
     // someone else owns the job: runDelivery starts over from the job's stored events.
     staleHint: () => fromHint && writer.lastSeq === last!.seq,
     isEnded: async () => {
-      const now = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
+      const now = await readJobNow(deps.jsm, job.clientId, job.jobId);
       return !!now && isTerminal(now.event.event);
     },
   };
@@ -187,7 +187,7 @@ async function runAttempt(
     return await finish(writer, ctx, "succeeded", { result: result === undefined ? null : result });
   } catch (err) {
     if (aborter.signal.aborted) return await afterAbort(ctx, aborter.signal.reason as JobAbortReason);
-    if (isFenced(err)) return await afterAbort(ctx, "superseded");
+    if (isFencedOut(err)) return await afterAbort(ctx, "superseded");
     const error = toJobError(err);
     if (err instanceof PermanentJobError || attempt >= deps.maxAttempts) {
       log.warn({ err }, "job failed");
@@ -198,7 +198,7 @@ async function runAttempt(
     try {
       await writer.write("retrying", { error });
     } catch (writeErr) {
-      if (isFenced(writeErr)) return await afterAbort(ctx, "superseded");
+      if (isFencedOut(writeErr)) return await afterAbort(ctx, "superseded");
       throw writeErr;
     }
     msg.nak(delay);
@@ -225,10 +225,6 @@ interface Settle {
   staleHint(): boolean;
 }
 
-function isFenced(err: unknown): boolean {
-  return err instanceof EventFencedError || err instanceof AlreadyTerminalError;
-}
-
 /** Stores the terminal event, then acks. A duplicate/fenced terminal means the job ended elsewhere. */
 async function finish(
   writer: JobEventWriter,
@@ -240,7 +236,7 @@ async function finish(
   try {
     await writer.write(event, fields);
   } catch (err) {
-    if (isFenced(err)) return afterAbort(ctx, "superseded");
+    if (isFencedOut(err)) return afterAbort(ctx, "superseded");
     throw err;
   }
   // Only once `failed` is stored: a cancel that fenced it out leaves the job canceled, and a dead

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { liveJobSubject, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
-import { readLastEvent } from "../../libs/results/mod.ts";
+import { readJobNow } from "../../libs/results/mod.ts";
 
 /**
  * How long a job runs before its worker starts listening for a cancel. Most jobs (an echo, a
@@ -47,7 +47,7 @@ export function watchForCancel(
     try {
       await deps.nc.flush();
       if (stopped) return;
-      const last = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
+      const last = await readJobNow(deps.jsm, job.clientId, job.jobId);
       if (!stopped && last?.event.event === "canceled") onCancel();
     } catch {
       // NATS trouble: the subscription (restored on reconnect) and the fence still stop the job.

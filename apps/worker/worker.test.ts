@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
 import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { defineJob, Type } from "../../libs/jobs/mod.ts";
 import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
@@ -160,9 +160,9 @@ describe("worker lifecycle", () => {
     const c = await stack.client();
     const jobId = newId();
     const base = { jobId, clientId: c.clientId, type: "echo", progress: null, result: null, error: null, at: new Date().toISOString() };
-    const queuedSeq = await publishEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
-    const startedSeq = await publishEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
-    await publishEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
+    const queuedSeq = await appendEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
+    const startedSeq = await appendEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
+    await appendEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
     const job: JobMessage = { jobId, clientId: c.clientId, type: "echo", payload: "again", submittedAt: base.at, queuedSeq };
     await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
     const deliveries = async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).delivered.consumer_seq;

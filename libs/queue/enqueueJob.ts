@@ -1,5 +1,5 @@
 import { HeraldError, jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
-import { EventFencedError, publishEvent, readFirstEvent } from "../results/mod.ts";
+import { appendEvent, EventFencedError, readFirstEvent } from "../results/mod.ts";
 import type { JetStreamApiError, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 
@@ -29,7 +29,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
   };
   let eventId: number;
   try {
-    eventId = await publishEvent(deps.js, queued, 0);
+    eventId = await appendEvent(deps.js, queued, 0);
   } catch (err) {
     if (!(err instanceof EventFencedError)) throw unavailable(err);
     const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId, "leader");
@@ -50,7 +50,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
         at: new Date().toISOString(),
         error: { code: refusal.code, message: `${refusal.message}; the job was not queued` },
       };
-      await publishEvent(deps.js, failed, eventId).catch(() => undefined);
+      await appendEvent(deps.js, failed, eventId).catch(() => undefined);
       throw refusal;
     }
     // Anything else (a timeout, NATS gone) is ambiguous: the job may be stored after all. Leave it

@@ -1,3 +1,14 @@
-export { publishEvent } from "./publishEvent.ts";
-export { readLastEvent, readFirstEvent, readResultsMessage, decodeStoredEvent, type StoredEvent, type ReadFrom } from "./readJobEvents.ts";
-export { EventFencedError, AlreadyTerminalError } from "./errors.ts";
+// libs/results is the RESULTS event log: the only code that reads or writes it.
+export { appendEvent } from "./appendEvent.ts";
+export {
+  readLastEvent,
+  readFirstEvent,
+  readFenceBase,
+  readJobNow,
+  readLastMatch,
+  readResultsBounds,
+  readEventAt,
+} from "./readEvents.ts";
+export { readEventsFrom } from "./readEventsFrom.ts";
+export { EventFencedError, AlreadyTerminalError, ReplayStalledError, isFencedOut } from "./errors.ts";
+export type { StoredEvent, RawEvent, ResultsBounds, ReadFrom } from "./types.ts";

@@ -14,7 +14,7 @@ import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
  * Throws EventFencedError when another event came first, AlreadyTerminalError when a terminal
  * event already exists (duplicate Msg-Id).
  */
-export async function publishEvent(
+export async function appendEvent(
   js: JetStreamClient,
   event: JobEvent,
   expectedLastSeq: number,
