@@ -11,7 +11,7 @@ const POLL_MS = 20;
 const MAX_KEY_LENGTH = 255;
 
 /** What the idempotency bucket keeps per (client, key). */
-export interface IdempotencyRecord {
+interface IdempotencyRecord {
   jobId: string;
   /** sha256 of the request (type + payload): the same key with another request is a 422. */
   requestHash: string;

@@ -44,10 +44,6 @@ export class JobEventWriter {
     this.#onBroken = opts.onBroken;
   }
 
-  get lastSeq(): number {
-    return this.#lastSeq;
-  }
-
   /** Stores an event after every earlier one; resolves with its sequence. */
   write(event: JobEventName, fields: { result?: unknown; error?: JobError | null } = {}): Promise<number> {
     if (event !== "progress") {

@@ -5,8 +5,6 @@ import type { WorkerDeps } from "./deps.ts";
 import { Attempt, type DeliveryOutcome, type LastEvent } from "./attempt.ts";
 import { parseJob } from "./parseJob.ts";
 
-export type { DeliveryOutcome } from "./attempt.ts";
-
 /**
  * Runs one delivery of one job, from the JOBS message to its ack:
  * 1. parse the job; a message that is not one is terminated;

@@ -1,7 +1,6 @@
 export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob.ts";
 export {
   publishDeadLetter,
-  readDeadLetters,
   listDeadLetters,
   resubmitDeadLetter,
   resubmitDeadLetters,
