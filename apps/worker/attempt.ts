@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { isTerminal, type JobError, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
+import { isTerminal, type JobError, type JobMessage } from "../../libs/contracts/mod.ts";
 import { PermanentJobError, type JobAbortReason, type JobType } from "../../libs/jobs/mod.ts";
 import { isFencedOut, readJobNow } from "../../libs/results/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
@@ -8,24 +8,7 @@ import { watchForCancel, type CancelWatch } from "./watchForCancel.ts";
 import { keepDeadLetter } from "./deadLetter.ts";
 import { recordJobEnd } from "./jobMetrics.ts";
 import { toJobError } from "./jobError.ts";
-
-/** How one delivery of a job ended (runDelivery's answer, logged and counted by nobody else). */
-export type DeliveryOutcome =
-  | "succeeded"
-  | "failed"
-  | "retrying"
-  | "canceled"
-  | "already-ended"
-  | "superseded"
-  | "malformed"
-  | "shutdown";
-
-/** The job's last stored event, as far as this delivery knows: all an attempt needs of it. */
-export interface LastEvent {
-  seq: number;
-  event: JobEvent["event"];
-  attempt: number;
-}
+import type { DeliveryOutcome, LastEvent } from "./types.ts";
 
 /**
  * One attempt at a job, from its first event to the settling of its JOBS message. It owns its
@@ -50,6 +33,8 @@ export class Attempt {
   #keepAlive: NodeJS.Timeout | null = null;
   #onShutdown = () => this.#abort("shutdown");
   #startedAt = Date.now();
+  /** Storing `started` failed for another reason than a fence (NATS trouble): the attempt is over. */
+  #interrupted = false;
 
   constructor(deps: WorkerDeps, msg: JsMsg, job: JobMessage, last: LastEvent | null, shutdown: AbortSignal) {
     this.#deps = deps;
@@ -119,7 +104,8 @@ export class Attempt {
         this.#end();
         return false;
       }
-      // The writer is broken and has aborted the attempt ("shutdown").
+      // The writer is broken and has aborted the attempt ("shutdown"): runAndSettle hands it back.
+      this.#interrupted = true;
       return true;
     }
     this.#startedAt = Date.now();
@@ -132,7 +118,7 @@ export class Attempt {
     if (this.#cannotRun) return this.#settleStored("failed", this.#cannotRun);
     const signal = this.#aborter.signal;
     try {
-      if (signal.aborted) return await this.stop(signal.reason as JobAbortReason);
+      if (this.#interrupted) return await this.stop((signal.reason as JobAbortReason | undefined) ?? "shutdown");
       const result = await this.#jobType!.run({
         jobId: this.#job.jobId,
         clientId: this.#job.clientId,

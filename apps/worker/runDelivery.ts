@@ -2,7 +2,8 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { isTerminal, type JobMessage } from "../../libs/contracts/mod.ts";
 import { readFenceBase } from "../../libs/results/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
-import { Attempt, type DeliveryOutcome, type LastEvent } from "./attempt.ts";
+import { Attempt } from "./attempt.ts";
+import type { DeliveryOutcome, LastEvent } from "./types.ts";
 import { parseJob } from "./parseJob.ts";
 
 /**

@@ -8,7 +8,7 @@ import { readJobNow } from "../../libs/results/mod.ts";
  * hash) end well before this: for them a subscription per job was two extra writes to NATS
  * (SUB, UNSUB) of about five per job, measured as the worker's largest cost (bench --cpu-prof).
  * A cancel of a job that ends sooner still wins: the job's next write is fenced on the stored
- * `canceled` event and is refused (runDelivery then acks, and the job stays `canceled`).
+ * `canceled` event and is refused (the attempt then acks, and the job stays `canceled`).
  */
 export const CANCEL_WATCH_AFTER_MS = 200;
 
