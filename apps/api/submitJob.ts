@@ -13,7 +13,8 @@ export interface SubmitJobInput {
   requestId?: string;
 }
 
-export interface SubmittedJob {
+/** What submitJob stored (the route answers it as a SubmittedJob, libs/contracts). */
+export interface SubmitJobResult {
   jobId: string;
   /** The `queued` event's RESULTS sequence. */
   eventId: number;
@@ -28,7 +29,7 @@ export class PayloadTooLargeError extends HeraldError {
 }
 
 /** Validates a job against its type's schema and stores it (DESIGN.md, POST /v1/jobs). */
-export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<SubmittedJob> {
+export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<SubmitJobResult> {
   if (typeof input.type !== "string") throw new InvalidInputError("`type` must be a string", "invalid_input");
   const jobType = deps.registry.get(input.type);
   if (!jobType) {
