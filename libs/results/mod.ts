@@ -1,14 +1,7 @@
 // libs/results is the RESULTS event log: the only code that reads or writes it.
 export { appendEvent } from "./appendEvent.ts";
-export {
-  readLastEvent,
-  readFirstEvent,
-  readFenceBase,
-  readJobNow,
-  readLastMatch,
-  readResultsBounds,
-  readEventAt,
-} from "./readEvents.ts";
+export { readLastEvent, readFirstEvent, readFenceBase, readJobNow } from "./jobEventReads.ts";
+export { readLastMatch, readResultsBounds, readEventAt } from "./streamReads.ts";
 export { readEventsFrom } from "./readEventsFrom.ts";
 export { EventFencedError, AlreadyTerminalError, ReplayStalledError, isFencedOut } from "./errors.ts";
 export type { StoredEvent, RawEvent, ResultsBounds, ReadFrom } from "./types.ts";

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { RESULTS_STREAM } from "../contracts/mod.ts";
 import { ReplayStalledError } from "./errors.ts";
-import { readResultsMessage } from "./readEvents.ts";
+import { readResultsMessage } from "./resultsMessage.ts";
 import type { RawEvent } from "./types.ts";
 
 const NS_PER_MS = 1_000_000;

@@ -6,16 +6,7 @@ import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
 import { newId } from "../ids/mod.ts";
 import { clientResultsFilter, RESULTS_STREAM, resultSubject, type JobEvent } from "../contracts/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
-import {
-  appendEvent,
-  readEventAt,
-  readFenceBase,
-  readFirstEvent,
-  readJobNow,
-  readLastEvent,
-  readLastMatch,
-  readResultsBounds,
-} from "./mod.ts";
+import { appendEvent, readEventAt, readLastMatch, readResultsBounds } from "./mod.ts";
 
 let server: TestNats;
 let nc: NatsConnection;
@@ -25,7 +16,7 @@ const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
   server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "read-events-test", log });
+  nc = await connectNats({ servers: [server.url], name: "stream-reads-test", log });
   await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
@@ -45,28 +36,6 @@ async function endedJob(clientId = newId()) {
   const e = await appendEvent(js, succeeded, s);
   return { clientId, jobId: queued.jobId, events: [{ seq: q, event: queued }, { seq: s, event: started }, { seq: e, event: succeeded }] };
 }
-
-describe("a job's first and last events", () => {
-  it("reads the first and the last, from a replica or from the leader", async () => {
-    const { clientId, jobId, events } = await endedJob();
-    for (const from of ["replica", "leader"] as const) {
-      expect(await readFirstEvent(jsm, clientId, jobId, from)).toEqual(events[0]);
-      expect(await readLastEvent(jsm, clientId, jobId, from)).toEqual(events[2]);
-    }
-    // The writers' reads are the leader's last event.
-    expect(await readFenceBase(jsm, clientId, jobId)).toEqual(events[2]);
-    expect(await readJobNow(jsm, clientId, jobId)).toEqual(events[2]);
-  });
-
-  it("answers null for a job with no events, also for another client's job", async () => {
-    const { jobId } = await endedJob();
-    const stranger = newId();
-    expect(await readLastEvent(jsm, stranger, jobId)).toBeNull();
-    expect(await readFirstEvent(jsm, stranger, jobId, "leader")).toBeNull();
-    expect(await readFenceBase(jsm, stranger, jobId)).toBeNull();
-    expect(await readJobNow(jsm, stranger, newId())).toBeNull();
-  });
-});
 
 describe("RESULTS as a whole", () => {
   it("reads the last event matching a client's filter, or null", async () => {

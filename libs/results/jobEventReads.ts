@@ -1,20 +1,7 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { RESULTS_STREAM, resultSubject, type JobEvent } from "../contracts/mod.ts";
-import type { RawEvent, ReadFrom, ResultsBounds, StoredEvent } from "./types.ts";
-
-/**
- * One stored message of RESULTS: the last one on a subject (`last_by_subj`), or the first on or
- * after `seq` (`next_by_subj`); wildcard subjects work on every supported server. Null if none.
- */
-export async function readResultsMessage(
-  jsm: JetStreamManager,
-  from: ReadFrom,
-  query: { last_by_subj: string } | { seq: number; next_by_subj: string },
-): Promise<StoredMsg | null> {
-  return from === "leader"
-    ? jsm.streams.getMessage(RESULTS_STREAM, query as Parameters<JetStreamManager["streams"]["getMessage"]>[1])
-    : jsm.direct.getMessage(RESULTS_STREAM, query);
-}
+import { resultSubject, type JobEvent } from "../contracts/mod.ts";
+import { readResultsMessage } from "./resultsMessage.ts";
+import type { ReadFrom, StoredEvent } from "./types.ts";
 
 function decodeStoredEvent(m: StoredMsg): StoredEvent {
   return { seq: m.seq, event: m.json<JobEvent>() };
@@ -58,21 +45,4 @@ export function readFenceBase(jsm: JetStreamManager, clientId: string, jobId: st
  */
 export function readJobNow(jsm: JetStreamManager, clientId: string, jobId: string): Promise<StoredEvent | null> {
   return readLastEvent(jsm, clientId, jobId, "leader");
-}
-
-/** The sequence of the last stored event matching `filter` (from the leader), or null if none. */
-export async function readLastMatch(jsm: JetStreamManager, filter: string): Promise<number | null> {
-  return (await readResultsMessage(jsm, "leader", { last_by_subj: filter }))?.seq ?? null;
-}
-
-/** RESULTS' first and last sequence now (the stream leader's state). */
-export async function readResultsBounds(jsm: JetStreamManager): Promise<ResultsBounds> {
-  const { state } = await jsm.streams.info(RESULTS_STREAM);
-  return { first: Math.max(1, state.first_seq), last: state.last_seq };
-}
-
-/** The event stored at `seq`, with its subject, from the leader; null if none is (any more). */
-export async function readEventAt(jsm: JetStreamManager, seq: number): Promise<(RawEvent & { subject: string }) | null> {
-  const m = await jsm.streams.getMessage(RESULTS_STREAM, { seq });
-  return m ? { seq: m.seq, subject: m.subject, json: m.string() } : null;
 }
