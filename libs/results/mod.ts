@@ -1,4 +1,5 @@
-// libs/results is the RESULTS event log: the only code that reads or writes it.
+// libs/results is the RESULTS event log: the api, the worker, the notifier and the queue read and
+// write it only through these functions.
 export { appendEvent } from "./appendEvent.ts";
 export { readLastEvent, readFirstEvent, readFenceBase, readJobNow } from "./jobEventReads.ts";
 export { readLastMatch, readResultsBounds, readEventAt } from "./streamReads.ts";
