@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
-import { createJobRegistry, defineJob, Type } from "../../libs/jobs/mod.ts";
+import { createJobRegistry, defineJob, PermanentJobError, Type } from "../../libs/jobs/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { JOBS_STREAM, RESULTS_STREAM, resultSubject, WORKERS_CONSUMER, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
 import { enqueueJob, listDeadLetters } from "../../libs/queue/mod.ts";
@@ -32,6 +32,17 @@ const throws = defineJob({
   },
 });
 
+// Fails for good, but a cancel is stored first (as if its client canceled at that moment).
+const canceledThenFails = defineJob({
+  name: "canceled-then-fails",
+  schema: Type.Object({}),
+  async run(ctx) {
+    const last = (await readFenceBase(deps.jsm, ctx.clientId, ctx.jobId))!;
+    await appendEvent(deps.js, { ...last.event, event: "canceled" }, last.seq);
+    throw new PermanentJobError("failed after its cancel");
+  },
+});
+
 let server: TestNats;
 let deps: WorkerDeps;
 const log = createLogger({ level: "silent" });
@@ -44,7 +55,7 @@ beforeAll(async () => {
     nc,
     js: jetstream(nc),
     jsm: await jetstreamManager(nc),
-    registry: createJobRegistry([waitForAbort, throws]),
+    registry: createJobRegistry([waitForAbort, throws, canceledThenFails]),
     log,
     maxAttempts: 3,
     ackWaitMs: 10_000,
@@ -120,6 +131,16 @@ describe("Attempt", () => {
     expect(await eventsOf(job)).toEqual(["queued", "failed"]);
     const letter = (await listDeadLetters(deps.jsm)).find((l) => l.job.jobId === job.jobId);
     expect(letter).toMatchObject({ attempts: 1, error: { code: "unknown_job_type" } });
+    await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("keeps no dead letter when its `failed` is fenced out by a cancel: the job stays canceled, and is acked", async () => {
+    const { job, msg, queuedSeq } = await delivered("canceled-then-fails");
+    const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
+    expect(await attempt.begin()).toBe(true);
+    expect(await attempt.runAndSettle()).toBe("already-ended");
+    expect(await eventsOf(job)).toEqual(["queued", "started", "canceled"]);
+    expect((await listDeadLetters(deps.jsm)).some((l) => l.job.jobId === job.jobId)).toBe(false);
     await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);
   });
 
