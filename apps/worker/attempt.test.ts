@@ -101,7 +101,7 @@ describe("Attempt", () => {
     const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
     expect(attempt.number).toBe(1);
     expect(await attempt.begin()).toBe(true);
-    const settled = attempt.runAndSettle();
+    const settled = attempt.runHandler().then((run) => attempt.settle(run));
     const started = (await readFenceBase(deps.jsm, job.clientId, job.jobId))!;
     expect(started.event.event).toBe("started");
     await appendEvent(deps.js, { ...started.event, event: "canceled" }, started.seq);
@@ -127,7 +127,7 @@ describe("Attempt", () => {
     const { job, msg, queuedSeq } = await delivered("ghost");
     const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
     expect(await attempt.begin()).toBe(true);
-    expect(await attempt.runAndSettle()).toBe("failed");
+    expect(await attempt.settle(await attempt.runHandler())).toBe("failed");
     expect(await eventsOf(job)).toEqual(["queued", "failed"]);
     const letter = (await listDeadLetters(deps.jsm)).find((l) => l.job.jobId === job.jobId);
     expect(letter).toMatchObject({ attempts: 1, error: { code: "unknown_job_type" } });
@@ -138,7 +138,7 @@ describe("Attempt", () => {
     const { job, msg, queuedSeq } = await delivered("canceled-then-fails");
     const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
     expect(await attempt.begin()).toBe(true);
-    expect(await attempt.runAndSettle()).toBe("already-ended");
+    expect(await attempt.settle(await attempt.runHandler())).toBe("already-ended");
     expect(await eventsOf(job)).toEqual(["queued", "started", "canceled"]);
     expect((await listDeadLetters(deps.jsm)).some((l) => l.job.jobId === job.jobId)).toBe(false);
     await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);
@@ -148,7 +148,7 @@ describe("Attempt", () => {
     const { job, msg, queuedSeq } = await delivered("throws");
     const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
     expect(await attempt.begin()).toBe(true);
-    expect(await attempt.runAndSettle()).toBe("retrying");
+    expect(await attempt.settle(await attempt.runHandler())).toBe("retrying");
     expect(await eventsOf(job)).toEqual(["queued", "started", "retrying"]);
     // Not acked: an ack would have removed it from JOBS by the time the server answers a flush.
     await deps.nc.flush();
@@ -164,7 +164,7 @@ describe("Attempt", () => {
     const attempt = new Attempt(deps, msg, job, { seq: started, event: "started", attempt: 3 }, new AbortController().signal);
     expect(attempt.number).toBe(4);
     expect(await attempt.begin()).toBe(true);
-    expect(await attempt.runAndSettle()).toBe("failed");
+    expect(await attempt.settle(await attempt.runHandler())).toBe("failed");
     const last = (await readFenceBase(deps.jsm, job.clientId, job.jobId))!.event;
     expect(last).toMatchObject({ event: "failed", attempt: 3, error: { code: "max_attempts" } });
     await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);

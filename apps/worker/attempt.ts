@@ -8,13 +8,13 @@ import { watchForCancel, type CancelWatch } from "./watchForCancel.ts";
 import { keepDeadLetter } from "./deadLetter.ts";
 import { recordJobEnd } from "./jobMetrics.ts";
 import { toJobError } from "./jobError.ts";
-import type { DeliveryOutcome, LastEvent } from "./types.ts";
+import type { DeliveryOutcome, HandlerRun, LastEvent } from "./types.ts";
 
 /**
  * One attempt at a job, from its first event to the settling of its JOBS message. It owns its
  * event writer (each event fenced on the one before), its AbortController (the handler's signal),
  * its cancel watch, its keep-alive (in-progress acks) and its finish (terminal event, dead letter,
- * ack or nak). Use: `begin()`, then `runAndSettle()`; or, when `begin()` was fenced out, `stop()`.
+ * ack or nak). Use: `begin()`, `runHandler()`, `settle()`; or, when `begin()` was fenced out, `stop()`.
  */
 export class Attempt {
   /** 1 for the first attempt: counted from the job's events (see the constructor). */
@@ -79,7 +79,7 @@ export class Attempt {
    * `failed` at once when it cannot run (unknown type, invalid payload, past its last attempt).
    * False when another writer came first and nothing was stored (a cancel, a newer attempt, or a
    * first delivery's `queued` hint that is out of date). Any other failure to store `started`
-   * aborts the attempt as "shutdown": runAndSettle then hands the job back.
+   * aborts the attempt as "shutdown": `settle()` then hands the job back.
    */
   async begin(): Promise<boolean> {
     if (this.#cannotRun) {
@@ -104,7 +104,7 @@ export class Attempt {
         this.#end();
         return false;
       }
-      // The writer is broken and has aborted the attempt ("shutdown"): runAndSettle hands it back.
+      // The writer is broken and has aborted the attempt ("shutdown"): settle() hands it back.
       this.#interrupted = true;
       return true;
     }
@@ -113,12 +113,13 @@ export class Attempt {
     return true;
   }
 
-  /** Runs the handler (once `begin()` stored `started`), then settles: the attempt's end. */
-  async runAndSettle(): Promise<DeliveryOutcome> {
-    if (this.#cannotRun) return this.#settleStored("failed", this.#cannotRun);
-    const signal = this.#aborter.signal;
+  /**
+   * Runs the handler, once `begin()` stored `started` (not for an attempt that cannot run or was
+   * interrupted). Never throws: what the handler threw is in the answer, for `settle()`.
+   */
+  async runHandler(): Promise<HandlerRun> {
+    if (this.#cannotRun || this.#interrupted) return { ran: false };
     try {
-      if (this.#interrupted) return await this.stop((signal.reason as JobAbortReason | undefined) ?? "shutdown");
       const result = await this.#jobType!.run({
         jobId: this.#job.jobId,
         clientId: this.#job.clientId,
@@ -126,24 +127,50 @@ export class Attempt {
         payload: this.#job.payload,
         attempt: this.number,
         maxAttempts: this.#deps.maxAttempts,
-        signal,
+        signal: this.#aborter.signal,
         progress: (pct, message) => this.#writer.progress(pct, message),
         log: this.log,
       });
-      if (signal.aborted) return await this.stop(signal.reason as JobAbortReason);
-      return await this.#finish("succeeded", { result: result === undefined ? null : result });
-    } catch (err) {
-      if (signal.aborted) return await this.stop(signal.reason as JobAbortReason);
-      if (isFencedOut(err)) return await this.stop("superseded");
-      const error = toJobError(err);
-      if (err instanceof PermanentJobError || this.number >= this.#deps.maxAttempts) {
-        this.log.warn({ err }, "job failed");
-        return await this.#finish("failed", { error });
+      return { ran: true, result };
+    } catch (error) {
+      return { ran: true, error };
+    }
+  }
+
+  /**
+   * Ends the attempt after its handler: stopped (canceled, superseded, shutdown), `succeeded`,
+   * `failed` for good, or `retrying`. Then the keep-alive, the cancel watch and the writer stop.
+   */
+  async settle(run: HandlerRun): Promise<DeliveryOutcome> {
+    const signal = this.#aborter.signal;
+    try {
+      if (this.#cannotRun) return await this.#settleStored("failed", this.#cannotRun);
+      if (this.#interrupted) return await this.stop((signal.reason as JobAbortReason | undefined) ?? "shutdown");
+      if (!run.ran) throw new Error("settle() without runHandler()");
+      if ("error" in run) return await this.#settleError(run.error);
+      try {
+        if (signal.aborted) return await this.stop(signal.reason as JobAbortReason);
+        return await this.#finish("succeeded", { result: run.result === undefined ? null : run.result });
+      } catch (err) {
+        // Storing `succeeded` failed for another reason than a fence: the writer has aborted the attempt.
+        return await this.#settleError(err);
       }
-      return await this.#retry(err, error);
     } finally {
       this.#end();
     }
+  }
+
+  /** The handler threw (or `succeeded` could not be stored): stopped, failed for good, or retried. */
+  async #settleError(err: unknown): Promise<DeliveryOutcome> {
+    const signal = this.#aborter.signal;
+    if (signal.aborted) return this.stop(signal.reason as JobAbortReason);
+    if (isFencedOut(err)) return this.stop("superseded");
+    const error = toJobError(err);
+    if (err instanceof PermanentJobError || this.number >= this.#deps.maxAttempts) {
+      this.log.warn({ err }, "job failed");
+      return this.#finish("failed", { error });
+    }
+    return this.#retry(err, error);
   }
 
   /**

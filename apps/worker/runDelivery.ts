@@ -27,15 +27,20 @@ import { parseJob } from "./parseJob.ts";
  */
 export async function runDelivery(deps: WorkerDeps, msg: JsMsg, shutdown: AbortSignal): Promise<DeliveryOutcome> {
   const job = parseJob(msg);
-  if (!job) {
-    deps.log.error({ subject: msg.subject, seq: msg.seq }, "malformed job message; terminated");
-    // The reason shows in the server's MSG_TERMINATED advisory. (nats-server 2.9 ignored a term
-    // with a reason, and the message stayed pending: fixed in 2.10.4, below herald's floor.)
-    msg.term("malformed job message");
-    return "malformed";
-  }
+  if (!job) return terminateMalformed(deps, msg);
   const attempt = await beginAttempt(deps, msg, job, shutdown);
-  return attempt instanceof Attempt ? attempt.runAndSettle() : attempt;
+  if (!(attempt instanceof Attempt)) return attempt;
+  const run = await attempt.runHandler();
+  return attempt.settle(run);
+}
+
+/** Step 1's refusal: a message that is not a job is never redelivered. */
+function terminateMalformed(deps: WorkerDeps, msg: JsMsg): DeliveryOutcome {
+  deps.log.error({ subject: msg.subject, seq: msg.seq }, "malformed job message; terminated");
+  // The reason shows in the server's MSG_TERMINATED advisory. (nats-server 2.9 ignored a term
+  // with a reason, and the message stayed pending: fixed in 2.10.4, below herald's floor.)
+  msg.term("malformed job message");
+  return "malformed";
 }
 
 /** Step 2: an Attempt whose first event is stored, or how the delivery ended without one. */

@@ -17,3 +17,6 @@ export interface LastEvent {
   event: JobEvent["event"];
   attempt: number;
 }
+
+/** What an attempt's handler came to: its result, what it threw, or not run at all. */
+export type HandlerRun = { ran: true; result: unknown } | { ran: true; error: unknown } | { ran: false };
