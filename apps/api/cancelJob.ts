@@ -1,5 +1,5 @@
 import { ConflictError, isTerminal, NotFoundError, UnavailableError, type JobEvent } from "../../libs/contracts/mod.ts";
-import { AlreadyTerminalError, EventFencedError, publishEvent, readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
+import { appendEvent, isFencedOut, readFenceBase, readFirstEvent } from "../../libs/results/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { jobState } from "./jobState.ts";
 import type { JobState } from "../../libs/contracts/mod.ts";
@@ -14,7 +14,7 @@ const MAX_TRIES = 20;
  */
 export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: string, jobId: string): Promise<JobState> {
   for (let i = 0; i < MAX_TRIES; i++) {
-    const last = await readLastEvent(deps.jsm, clientId, jobId, "leader");
+    const last = await readFenceBase(deps.jsm, clientId, jobId);
     if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
     if (isTerminal(last.event.event)) {
       throw new ConflictError(`job ${jobId} has already ended (${last.event.event})`, "job_ended");
@@ -27,11 +27,11 @@ export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: str
       at: new Date().toISOString(),
     };
     try {
-      const seq = await publishEvent(deps.js, canceled, last.seq);
+      const seq = await appendEvent(deps.js, canceled, last.seq);
       const first = await readFirstEvent(deps.jsm, clientId, jobId);
       return jobState(first, { seq, event: canceled });
     } catch (err) {
-      if (err instanceof EventFencedError || err instanceof AlreadyTerminalError) continue;
+      if (isFencedOut(err)) continue;
       throw err;
     }
   }

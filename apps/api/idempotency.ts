@@ -1,11 +1,9 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { IdempotencyMismatchError, InvalidInputError, UnavailableError } from "../../libs/contracts/mod.ts";
 import { QueueFullError, TooManyQueuedJobsError } from "../../libs/queue/mod.ts";
-
-const WRONG_LAST_SEQUENCE = 10071;
+import { isJetStreamError, JetStreamErrorCode } from "../../libs/nats/mod.ts";
 
 /** How long a claim may stay without its eventId before another request takes the job over. */
 const CLAIM_STALE_MS = 5_000;
@@ -13,7 +11,7 @@ const POLL_MS = 20;
 const MAX_KEY_LENGTH = 255;
 
 /** What the idempotency bucket keeps per (client, key). */
-export interface IdempotencyRecord {
+interface IdempotencyRecord {
   jobId: string;
   /** sha256 of the request (type + payload): the same key with another request is a 422. */
   requestHash: string;
@@ -60,7 +58,7 @@ export async function withIdempotency(
     try {
       revision = await kv.create(bucketKey, JSON.stringify(claim));
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE)) throw err;
+      if (!isJetStreamError(err, JetStreamErrorCode.WRONG_LAST_SEQUENCE)) throw err;
     }
     if (revision !== null) return { ...(await store(kv, bucketKey, claim, revision, enqueue)), replayed: false };
 
@@ -75,7 +73,7 @@ export async function withIdempotency(
         const rev = await kv.update(bucketKey, JSON.stringify(takeover), entry.revision);
         return { ...(await store(kv, bucketKey, takeover, rev, enqueue)), replayed: true };
       } catch (err) {
-        if (!(err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE)) throw err;
+        if (!isJetStreamError(err, JetStreamErrorCode.WRONG_LAST_SEQUENCE)) throw err;
         continue; // someone else took over first
       }
     }

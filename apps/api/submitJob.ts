@@ -13,7 +13,7 @@ export interface SubmitJobInput {
   requestId?: string;
 }
 
-/** What submitJob did (the HTTP answer, SubmittedJob in libs/contracts, is built from it). */
+/** What submitJob stored (the route answers it as a SubmittedJob, libs/contracts). */
 export interface SubmitJobResult {
   jobId: string;
   /** The `queued` event's RESULTS sequence. */

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, serversForTools } from "../../libs/nats/mod.ts";
-import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
+import { listDeadLetters, resubmitDeadLetters } from "../../libs/queue/mod.ts";
 import { loadConfigOrExit } from "../../libs/app/mod.ts";
 
 const USAGE = `usage:
@@ -40,20 +40,22 @@ try {
       }
     }
   } else {
-    const ids = args.includes("--all") ? (await listDeadLetters(deps.jsm)).map((l) => l.job.jobId) : args;
-    if (ids.length === 0) {
+    const all = args.includes("--all");
+    if (!all && args.length === 0) {
       process.stderr.write(`${USAGE}\n`);
       exitCode = 2;
     }
-    for (const id of ids) {
-      try {
-        const job = await resubmitDeadLetter(deps, id);
-        process.stdout.write(`${id} resubmitted as ${job.jobId}\n`);
-      } catch (err) {
-        process.stderr.write(`${id}: ${(err as Error).message}\n`);
+    let outcomes = 0;
+    for await (const outcome of resubmitDeadLetters(deps, all ? undefined : args)) {
+      outcomes++;
+      if ("error" in outcome) {
+        process.stderr.write(`${outcome.from}: ${outcome.error.message}\n`);
         exitCode = 1;
+      } else {
+        process.stdout.write(`${outcome.from} resubmitted as ${outcome.jobId}\n`);
       }
     }
+    if (all && outcomes === 0) process.stdout.write("no dead letters\n");
   }
 } finally {
   await nc.close();

@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { NotFoundError, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
@@ -33,7 +33,7 @@ async function job(events: JobEvent["event"][], clientId = CLIENT) {
   const jobId = newId();
   const base: JobEvent = { jobId, clientId, type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
   const seqs: number[] = [];
-  for (const event of events) seqs.push(await publishEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));
+  for (const event of events) seqs.push(await appendEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));
   return { jobId, seqs };
 }
 

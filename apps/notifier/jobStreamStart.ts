@@ -1,6 +1,6 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { isTerminal, NotFoundError } from "../../libs/contracts/mod.ts";
-import { readLastEvent } from "../../libs/results/mod.ts";
+import { readJobNow } from "../../libs/results/mod.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
 
 /** What a request for one job's event stream gets: a stream, or 204 (it has seen the job's end). */
@@ -14,7 +14,7 @@ export type JobStreamStart = "open" | "end_seen";
  * route answers 204, which tells EventSource to stop reconnecting.
  */
 export async function jobStreamStart(jsm: JetStreamManager, clientId: string, jobId: string, from: ResumeFrom): Promise<JobStreamStart> {
-  const last = await readLastEvent(jsm, clientId, jobId, "leader");
+  const last = await readJobNow(jsm, clientId, jobId);
   if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
   if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) return "end_seen";
   return "open";

@@ -1,15 +1,18 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { LIVE_PREFIX, RESULTS_STREAM } from "../../libs/contracts/mod.ts";
-import { readResultsMessage } from "../../libs/results/mod.ts";
+import { LIVE_PREFIX } from "../../libs/contracts/mod.ts";
+import {
+  readEventAt,
+  readEventsFrom,
+  readLastMatch,
+  readResultsBounds,
+  type RawEvent,
+  type ResultsBounds,
+} from "../../libs/results/mod.ts";
 import type { LiveSource } from "./liveFeed.ts";
-import { replayFrom, type RawEvent } from "./replayFrom.ts";
 
 /** Where RESULTS starts and ends now. */
-export interface StreamBounds {
-  first: number;
-  last: number;
-}
+export type StreamBounds = ResultsBounds;
 
 /**
  * What a resuming stream reads from RESULTS, each from the stream leader (a replica may lag, and a
@@ -31,19 +34,18 @@ export interface ResumeReads {
 export function natsResumeReads(js: JetStreamClient, jsm: JetStreamManager): ResumeReads {
   let batch: Promise<StreamBounds> | null = null;
   return {
-    async lastMatch(filter) {
-      return (await readResultsMessage(jsm, "leader", { last_by_subj: filter }))?.seq ?? null;
+    lastMatch(filter) {
+      return readLastMatch(jsm, filter);
     },
     bounds() {
-      batch ??= new Promise<void>((r) => setImmediate(r)).then(async () => {
+      batch ??= new Promise<void>((r) => setImmediate(r)).then(() => {
         batch = null; // from here on, a caller gets a read sent after it asked
-        const { state } = await jsm.streams.info(RESULTS_STREAM);
-        return { first: Math.max(1, state.first_seq), last: state.last_seq };
+        return readResultsBounds(jsm);
       });
       return batch;
     },
     replay(filter, fromSeq, lastSeq) {
-      return replayFrom(js, jsm, filter, fromSeq, lastSeq);
+      return readEventsFrom(js, jsm, filter, fromSeq, lastSeq);
     },
   };
 }
@@ -61,11 +63,11 @@ export function natsLiveSource(nc: NatsConnection, jsm: JetStreamManager): LiveS
       return () => sub.unsubscribe();
     },
     async lastSeq() {
-      return (await jsm.streams.info(RESULTS_STREAM)).state.last_seq;
+      return (await readResultsBounds(jsm)).last;
     },
     async readSeq(seq) {
-      const m = await jsm.streams.getMessage(RESULTS_STREAM, { seq });
-      return m ? { subject: m.subject, json: m.string() } : null;
+      const m = await readEventAt(jsm, seq);
+      return m ? { subject: m.subject, json: m.json } : null;
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { JobError, JobEventName, JobMessage, JobProgress } from "../../libs/contracts/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 
 /**
  * Writes one attempt's events for one job, in order, each fenced on the one before (the job's
@@ -44,10 +44,6 @@ export class JobEventWriter {
     this.#onBroken = opts.onBroken;
   }
 
-  get lastSeq(): number {
-    return this.#lastSeq;
-  }
-
   /** Stores an event after every earlier one; resolves with its sequence. */
   write(event: JobEventName, fields: { result?: unknown; error?: JobError | null } = {}): Promise<number> {
     if (event !== "progress") {
@@ -59,7 +55,7 @@ export class JobEventWriter {
     const done = this.#chain.then(async () => {
       if (this.#broken) throw this.#broken;
       try {
-        this.#lastSeq = await publishEvent(
+        this.#lastSeq = await appendEvent(
           this.#js,
           {
             jobId: this.#job.jobId,

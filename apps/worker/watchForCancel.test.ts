@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import type { JobEvent } from "../../libs/contracts/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
@@ -31,9 +31,9 @@ afterAll(async () => {
 async function runningJob() {
   const jobId = newId();
   const base: JobEvent = { jobId, clientId: "watcher", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
-  const queued = await publishEvent(js, base, 0);
-  const started = await publishEvent(js, { ...base, event: "started", attempt: 1 }, queued);
-  return { job: { jobId, clientId: "watcher" }, cancel: () => publishEvent(js, { ...base, event: "canceled", attempt: 1 }, started) };
+  const queued = await appendEvent(js, base, 0);
+  const started = await appendEvent(js, { ...base, event: "started", attempt: 1 }, queued);
+  return { job: { jobId, clientId: "watcher" }, cancel: () => appendEvent(js, { ...base, event: "canceled", attempt: 1 }, started) };
 }
 
 const subscriptions = async () => (await (await fetch(`${server.monitorUrl}/connz?subs=1`)).json()).connections.reduce((n: number, c: { subscriptions_list?: string[] }) => n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length, 0);

@@ -1,14 +1,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { liveJobSubject, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
-import { readLastEvent } from "../../libs/results/mod.ts";
+import { readJobNow } from "../../libs/results/mod.ts";
 
 /**
  * How long a job runs before its worker starts listening for a cancel. Most jobs (an echo, a
  * hash) end well before this: for them a subscription per job was two extra writes to NATS
  * (SUB, UNSUB) of about five per job, measured as the worker's largest cost (bench --cpu-prof).
  * A cancel of a job that ends sooner still wins: the job's next write is fenced on the stored
- * `canceled` event and is refused (runDelivery then acks, and the job stays `canceled`).
+ * `canceled` event and is refused (the attempt then acks, and the job stays `canceled`).
  */
 export const CANCEL_WATCH_AFTER_MS = 200;
 
@@ -47,7 +47,7 @@ export function watchForCancel(
     try {
       await deps.nc.flush();
       if (stopped) return;
-      const last = await readLastEvent(deps.jsm, job.clientId, job.jobId, "leader");
+      const last = await readJobNow(deps.jsm, job.clientId, job.jobId);
       if (!stopped && last?.event.event === "canceled") onCancel();
     } catch {
       // NATS trouble: the subscription (restored on reconnect) and the fence still stop the job.

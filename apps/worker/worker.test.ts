@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
 import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
-import { publishEvent } from "../../libs/results/mod.ts";
+import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { defineJob, Type } from "../../libs/jobs/mod.ts";
 import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
@@ -52,11 +52,25 @@ const ticker = defineJob({
   },
 });
 
+// Fails on every attempt; on its last one it first cancels itself through the API (as its client
+// would, at the worst moment): the `failed` it would store is then fenced out by `canceled`.
+const canceledOnLastAttempt = defineJob({
+  name: "canceled-on-last-attempt",
+  schema: Type.Object({ authorization: Type.String() }),
+  async run(ctx) {
+    if (ctx.attempt === ctx.maxAttempts) {
+      const res = await stack.http(`/v1/jobs/${ctx.jobId}`, { method: "DELETE", headers: { authorization: ctx.payload.authorization } });
+      if (res.status !== 202) throw new Error(`cancel answered ${res.status}`);
+    }
+    throw new Error(`planned failure ${ctx.attempt} of ${ctx.maxAttempts}`);
+  },
+});
+
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     workers: 2,
-    jobTypes: [blocker, chatty, ticker],
+    jobTypes: [blocker, chatty, ticker, canceledOnLastAttempt],
     env: { JOB_MAX_DELIVER: "3", JOB_ACK_WAIT: "2s", PROGRESS_INTERVAL_MS: "50" },
   });
 });
@@ -146,9 +160,9 @@ describe("worker lifecycle", () => {
     const c = await stack.client();
     const jobId = newId();
     const base = { jobId, clientId: c.clientId, type: "echo", progress: null, result: null, error: null, at: new Date().toISOString() };
-    const queuedSeq = await publishEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
-    const startedSeq = await publishEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
-    await publishEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
+    const queuedSeq = await appendEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
+    const startedSeq = await appendEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
+    await appendEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
     const job: JobMessage = { jobId, clientId: c.clientId, type: "echo", payload: "again", submittedAt: base.at, queuedSeq };
     await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
     const deliveries = async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).delivered.consumer_seq;
@@ -221,6 +235,21 @@ describe("dead letters", () => {
     expect(letters.find((l) => l.job.jobId === again.jobId)?.job.resubmittedFrom).toBe(jobId);
     const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
     expect(state).toMatchObject({ status: "failed" }); // the original stays failed: one terminal event per job
+  });
+
+  it("keeps no dead letter for a job canceled while its last attempt failed: it stays canceled, and nothing runs it again", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "canceled-on-last-attempt", { authorization: c.auth.authorization });
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "canceled", attempt: 3 });
+    // The worker has settled the delivery (acked) once JOBS holds nothing more.
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    expect((await listDeadLetters(stack.nats.jsm)).some((l) => l.job.jobId === jobId)).toBe(false);
+    const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
+    expect(state).toMatchObject({ status: "canceled" });
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
+      "queued", "started", "retrying", "started", "retrying", "started", "canceled",
+    ]);
   });
 
   it("keeps permanent failures too, and not succeeded or canceled jobs", async () => {

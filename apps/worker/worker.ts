@@ -5,8 +5,6 @@ import type { WorkerDeps } from "./deps.ts";
 import { runDelivery } from "./runDelivery.ts";
 
 export interface Worker {
-  /** Jobs running now. */
-  readonly running: number;
   /**
    * Graceful stop: no more pulls; running jobs get `graceMs` to finish; whatever still runs then is
    * aborted (ctx.signal, reason "shutdown") and nak'ed, so another worker takes it at once.
@@ -64,9 +62,6 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
 
   deps.log.info({ concurrency, consumer: WORKERS_CONSUMER }, "worker started");
   return {
-    get running() {
-      return running.size;
-    },
     async stop(graceMs = 0) {
       pulling.abort();
       slotFreed?.();

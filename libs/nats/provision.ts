@@ -1,13 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { JOBS_STREAM } from "../contracts/mod.ts";
 import type { Definitions } from "./definitions.ts";
-
-const STREAM_NOT_FOUND = 10059;
-const CONSUMER_NOT_FOUND = 10014;
-const STREAM_NAME_IN_USE = 10058;
+import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 
 /**
  * Creates or updates JOBS, RESULTS, JOBS_DLQ, the `workers` consumer and the idempotency bucket so that
@@ -28,14 +25,14 @@ async function ensureStream(jsm: JetStreamManager, cfg: StreamConfig, log: Logge
   try {
     await jsm.streams.info(cfg.name);
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || err.code !== STREAM_NOT_FOUND) throw err;
+    if (!isJetStreamError(err, JetStreamErrorCode.STREAM_NOT_FOUND)) throw err;
     try {
       await jsm.streams.add(cfg);
       log.info({ stream: cfg.name }, "stream created");
       return;
     } catch (addErr) {
       // Another app created it at the same moment: fall through to update.
-      if (!(addErr instanceof JetStreamApiError) || addErr.code !== STREAM_NAME_IN_USE) throw addErr;
+      if (!isJetStreamError(addErr, JetStreamErrorCode.STREAM_NAME_IN_USE)) throw addErr;
     }
   }
   await jsm.streams.update(cfg.name, cfg);
@@ -50,7 +47,7 @@ async function ensureConsumer(
   try {
     await jsm.consumers.info(stream, cfg.durable_name);
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || err.code !== CONSUMER_NOT_FOUND) throw err;
+    if (!isJetStreamError(err, JetStreamErrorCode.CONSUMER_NOT_FOUND)) throw err;
     await jsm.consumers.add(stream, cfg);
     log.info({ stream, consumer: cfg.durable_name }, "consumer created");
     return;

@@ -12,6 +12,9 @@ import { enqueueJob } from "./enqueueJob.ts";
 
 type Js = { js: JetStreamClient; jsm: JetStreamManager };
 
+/** Every subject of JOBS_DLQ (`dlq.<type>`). */
+const ALL_DEAD_LETTERS = "dlq.>";
+
 /** Keeps a job that failed for good in JOBS_DLQ. Idempotent per job (Msg-Id) inside the window. */
 export async function publishDeadLetter(js: JetStreamClient, letter: DeadLetter): Promise<number> {
   const ack = await js.publish(deadLetterSubject(letter.job.type), JSON.stringify(letter), {
@@ -25,13 +28,30 @@ export interface StoredDeadLetter extends DeadLetter {
   seq: number;
 }
 
+/**
+ * The dead letters stored when the read began, oldest first, each read once. `next_by_subj` steps
+ * over the gaps that resubmitted (deleted) letters leave, and letters stored after the read began
+ * (a resubmitted job that failed again) are not read: a resubmit-all ends.
+ */
+export async function* readDeadLetters(jsm: JetStreamManager): AsyncGenerator<StoredDeadLetter> {
+  const { state } = await jsm.streams.info(DLQ_STREAM);
+  for (let seq = state.first_seq; seq <= state.last_seq; ) {
+    // next_by_subj is a MsgRequest the server has long answered, missing from nats.js's type.
+    const query = { seq, next_by_subj: ALL_DEAD_LETTERS } as unknown as Parameters<JetStreamManager["streams"]["getMessage"]>[1];
+    const m = await jsm.streams.getMessage(DLQ_STREAM, query);
+    if (!m || m.seq > state.last_seq) return;
+    yield { seq: m.seq, ...m.json<DeadLetter>() };
+    seq = m.seq + 1;
+  }
+}
+
 /** The dead letters, oldest first (at most `limit`). */
 export async function listDeadLetters(jsm: JetStreamManager, limit = 1_000): Promise<StoredDeadLetter[]> {
-  const { state } = await jsm.streams.info(DLQ_STREAM);
   const out: StoredDeadLetter[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && out.length < limit && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch(() => null); // deleted: skip
-    if (m) out.push({ seq, ...m.json<DeadLetter>() });
+  if (limit <= 0) return out;
+  for await (const letter of readDeadLetters(jsm)) {
+    out.push(letter);
+    if (out.length >= limit) break;
   }
   return out;
 }
@@ -42,8 +62,48 @@ export async function listDeadLetters(jsm: JetStreamManager, limit = 1_000): Pro
  * job's events reach the same client's streams. The dead letter is removed once the job is queued.
  */
 export async function resubmitDeadLetter(deps: Js, jobId: string): Promise<{ jobId: string; eventId: number }> {
-  const letter = (await listDeadLetters(deps.jsm, Number.MAX_SAFE_INTEGER)).find((l) => l.job.jobId === jobId);
-  if (!letter) throw new NotFoundError(`no dead letter for job ${jobId}`, "dead_letter_not_found");
+  for await (const letter of readDeadLetters(deps.jsm)) {
+    if (letter.job.jobId === jobId) return resubmit(deps, letter);
+  }
+  throw deadLetterNotFound(jobId);
+}
+
+/** What became of one dead letter in resubmitDeadLetters: its new job, or why not. */
+export type ResubmitOutcome = { from: string; jobId: string; eventId: number } | { from: string; error: Error };
+
+/**
+ * Resubmits the dead letters of `jobIds` (in that order), or all of them (oldest first), reading
+ * JOBS_DLQ once. Yields each outcome as it happens; an id without a dead letter is an outcome with
+ * a NotFoundError, not the end.
+ */
+export async function* resubmitDeadLetters(deps: Js, jobIds?: string[]): AsyncGenerator<ResubmitOutcome> {
+  if (!jobIds) {
+    for await (const letter of readDeadLetters(deps.jsm)) yield await resubmitOutcome(deps, letter.job.jobId, letter);
+    return;
+  }
+  const wanted = new Set(jobIds);
+  const found = new Map<string, StoredDeadLetter>();
+  for await (const letter of readDeadLetters(deps.jsm)) {
+    if (wanted.has(letter.job.jobId)) found.set(letter.job.jobId, letter);
+    if (found.size === wanted.size) break;
+  }
+  for (const id of jobIds) {
+    const letter = found.get(id);
+    found.delete(id); // an id named twice is resubmitted once
+    yield await resubmitOutcome(deps, id, letter);
+  }
+}
+
+async function resubmitOutcome(deps: Js, from: string, letter: StoredDeadLetter | undefined): Promise<ResubmitOutcome> {
+  try {
+    if (!letter) throw deadLetterNotFound(from);
+    return { from, ...(await resubmit(deps, letter)) };
+  } catch (err) {
+    return { from, error: err as Error };
+  }
+}
+
+async function resubmit(deps: Js, letter: StoredDeadLetter): Promise<{ jobId: string; eventId: number }> {
   const job: JobMessage = {
     jobId: newId(),
     clientId: letter.job.clientId,
@@ -55,4 +115,8 @@ export async function resubmitDeadLetter(deps: Js, jobId: string): Promise<{ job
   const eventId = await enqueueJob(deps, job);
   await deps.jsm.streams.deleteMessage(DLQ_STREAM, letter.seq, false);
   return { jobId: job.jobId, eventId };
+}
+
+function deadLetterNotFound(jobId: string): NotFoundError {
+  return new NotFoundError(`no dead letter for job ${jobId}`, "dead_letter_not_found");
 }

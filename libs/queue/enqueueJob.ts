@@ -1,9 +1,7 @@
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { HeraldError, jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
-import { EventFencedError, publishEvent, readFirstEvent } from "../results/mod.ts";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-
-const MAXIMUM_MESSAGES_EXCEEDED = 10077;
+import { appendEvent, EventFencedError, readFirstEvent } from "../results/mod.ts";
+import type { JetStreamApiError, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 
 /**
  * Stores a job: its `queued` event in RESULTS first (so every later event is fenced on it and the
@@ -31,7 +29,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
   };
   let eventId: number;
   try {
-    eventId = await publishEvent(deps.js, queued, 0);
+    eventId = await appendEvent(deps.js, queued, 0);
   } catch (err) {
     if (!(err instanceof EventFencedError)) throw unavailable(err);
     const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId, "leader");
@@ -43,7 +41,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
     const message: JobMessage = { ...job, queuedSeq: eventId };
     await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(message), { msgID: jobMsgId(job.jobId) });
   } catch (err) {
-    const refusal = err instanceof JetStreamApiError && err.code === MAXIMUM_MESSAGES_EXCEEDED ? refusalOf(err) : null;
+    const refusal = isJetStreamError(err, JetStreamErrorCode.MAXIMUM_MESSAGES_EXCEEDED) ? refusalOf(err) : null;
     if (refusal) {
       // JetStream refused the job for certain: end it, so that its client does not wait for it.
       const failed: JobEvent = {
@@ -52,7 +50,7 @@ export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamMana
         at: new Date().toISOString(),
         error: { code: refusal.code, message: `${refusal.message}; the job was not queued` },
       };
-      await publishEvent(deps.js, failed, eventId).catch(() => undefined);
+      await appendEvent(deps.js, failed, eventId).catch(() => undefined);
       throw refusal;
     }
     // Anything else (a timeout, NATS gone) is ambiguous: the job may be stored after all. Leave it
@@ -79,7 +77,7 @@ export class TooManyQueuedJobsError extends HeraldError {
   }
 }
 
-/** Both limits answer with the same API error code (10077); the description tells which. */
+/** Both limits answer with the same API error code (MAXIMUM_MESSAGES_EXCEEDED); the description tells which. */
 function refusalOf(err: JetStreamApiError): QueueFullError | TooManyQueuedJobsError {
   return /per subject/i.test(err.message) ? new TooManyQueuedJobsError() : new QueueFullError();
 }

@@ -1,2 +1,9 @@
 export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob.ts";
-export { publishDeadLetter, listDeadLetters, resubmitDeadLetter, type StoredDeadLetter } from "./deadLetters.ts";
+export {
+  publishDeadLetter,
+  listDeadLetters,
+  resubmitDeadLetter,
+  resubmitDeadLetters,
+  type ResubmitOutcome,
+  type StoredDeadLetter,
+} from "./deadLetters.ts";

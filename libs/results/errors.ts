@@ -20,3 +20,21 @@ export class AlreadyTerminalError extends Error {
     this.jobId = jobId;
   }
 }
+
+/**
+ * A replay's consumer stopped delivering events the stream leader holds. The notifier ends the
+ * stream with an error; the client reconnects with its last id and the next replay goes on from there.
+ */
+export class ReplayStalledError extends Error {
+  readonly filter: string;
+  constructor(filter: string, lastSeen: number, target: number) {
+    super(`replay of ${filter} stalled after sequence ${lastSeen}, short of ${target}`);
+    this.name = "ReplayStalledError";
+    this.filter = filter;
+  }
+}
+
+/** True when a write lost to another writer (fenced out, or the job already has its terminal event). */
+export function isFencedOut(err: unknown): err is EventFencedError | AlreadyTerminalError {
+  return err instanceof EventFencedError || err instanceof AlreadyTerminalError;
+}

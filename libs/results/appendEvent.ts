@@ -1,8 +1,7 @@
-import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { encodeEvent, isTerminal, resultSubject, terminalMsgId, queuedMsgId, type JobEvent } from "../contracts/mod.ts";
+import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
-
-const WRONG_LAST_SEQUENCE = 10071;
 
 /**
  * Stores one event of a job in RESULTS, fenced: it is stored only if the job's last stored event
@@ -15,7 +14,7 @@ const WRONG_LAST_SEQUENCE = 10071;
  * Throws EventFencedError when another event came first, AlreadyTerminalError when a terminal
  * event already exists (duplicate Msg-Id).
  */
-export async function publishEvent(
+export async function appendEvent(
   js: JetStreamClient,
   event: JobEvent,
   expectedLastSeq: number,
@@ -30,7 +29,7 @@ export async function publishEvent(
     if (ack.duplicate && terminal) throw new AlreadyTerminalError(event.jobId);
     return ack.seq;
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+    if (isJetStreamError(err, JetStreamErrorCode.WRONG_LAST_SEQUENCE)) {
       throw new EventFencedError(event.jobId, expectedLastSeq, { cause: err });
     }
     throw err;

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../log/mod.ts";
+import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
+import { newId } from "../ids/mod.ts";
+import { DLQ_STREAM, JOBS_STREAM, type DeadLetter } from "../contracts/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { publishDeadLetter, resubmitDeadLetters } from "./deadLetters.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "dead-letters-test", log });
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 10_000 }), log);
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+/** Stores `n` dead letters straight into JOBS_DLQ (no job ran); returns their job ids, oldest first. */
+async function storeDeadLetters(n: number): Promise<string[]> {
+  const clientId = newId();
+  const letters: DeadLetter[] = Array.from({ length: n }, (_, i) => ({
+    job: { jobId: newId(), clientId, type: "echo", payload: { i }, submittedAt: new Date().toISOString() },
+    attempts: 3,
+    error: { code: "handler_error", message: `failure ${i}` },
+    failedAt: new Date().toISOString(),
+  }));
+  for (let i = 0; i < n; i += 200) await Promise.all(letters.slice(i, i + 200).map((l) => publishDeadLetter(js, l)));
+  return letters.map((l) => l.job.jobId);
+}
+
+/** Counts the message reads of JOBS_DLQ while `body` runs. */
+async function countDeadLetterReads(body: () => Promise<void>): Promise<number> {
+  let reads = 0;
+  const sub = nc.subscribe(`$JS.API.STREAM.MSG.GET.${DLQ_STREAM}`, { callback: () => void reads++ });
+  await nc.flush();
+  try {
+    await body();
+    await nc.flush();
+  } finally {
+    sub.unsubscribe();
+  }
+  return reads;
+}
+
+const messages = async (stream: string) => (await jsm.streams.info(stream)).state.messages;
+
+describe("resubmitDeadLetters", () => {
+  it("resubmits every dead letter, more than 1,000 of them, reading each once", async () => {
+    await jsm.streams.purge(DLQ_STREAM);
+    await jsm.streams.purge(JOBS_STREAM);
+    const ids = await storeDeadLetters(1_050);
+    const resubmitted: string[] = [];
+    const reads = await countDeadLetterReads(async () => {
+      for await (const outcome of resubmitDeadLetters({ js, jsm })) {
+        expect(outcome).not.toHaveProperty("error");
+        resubmitted.push(outcome.from);
+      }
+    });
+    expect(resubmitted).toEqual(ids);
+    expect(await messages(DLQ_STREAM)).toBe(0);
+    expect(await messages(JOBS_STREAM)).toBe(1_050);
+    // One read per letter, and one that finds no more.
+    expect(reads).toBeLessThanOrEqual(1_051);
+  }, 30_000);
+
+  it("resubmits the named ones only, and says which have no dead letter", async () => {
+    await jsm.streams.purge(DLQ_STREAM);
+    await jsm.streams.purge(JOBS_STREAM);
+    const ids = await storeDeadLetters(5);
+    const missing = newId();
+    const outcomes = [];
+    for await (const outcome of resubmitDeadLetters({ js, jsm }, [ids[3]!, missing, ids[1]!])) outcomes.push(outcome);
+    expect(outcomes).toEqual([
+      { from: ids[3], jobId: expect.any(String), eventId: expect.any(Number) },
+      { from: missing, error: expect.objectContaining({ code: "dead_letter_not_found" }) },
+      { from: ids[1], jobId: expect.any(String), eventId: expect.any(Number) },
+    ]);
+    expect(await messages(DLQ_STREAM)).toBe(3);
+    expect(await messages(JOBS_STREAM)).toBe(2);
+  });
+});

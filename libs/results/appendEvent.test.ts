@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../log/mod.ts";
+import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
+import { newId } from "../ids/mod.ts";
+import type { JobEvent } from "../contracts/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { appendEvent, AlreadyTerminalError, EventFencedError, isFencedOut, readLastEvent } from "./mod.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "append-event-test", log });
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+function job(): JobEvent {
+  return { jobId: newId(), clientId: "appender", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+}
+
+describe("appendEvent", () => {
+  it("stores each event fenced on the one before, and returns its sequence", async () => {
+    const queued = job();
+    const q = await appendEvent(js, queued, 0);
+    const s = await appendEvent(js, { ...queued, event: "started", attempt: 1 }, q);
+    expect(s).toBeGreaterThan(q);
+    expect(await readLastEvent(jsm, queued.clientId, queued.jobId, "leader")).toEqual({ seq: s, event: { ...queued, event: "started", attempt: 1 } });
+  });
+
+  it("refuses a write fenced on a sequence that is no longer the job's last (EventFencedError), and stores nothing", async () => {
+    const queued = job();
+    const q = await appendEvent(js, queued, 0);
+    const canceled = await appendEvent(js, { ...queued, event: "canceled" }, q);
+    const late = appendEvent(js, { ...queued, event: "started", attempt: 1 }, q);
+    await expect(late).rejects.toBeInstanceOf(EventFencedError);
+    expect(isFencedOut(await late.catch((err) => err))).toBe(true);
+    expect((await readLastEvent(jsm, queued.clientId, queued.jobId, "leader"))?.seq).toBe(canceled);
+  });
+
+  it("never stores a second terminal event, even fenced on the first (AlreadyTerminalError)", async () => {
+    const queued = job();
+    const q = await appendEvent(js, queued, 0);
+    const succeeded = await appendEvent(js, { ...queued, event: "succeeded", attempt: 1 }, q);
+    const again = appendEvent(js, { ...queued, event: "canceled" }, succeeded);
+    await expect(again).rejects.toBeInstanceOf(AlreadyTerminalError);
+    expect(isFencedOut(await again.catch((err) => err))).toBe(true);
+    expect((await readLastEvent(jsm, queued.clientId, queued.jobId, "leader"))?.event.event).toBe("succeeded");
+  });
+
+  it("does not take other errors for a lost fence", () => {
+    expect(isFencedOut(new Error("NATS gone"))).toBe(false);
+  });
+});

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../log/mod.ts";
+import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
+import { newId } from "../ids/mod.ts";
+import { clientResultsFilter, RESULTS_STREAM, resultSubject, type JobEvent } from "../contracts/mod.ts";
+import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { appendEvent, readEventAt, readLastMatch, readResultsBounds } from "./mod.ts";
+
+let server: TestNats;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+const log = createLogger({ level: "silent" });
+
+beforeAll(async () => {
+  server = await startTestNats();
+  nc = await connectNats({ servers: [server.url], name: "stream-reads-test", log });
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+/** A job with `queued`, `started` and `succeeded` stored; returns them with their sequences. */
+async function endedJob(clientId = newId()) {
+  const queued: JobEvent = { jobId: newId(), clientId, type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  const started: JobEvent = { ...queued, event: "started", attempt: 1 };
+  const succeeded: JobEvent = { ...started, event: "succeeded", result: "done" };
+  const q = await appendEvent(js, queued, 0);
+  const s = await appendEvent(js, started, q);
+  const e = await appendEvent(js, succeeded, s);
+  return { clientId, jobId: queued.jobId, events: [{ seq: q, event: queued }, { seq: s, event: started }, { seq: e, event: succeeded }] };
+}
+
+describe("RESULTS as a whole", () => {
+  it("reads the last event matching a client's filter, or null", async () => {
+    const clientId = newId();
+    await endedJob(clientId);
+    const second = await endedJob(clientId);
+    await endedJob(); // someone else's, later
+    expect(await readLastMatch(jsm, clientResultsFilter(clientId))).toBe(second.events[2]!.seq);
+    expect(await readLastMatch(jsm, resultSubject(clientId, second.jobId))).toBe(second.events[2]!.seq);
+    expect(await readLastMatch(jsm, clientResultsFilter(newId()))).toBeNull();
+  });
+
+  it("reads the stream's bounds, and one event by its sequence with its subject", async () => {
+    const { clientId, jobId, events } = await endedJob();
+    const bounds = await readResultsBounds(jsm);
+    expect(bounds.first).toBeGreaterThanOrEqual(1);
+    expect(bounds.last).toBe((await jsm.streams.info(RESULTS_STREAM)).state.last_seq);
+    expect(bounds.last).toBeGreaterThanOrEqual(events[2]!.seq);
+    const at = await readEventAt(jsm, events[1]!.seq);
+    expect(at).toEqual({ seq: events[1]!.seq, subject: resultSubject(clientId, jobId), json: expect.any(String) });
+    expect(JSON.parse(at!.json)).toEqual(events[1]!.event);
+    expect(await readEventAt(jsm, bounds.last + 1_000)).toBeNull();
+  });
+});
