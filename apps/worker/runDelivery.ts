@@ -5,12 +5,14 @@ import type { WorkerDeps } from "./deps.ts";
 import { Attempt } from "./attempt.ts";
 import type { DeliveryOutcome, LastEvent } from "./types.ts";
 import { parseJob } from "./parseJob.ts";
+import { keepDeadLetter } from "./deadLetter.ts";
 
 /**
  * Runs one delivery of one job, from the JOBS message to its ack:
  * 1. parse the job; a message that is not one is terminated;
  * 2. fence/start: read the job's last event; if it has ended (canceled while queued, or finished
- *    by an earlier attempt whose ack was lost), ack and stop; else store the attempt's first event
+ *    by an earlier attempt whose ack or dead letter was lost), keep a `failed` job's dead letter,
+ *    ack and stop; else store the attempt's first event
  *    fenced on it: `started`, or `failed` for good (unknown type, invalid payload, past the last
  *    attempt);
  * 3. run the handler, with progress and in-progress acks;
@@ -53,6 +55,13 @@ async function beginAttempt(deps: WorkerDeps, msg: JsMsg, job: JobMessage, shutd
   }
   const last = await readFenceBase(deps.jsm, job.clientId, job.jobId);
   if (last && isTerminal(last.event.event)) {
+    // A job that failed for good keeps its dead letter even if the attempt that stored `failed`
+    // could not store the letter (NATS trouble between the two writes; it then left the message
+    // unacked). The letter's Msg-Id makes this a no-op when the first one was stored within JOBS_DLQ's
+    // 2-minute duplicate window; this redelivery comes after JOB_ACK_WAIT (30 s by default).
+    if (last.event.event === "failed" && last.event.error) {
+      await keepDeadLetter(deps.js, job, last.event.attempt, last.event.error);
+    }
     msg.ack();
     deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
     return "already-ended";

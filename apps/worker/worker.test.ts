@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
+import { DLQ_STREAM, jobSubject, type JobMessage } from "../../libs/contracts/mod.ts";
 import { listDeadLetters, resubmitDeadLetter } from "../../libs/queue/mod.ts";
 import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
-import { defineJob, Type } from "../../libs/jobs/mod.ts";
+import { defineJob, PermanentJobError, Type } from "../../libs/jobs/mod.ts";
+import type { StreamConfig } from "@nats-io/jetstream";
 import { startStack, eventNames, type Stack } from "../../test/helpers/stack.ts";
 
 // Hooks into test-only job types: a handler that records how it was stopped, and a chatty one.
@@ -66,11 +67,24 @@ const canceledOnLastAttempt = defineJob({
   },
 });
 
+// Fails for good, and takes JOBS_DLQ away first: the `failed` event is stored, its dead letter is
+// not (as when NATS fails between the two writes). The test puts the stream back.
+let dlqConfig: StreamConfig | null = null;
+const losesItsDeadLetter = defineJob({
+  name: "loses-its-dead-letter",
+  schema: Type.Object({}),
+  async run() {
+    dlqConfig = (await stack.nats.jsm.streams.info(DLQ_STREAM)).config;
+    await stack.nats.jsm.streams.delete(DLQ_STREAM);
+    throw new PermanentJobError("planned failure, with no JOBS_DLQ to keep it");
+  },
+});
+
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     workers: 2,
-    jobTypes: [blocker, chatty, ticker, canceledOnLastAttempt],
+    jobTypes: [blocker, chatty, ticker, canceledOnLastAttempt, losesItsDeadLetter],
     env: { JOB_MAX_DELIVER: "3", JOB_ACK_WAIT: "2s", PROGRESS_INTERVAL_MS: "50" },
   });
 });
@@ -250,6 +264,20 @@ describe("dead letters", () => {
     expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
       "queued", "started", "retrying", "started", "retrying", "started", "canceled",
     ]);
+  });
+
+  it("keeps the dead letter of a job whose letter could not be stored after its `failed` (the redelivery stores it)", async () => {
+    const c = await stack.client();
+    const { jobId } = await stack.submit(c.auth, "loses-its-dead-letter", {});
+    const end = await stack.waitForTerminal(c.clientId, jobId);
+    expect(end.event).toMatchObject({ event: "failed", error: { code: "permanent_failure" } });
+    await stack.nats.jsm.streams.add(dlqConfig!);
+    // The delivery was left unacked; it comes back after JOB_ACK_WAIT (2 s here) and keeps the letter.
+    await expect
+      .poll(async () => (await listDeadLetters(stack.nats.jsm)).find((l) => l.job.jobId === jobId), { timeout: 15_000 })
+      .toMatchObject({ job: { jobId, type: "loses-its-dead-letter" }, attempts: 1, error: { code: "permanent_failure" } });
+    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 10_000 }).toBe(0);
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "failed"]);
   });
 
   it("keeps permanent failures too, and not succeeded or canceled jobs", async () => {
