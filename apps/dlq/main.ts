@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { loadConfig } from "../../libs/config/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, serversForTools } from "../../libs/nats/mod.ts";
-import { listDeadLetters, resubmitDeadLetters } from "../../libs/queue/mod.ts";
+import { readDeadLetters, resubmitDeadLetters } from "../../libs/queue/mod.ts";
 import { loadConfigOrExit } from "../../libs/app/mod.ts";
 
 const USAGE = `usage:
@@ -26,19 +26,19 @@ const deps = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
 let exitCode = 0;
 try {
   if (command === "list") {
-    const letters = await listDeadLetters(deps.jsm);
-    if (args.includes("--json")) {
-      for (const l of letters) process.stdout.write(`${JSON.stringify(l)}\n`);
-    } else if (letters.length === 0) {
-      process.stdout.write("no dead letters\n");
-    } else {
-      for (const l of letters) {
-        process.stdout.write(
-          `${l.job.jobId}  ${l.job.type.padEnd(10)} client ${l.job.clientId}  attempts ${l.attempts}  ${l.failedAt}\n` +
-            `    ${l.error.code}: ${l.error.message}\n    payload ${JSON.stringify(l.job.payload).slice(0, 200)}\n`,
-        );
-      }
+    // Streamed as read: every letter, however many (a list held in memory would need a cap).
+    const json = args.includes("--json");
+    let listed = 0;
+    for await (const l of readDeadLetters(deps.jsm)) {
+      listed++;
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(l)}\n`
+          : `${l.job.jobId}  ${l.job.type.padEnd(10)} client ${l.job.clientId}  attempts ${l.attempts}  ${l.failedAt}\n` +
+              `    ${l.error.code}: ${l.error.message}\n    payload ${JSON.stringify(l.job.payload).slice(0, 200)}\n`,
+      );
     }
+    if (listed === 0 && !json) process.stdout.write("no dead letters\n");
   } else {
     const all = args.includes("--all");
     if (!all && args.length === 0) {

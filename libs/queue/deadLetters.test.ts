@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -13,6 +15,7 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 const log = createLogger({ level: "silent" });
+const execFileAsync = promisify(execFile);
 
 beforeAll(async () => {
   server = await startTestNats();
@@ -89,4 +92,25 @@ describe("resubmitDeadLetters", () => {
     expect(await messages(DLQ_STREAM)).toBe(3);
     expect(await messages(JOBS_STREAM)).toBe(2);
   });
+});
+
+describe("npm run dlq (apps/dlq/main.ts), as an operator runs it", () => {
+  const dlq = (...args: string[]) =>
+    execFileAsync(process.execPath, ["--import", "tsx", "apps/dlq/main.ts", ...args], {
+      env: { ...process.env, NATS_URL: server.url },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+
+  it("lists every dead letter, more than 1,000, then resubmits them all", async () => {
+    await jsm.streams.purge(DLQ_STREAM);
+    await jsm.streams.purge(JOBS_STREAM);
+    const ids = await storeDeadLetters(1_050);
+    const listed = (await dlq("list", "--json")).stdout.trim().split("\n").map((l) => (JSON.parse(l) as DeadLetter).job.jobId);
+    expect(listed).toEqual(ids);
+    const resubmitted = (await dlq("resubmit", "--all")).stdout.trim().split("\n");
+    expect(resubmitted).toHaveLength(1_050);
+    expect(resubmitted[0]).toMatch(new RegExp(`^${ids[0]} resubmitted as \\S+$`));
+    expect(await messages(DLQ_STREAM)).toBe(0);
+    expect((await dlq("list")).stdout).toBe("no dead letters\n");
+  }, 60_000);
 });

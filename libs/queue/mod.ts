@@ -2,6 +2,7 @@ export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob
 export {
   publishDeadLetter,
   listDeadLetters,
+  readDeadLetters,
   resubmitDeadLetter,
   resubmitDeadLetters,
   type ResubmitOutcome,
