@@ -60,4 +60,6 @@ try {
 } finally {
   await nc.close();
 }
-process.exit(exitCode);
+// Not process.exit(): it cuts off what stdout has not yet written to a pipe (a list piped to a
+// file or to jq lost all but its first ~48 KB). With the connection closed, the process ends itself.
+process.exitCode = exitCode;
