@@ -2,7 +2,7 @@ export { connectNats, drainNats, type ConnectOptions } from "./connect.ts";
 export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
 export { provision } from "./provision.ts";
 export { connectAndProvision, type HeraldNats } from "./setup.ts";
-export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embedded-server.ts";
+export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embeddedServer.ts";
 export {
   findNatsServer,
   natsServerFromEnv,
