@@ -18,7 +18,7 @@ const log = createLogger({ level: "silent" });
 beforeAll(async () => {
   server = await startTestNats();
   nc = await connectNats({ servers: [server.url], name: "watch-for-cancel-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
+  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobsMaxQueuedPerClient: 1_000 }), log);
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
 });

@@ -10,7 +10,7 @@ let server: TestNats;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const log = createLogger({ level: "silent" });
-const overrides = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 };
+const overrides = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobsMaxQueuedPerClient: 1_000 };
 
 beforeAll(async () => {
   server = await startTestNats();
