@@ -15,3 +15,4 @@ export { NATS_SERVER_FLOOR, NatsServerTooOldError, assertSupportedServer, versio
 export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";
 export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./connectionState.ts";
 export { serversForTools } from "./toolServers.ts";
+export { DEFAULT_NATS_URL, serversOrDefault } from "./defaultServer.ts";
