@@ -1,9 +1,9 @@
 import { runService } from "../../libs/app/mod.ts";
 import { apiPlugin } from "./plugin.ts";
 import { apiDeps } from "./deps.ts";
-import { webPlugin } from "../web/plugin.ts";
 
-// `npm run api`: the HTTP API alone, against NATS_URL.
+// `npm run api`: the HTTP API alone, against NATS_URL. The web page is an app of its own
+// (`npm run web`, apps/web/main.ts).
 await runService({
   name: "herald-api",
   metricsLabel: "api",
@@ -11,6 +11,5 @@ await runService({
   tokenSecret: "required", // the notifiers verify what this api signs
   async start({ app, nats, config, metrics, tokens, jobRegistry }) {
     await app.register(apiPlugin, apiDeps(nats, tokens(), await jobRegistry(), config, metrics));
-    await app.register(webPlugin);
   },
 });

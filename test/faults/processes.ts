@@ -7,6 +7,8 @@ import { startEmbeddedServer, definitionPath, type EmbeddedServer } from "../../
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export type AppKind = "api" | "worker" | "notifier";
+/** Also the web page's own app (npm run stack runs it; the fault suite has no use for it). */
+export type AppProcessKind = AppKind | "web";
 
 /** Every app process started from here, so none can outlive the test run that started it. */
 const live = new Set<ChildProcess>();
@@ -15,8 +17,8 @@ process.once("exit", () => {
 });
 
 /** One herald app as a real process: `node --import tsx apps/<kind>/main.ts`. */
-export class AppProcess {
-  readonly kind: AppKind;
+export class AppProcess<K extends AppProcessKind = AppKind> {
+  readonly kind: K;
   readonly proc: ChildProcess;
   url: string | null = null;
   #out = "";
@@ -24,7 +26,7 @@ export class AppProcess {
   #done = false;
 
   /** `nodeArgs`: extra Node options, e.g. `--cpu-prof` (the bench's --cpu-prof=DIR). */
-  constructor(kind: AppKind, env: Record<string, string>, nodeArgs: string[] = []) {
+  constructor(kind: K, env: Record<string, string>, nodeArgs: string[] = []) {
     this.kind = kind;
     this.proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", `apps/${kind}/main.ts`], {
       cwd: ROOT,
