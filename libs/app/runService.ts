@@ -5,9 +5,10 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import { connectAndProvision, drainNats, serversOrDefault, startEmbeddedServer, type EmbeddedServer, type HeraldNats } from "../nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret, type Tokens } from "../auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../jobs/mod.ts";
-import { createHttpServer, drainAndClose, LISTEN_BACKLOG, opsPlugin } from "../http/mod.ts";
+import { createHttpServer, drainAndClose, opsPlugin } from "../http/mod.ts";
 import { createMetrics } from "../metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "./lifecycle.ts";
+import { LISTEN_BACKLOG } from "./listenBacklog.ts";
 import type { NatsSource, Service, ServiceParts, StopBeside } from "./service.ts";
 
 /**
