@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# herald's one image: the api, the worker and the notifier are the same code started with another
+# herald's one image: the api, the web page, the worker and the notifier are the same code started with another
 # command (compose.yaml sets it): node --import tsx apps/<app>/main.ts. Node 24 LTS (what CI runs the suite and the fault suite on).
 #
 #   docker build -t herald .
