@@ -40,6 +40,7 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
     const app = createHttpServer({ log, config });
     const metrics = createMetrics(service.metricsLabel);
     await app.register(opsPlugin, { metrics, nats });
+    // (`nats` is null exactly when the service asked for none, which is what ServiceParts<S> says.)
     const parts = {
       config,
       log,
