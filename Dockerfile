@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# herald's one image: the api, the worker and the notifier are the same code started with another
+# herald's one image: the api, the web page, the worker and the notifier are the same code started with another
 # command (compose.yaml sets it): node --import tsx apps/<app>/main.ts. Node 24 LTS (what CI runs the suite and the fault suite on).
 #
 #   docker build -t herald .
@@ -17,9 +17,9 @@ COPY . .
 RUN npm run build
 
 # --- production dependencies only --------------------------------------------------------------
-# herald runs its TypeScript through tsx, which is a production dependency (so is esbuild, which
-# the api would use to rebuild the page if its sources were newer than the bundle): --omit=dev
-# keeps both and leaves out typescript, vitest, playwright-core and the type packages.
+# herald runs its TypeScript through tsx, which is a production dependency (it brings esbuild; the
+# apps never run esbuild themselves: the page is built above): --omit=dev leaves out typescript,
+# vitest, playwright-core and the type packages.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -38,7 +38,8 @@ COPY libs ./libs
 COPY apps ./apps
 COPY nats ./nats
 COPY examples ./examples
-# Copied after the sources, so the bundle is newer than they are and the api serves it as it is.
+# Copied after the sources, so the bundle is newer than they are (a page older than its sources is
+# served with a warning to rebuild).
 COPY --from=build /app/apps/web/dist ./apps/web/dist
 # The code stays root's and read-only to the app; it runs as the image's unprivileged `node` user.
 USER node

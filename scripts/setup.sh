@@ -4,7 +4,8 @@
 #   1. nats-server ≥ 2.10.14: the one on PATH (or NATS_SERVER_BIN) when it is recent enough, else the
 #      current release from Debian's registry into .tools/ (Debian/Ubuntu), or Homebrew's (macOS);
 #      .tools/bin/nats-server then points at it, and herald runs that one;
-#   2. the npm packages (`npm ci` from package-lock.json).
+#   2. the npm packages (`npm ci` from package-lock.json);
+#   3. the web page (`npm run build`: apps/web/dist, which the servers serve but never build).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -99,5 +100,9 @@ else
   say "installing npm packages (npm install)…"
   npm install --no-audit --no-fund
 fi
+
+# --- 3. the web page --------------------------------------------------------------------------
+say "building the web page (npm run build)…"
+npm run --silent build
 
 say "done. Start herald with \`npm start\`, run the tests with \`npm test\`."

@@ -1,5 +1,5 @@
 // `npm run stack`: herald's deployment topology (compose.yaml) without Docker, on loopback, from the
-// same files: a 3-node NATS cluster (nats/cluster/n<i>.conf), one api, two workers, two notifiers
+// same files: a 3-node NATS cluster (nats/cluster/n<i>.conf), one api, the web page, two workers, two notifiers
 // (NATS_REPLICAS=3, NATS_URL listing the three nodes) and Debian's nginx in front of them, rendered
 // from deploy/nginx/herald.conf.template. Prints the URL; Ctrl-C (or SIGTERM) stops everything.
 //
@@ -24,7 +24,7 @@ import {
   startCluster,
   waitForJetStream,
   waitReady,
-  type AppKind,
+  type HeraldProcessKind,
   type ClusterNode,
 } from "./launcher/mod.ts";
 
@@ -52,6 +52,7 @@ export interface LocalStackUrls {
   /** The one origin: nginx. */
   url: string;
   api: string;
+  web: string;
   notifiers: string[];
   nats: string[];
 }
@@ -204,7 +205,7 @@ class PidFile {
     const ours = (pid: number): boolean => {
       try {
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-        return /apps\/(api|worker|notifier)\/main\.ts|nginx: master|nats-server/.test(cmdline);
+        return /apps\/(api|web|worker|notifier)\/main\.ts|nginx: master|nats-server/.test(cmdline);
       } catch {
         return false; // gone (or no /proc: then we cannot tell, and leave it alone)
       }
@@ -244,6 +245,7 @@ export class LocalStack {
   readonly opts: LocalStackOptions;
   nats: ClusterNode[] = [];
   api: AppProcess | null = null;
+  web: AppProcess<"web"> | null = null;
   workers: AppProcess[] = [];
   notifiers: AppProcess[] = [];
   nginx: NginxProcess | null = null;
@@ -252,6 +254,7 @@ export class LocalStack {
   tokenSecret = "";
   tokenSecretGenerated = false;
   #apiPort = 0;
+  #webPort = 0;
   #notifierPorts: number[] = [];
   #nginxDir: string | null = null;
   #stopping: Promise<void> | null = null;
@@ -270,6 +273,7 @@ export class LocalStack {
     return {
       url: this.nginx?.url ?? "",
       api: `http://127.0.0.1:${this.#apiPort}`,
+      web: `http://127.0.0.1:${this.#webPort}`,
       notifiers: this.#notifierPorts.map((p) => `http://127.0.0.1:${p}`),
       nats: this.nats.map((n) => n.url),
     };
@@ -311,6 +315,7 @@ export class LocalStack {
     await waitForJetStream(this.nats.map((n) => n.url), () => this.#checkNotStopping());
 
     this.#apiPort = await freePort();
+    this.#webPort = await freePort();
     this.#notifierPorts = [];
     for (let i = 0; i < (o.notifiers ?? 2); i++) this.#notifierPorts.push(await freePort());
     const nginxPort = o.port === 0 ? await freePort() : (o.port ?? 8080);
@@ -334,10 +339,12 @@ export class LocalStack {
     this.#checkNotStopping();
     const workers = Array.from({ length: o.workers ?? 2 }, (_, i) => this.#app("worker", `worker-${i}`, 0));
     const notifiers = this.#notifierPorts.map((port, i) => this.#app("notifier", `notifier-${i}`, port));
+    const web = this.#app("web", "web", this.#webPort);
     this.workers = workers;
     this.notifiers = notifiers;
+    this.web = web;
     this.#writePids();
-    await Promise.all([...workers, ...notifiers].map((a) => a.ready(60_000)));
+    await Promise.all([...workers, ...notifiers, web].map((a) => a.ready(60_000)));
     this.#checkNotStopping();
 
     this.#nginxDir = mkdtempSync(path.join(tmpdir(), "herald-nginx-"));
@@ -351,6 +358,7 @@ export class LocalStack {
       {
         HERALD_LISTEN: `127.0.0.1:${nginxPort}`,
         HERALD_API_SERVERS: `server 127.0.0.1:${this.#apiPort};`,
+        HERALD_WEB_SERVERS: `server 127.0.0.1:${this.#webPort};`,
         HERALD_NOTIFIER_SERVERS: this.#notifierPorts.map((p) => `server 127.0.0.1:${p};`).join(" "),
       },
       o.onLog ? (line) => o.onLog!("nginx", line) : undefined,
@@ -374,7 +382,7 @@ export class LocalStack {
     return s;
   }
 
-  #app(kind: AppKind, name: string, port: number): AppProcess {
+  #app<K extends HeraldProcessKind>(kind: K, name: string, port: number): AppProcess<K> {
     const onLog = this.opts.onLog;
     const app = new AppProcess(kind, { ...this.env, PORT: String(port) }, onLog ? { onLine: (line) => onLog(name, line) } : {});
     this.#watch(name, app.proc, () => app.logs());
@@ -389,7 +397,7 @@ export class LocalStack {
   }
 
   #children(): ChildProcess[] {
-    const apps = [this.api, ...this.workers, ...this.notifiers].filter((a): a is AppProcess => a !== null);
+    const apps = [this.api, this.web, ...this.workers, ...this.notifiers].filter((a) => a !== null);
     return [...apps.map((a) => a.proc), ...(this.nginx ? [this.nginx.proc] : [])];
   }
 
@@ -429,7 +437,7 @@ export class LocalStack {
 
   async #stopRunning(): Promise<void> {
     if (this.nginx?.running) await this.nginx.stop();
-    const apps = [this.api, ...this.workers, ...this.notifiers].filter((a): a is AppProcess => a !== null);
+    const apps = [this.api, this.web, ...this.workers, ...this.notifiers].filter((a) => a !== null);
     // Each app gets its own shutdown cut-off (workers: WORKER_SHUTDOWN_GRACE and 20 s; notifiers:
     // SSE_DRAIN_WINDOW and 20 s) before a SIGKILL; see shutdownCutoffMs.
     await Promise.all(apps.map((a) => (a.running ? a.stop() : undefined)));
@@ -513,7 +521,7 @@ async function main(argv: string[]): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
 
-  say(`starting a 3-node NATS cluster, the api, 2 workers, 2 notifiers and nginx (data: ${path.relative(process.cwd(), dataDir) || "."})…`);
+  say(`starting a 3-node NATS cluster, the api, the web page, 2 workers, 2 notifiers and nginx (data: ${path.relative(process.cwd(), dataDir) || "."})…`);
   try {
     starting = stack.start();
     await starting;
@@ -530,6 +538,7 @@ async function main(argv: string[]): Promise<void> {
       `  ${u.url}`,
       "",
       `  nginx  ${u.url}  →  api ${u.api}`,
+      `                           web ${u.web}   (/, /app.js, /styles.css)`,
       `                           notifiers ${u.notifiers.join(", ")}   (/v1/events, /v1/jobs/<id>/events)`,
       `  NATS   NATS_URL=${u.nats.join(",")}  NATS_REPLICAS=3`,
       `  TOKEN_SECRET ${process.env.TOKEN_SECRET ? "from the environment" : `kept in ${path.join(path.relative(process.cwd(), dataDir), "token-secret")}${stack.tokenSecretGenerated ? " (generated now)" : ""}`}`,

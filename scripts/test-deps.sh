@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs before `npm test`: what the test suite needs beyond `npm run setup`, from Debian's packages
-# (no downloads of our own). Safe to rerun: only what is missing is installed, in one apt-get run.
+# Runs before `npm test`: the web page, built from the current sources (the servers serve
+# apps/web/dist but never build it; test/web.test.ts drives it), then what the test suite needs
+# beyond `npm run setup`, from Debian's packages (no downloads of our own). Safe to rerun: only
+# what is missing is installed, in one apt-get run.
 #   - chromium        the browser tests (driven by playwright-core); or point CHROMIUM_BIN at one;
 #   - nginx           test/deploy.test.ts runs the local stack (`npm run stack`) behind it;
 #   - docker-compose  test/deploy.test.ts validates compose.yaml with `docker-compose config -q`
@@ -8,6 +10,9 @@
 # (On a host with systemd, Debian's nginx package also starts its own service on port 80; the
 # tests do not use it: they run nginx as a child process with a config of their own.)
 set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+npm run --silent build
 
 chromium_bin="${CHROMIUM_BIN:-/usr/bin/chromium}"
 

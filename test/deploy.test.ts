@@ -26,7 +26,7 @@ describe("compose.yaml", () => {
 
     const services = spawnSync("docker-compose", ["-f", "compose.yaml", "config", "--services"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual(
-      ["api", "nats-box", "nats1", "nats2", "nats3", "nginx", "notifier", "worker"],
+      ["api", "nats-box", "nats1", "nats2", "nats3", "nginx", "notifier", "web", "worker"],
     );
   }, 120_000);
 });
@@ -108,6 +108,24 @@ describe("the local topology (npm run stack) through nginx", () => {
     await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 90_000);
+
+  it("serves the web page from its own app and the API from the api, on one origin", async () => {
+    const page = await fetch(`${stack.url}/`, { signal: AbortSignal.timeout(10_000) });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="/app.js"></script>');
+    for (const file of ["/app.js", "/styles.css"]) {
+      const res = await fetch(`${stack.url}${file}`, { signal: AbortSignal.timeout(10_000) });
+      expect(res.status, file).toBe(200);
+      await res.arrayBuffer();
+    }
+    // The page's app is the web one, not the api (which serves no page).
+    expect((await fetch(`${stack.urls.web}/`)).status).toBe(200);
+    const api = await fetch(`${stack.urls.api}/`);
+    expect(api.status).toBe(404);
+    await api.arrayBuffer();
+  });
 
   it("delivers each event as it happens, not buffered by nginx", async () => {
     const c = await register(stack.url);

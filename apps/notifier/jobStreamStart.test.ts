@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
 import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { NotFoundError, type JobEvent } from "../../libs/contracts/mod.ts";
-import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { jobStreamStart } from "./jobStreamStart.ts";
 
-let server: TestNats;
+let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
@@ -17,16 +16,10 @@ const log = createLogger({ level: "silent" });
 const CLIENT = "streamer";
 
 beforeAll(async () => {
-  server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "job-stream-start-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
+  nats = await startProvisionedNats("job-stream-start-test");
+  ({ nc, js, jsm } = nats);
 });
-afterAll(async () => {
-  await nc?.close();
-  await server?.close();
-});
+afterAll(() => nats?.close());
 
 /** Stores a job's events in RESULTS, in order; returns the job's id and each event's sequence. */
 async function job(events: JobEvent["event"][], clientId = CLIENT) {

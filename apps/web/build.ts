@@ -1,19 +1,16 @@
 import { build } from "esbuild";
-import { cpSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { WEB_DIST } from "./paths.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const WEB_DIST = path.join(HERE, "dist");
-/** What the bundle is made of: the page's files, its scripts, and the client library it bundles. */
-export const WEB_SOURCES = [path.join(HERE, "public"), path.join(HERE, "src"), path.join(HERE, "..", "..", "libs", "client"), path.join(HERE, "..", "..", "libs", "contracts")];
 
 /**
- * Builds the web page into apps/web/dist: the static files as they are, and src/main.ts (with the
- * client library) bundled for browsers by esbuild. `npm run build` runs it; the API runs it at
- * start when dist/ is missing.
+ * Builds the web page into `outdir`: the static files as they are, and src/main.ts (with the
+ * client library) bundled for browsers by esbuild.
  */
-export async function buildWeb(outdir = WEB_DIST): Promise<void> {
+export async function buildWeb(outdir: string): Promise<void> {
   mkdirSync(outdir, { recursive: true });
   cpSync(path.join(HERE, "public"), outdir, { recursive: true });
   await build({
@@ -29,7 +26,23 @@ export async function buildWeb(outdir = WEB_DIST): Promise<void> {
   });
 }
 
+/**
+ * Builds the page into a temporary folder beside apps/web/dist, then moves it into place: a server
+ * running meanwhile (or a second build) never serves a half-written bundle.
+ */
+export async function buildWebIntoDist(): Promise<void> {
+  const tmp = mkdtempSync(`${WEB_DIST}-`);
+  try {
+    await buildWeb(tmp);
+    rmSync(WEB_DIST, { recursive: true, force: true });
+    renameSync(tmp, WEB_DIST);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// `npm run build` (also run by `npm run setup`, before `npm test` and in the Dockerfile).
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  await buildWeb();
+  await buildWebIntoDist();
   process.stdout.write(`built ${WEB_DIST}\n`);
 }

@@ -1,14 +1,40 @@
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { FastifyPluginAsync } from "fastify";
 import fastifyStatic from "@fastify/static";
-import { buildWeb, WEB_DIST, WEB_SOURCES } from "./build.ts";
+import { errorBody } from "../../libs/http/mod.ts";
+import { WEB_DIST, WEB_SOURCES } from "./paths.ts";
 
-/** True when apps/web/dist is missing or older than any of the page's sources. */
-function needsBuild(): boolean {
-  const built = path.join(WEB_DIST, "app.js");
-  if (!existsSync(built)) return true;
-  const builtAt = statSync(built).mtimeMs;
+export interface WebPluginOptions {
+  /** The built page (default apps/web/dist, what `npm run build` writes). */
+  dist?: string;
+  /** What it is built from: a page older than any of these gets a warning (default: the page's sources). */
+  sources?: string[];
+}
+
+export const WEB_PAGE_NOT_BUILT = "the web page is not built: run `npm run build` (or `npm run setup`), then restart";
+
+/**
+ * Serves the web page's static files at `/`. The page is built by `npm run build`, never here: a
+ * server starts fast and needs no bundler at run time. A server that finds no built page still
+ * starts (the API does not depend on it): it logs a warning and answers `/` with what to run.
+ */
+export const webPlugin: FastifyPluginAsync<WebPluginOptions> = async (app, opts) => {
+  const dist = opts.dist ?? WEB_DIST;
+  if (!existsSync(path.join(dist, "index.html")) || !existsSync(path.join(dist, "app.js"))) {
+    app.log.warn({ dist }, WEB_PAGE_NOT_BUILT);
+    app.get("/", { schema: { hide: true } }, async (_request, reply) =>
+      reply.status(503).send(errorBody("web_page_not_built", WEB_PAGE_NOT_BUILT)),
+    );
+    return;
+  }
+  const stale = newestSource(opts.sources ?? WEB_SOURCES) > statSync(path.join(dist, "app.js")).mtimeMs;
+  if (stale) app.log.warn({ dist }, "the web page is older than its sources: run `npm run build` to serve the current one");
+  await app.register(fastifyStatic, { root: dist, index: "index.html", wildcard: false, cacheControl: true, maxAge: 0 });
+};
+
+/** The newest modification time of any file under these folders (0 for none). */
+function newestSource(dirs: string[]): number {
   const newest = (dir: string): number =>
     Math.max(
       0,
@@ -16,24 +42,5 @@ function needsBuild(): boolean {
         e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs,
       ),
     );
-  return WEB_SOURCES.some((dir) => newest(dir) > builtAt);
+  return Math.max(0, ...dirs.filter((d) => existsSync(d)).map(newest));
 }
-
-/**
- * Serves the web page's static files at `/`. `npm run build` builds them; a server that finds
- * them missing or older than their sources builds them first (in a temporary folder, moved into
- * place, so that two processes starting together never serve a half-written bundle).
- */
-export const webPlugin: FastifyPluginAsync = async (app) => {
-  if (needsBuild()) {
-    const tmp = mkdtempSync(`${WEB_DIST}-`);
-    await buildWeb(tmp);
-    rmSync(WEB_DIST, { recursive: true, force: true });
-    try {
-      renameSync(tmp, WEB_DIST);
-    } catch {
-      rmSync(tmp, { recursive: true, force: true }); // another process put its build there first
-    }
-  }
-  await app.register(fastifyStatic, { root: WEB_DIST, index: "index.html", wildcard: false, cacheControl: true, maxAge: 0 });
-};

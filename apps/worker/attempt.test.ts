@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { type JsMsg } from "@nats-io/jetstream";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { createJobRegistry, defineJob, PermanentJobError, Type } from "../../libs/jobs/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { JOBS_STREAM, RESULTS_STREAM, resultSubject, WORKERS_CONSUMER, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
 import { enqueueJob, listDeadLetters } from "../../libs/queue/mod.ts";
 import { appendEvent, readFenceBase } from "../../libs/results/mod.ts";
-import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { Attempt } from "./attempt.ts";
 
@@ -43,18 +42,16 @@ const canceledThenFails = defineJob({
   },
 });
 
-let server: TestNats;
+let nats: ProvisionedNats;
 let deps: WorkerDeps;
 const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
-  server = await startTestNats();
-  const nc = await connectNats({ servers: [server.url], name: "attempt-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 3, jobsMaxQueuedPerClient: 1_000 }), log);
+  nats = await startProvisionedNats("attempt-test");
   deps = {
-    nc,
-    js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
+    nc: nats.nc,
+    js: nats.js,
+    jsm: nats.jsm,
     registry: createJobRegistry([waitForAbort, throws, canceledThenFails]),
     log,
     maxAttempts: 3,
@@ -64,10 +61,7 @@ beforeAll(async () => {
     metrics: createMetrics("attempt-test"),
   };
 });
-afterAll(async () => {
-  await deps?.nc.close();
-  await server?.close();
-});
+afterAll(() => nats?.close());
 beforeEach(async () => {
   await deps.jsm.streams.purge(JOBS_STREAM);
 });

@@ -1,31 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectNats, loadDefinitions, provision } from "../../libs/nats/mod.ts";
 import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import type { JobEvent } from "../../libs/contracts/mod.ts";
-import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { watchForCancel } from "./watchForCancel.ts";
 
-let server: TestNats;
+let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
-  server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "watch-for-cancel-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
+  nats = await startProvisionedNats("watch-for-cancel-test");
+  ({ nc, js, jsm } = nats);
 });
-afterAll(async () => {
-  await nc?.close();
-  await server?.close();
-});
+afterAll(() => nats?.close());
 
 /** A running job: `queued` and `started` stored; returns how to store its cancel. */
 async function runningJob() {
@@ -36,7 +29,7 @@ async function runningJob() {
   return { job: { jobId, clientId: "watcher" }, cancel: () => appendEvent(js, { ...base, event: "canceled", attempt: 1 }, started) };
 }
 
-const subscriptions = async () => (await (await fetch(`${server.monitorUrl}/connz?subs=1`)).json()).connections.reduce((n: number, c: { subscriptions_list?: string[] }) => n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length, 0);
+const subscriptions = async () => (await (await fetch(`${nats.server.monitorUrl}/connz?subs=1`)).json()).connections.reduce((n: number, c: { subscriptions_list?: string[] }) => n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length, 0);
 
 describe("watchForCancel", () => {
   it("sees a cancel stored before it started listening (it reads the job's last event once subscribed)", async () => {

@@ -1,1 +1,3 @@
-export { onShutdown, exitOnStartupError, loadConfigOrExit } from "./lifecycle.ts";
+export { runService } from "./runService.ts";
+export type { NatsSource, Service, ServiceParts, StopBeside } from "./service.ts";
+export { loadConfigOrExit } from "./lifecycle.ts";

@@ -15,7 +15,6 @@ export interface Tokens {
   mint(clientId: string, ttlMs?: number): Promise<{ token: string; expiresAt: Date }>;
   /** Verifies with every configured secret; throws UnauthorizedError. */
   verify(token: string): Promise<VerifiedToken>;
-  readonly ttlMs: number;
 }
 
 /**
@@ -36,7 +35,6 @@ export function createTokens(secrets: readonly string[], ttlMs: number): Tokens 
   const verified = new VerifiedTokenCache(VERIFIED_CACHE_SIZE);
 
   return {
-    ttlMs,
     async mint(clientId, ttl = ttlMs) {
       if (!isClientId(clientId)) throw new TypeError(`invalid client id ${JSON.stringify(clientId)}`);
       const expiresAt = new Date(Math.floor((Date.now() + ttl) / 1000) * 1000);

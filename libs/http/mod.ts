@@ -1,4 +1,5 @@
-export { createHttpServer, drainAndClose, LISTEN_BACKLOG, type HttpServerOptions } from "./server.ts";
+export { createHttpServer, type HttpServerOptions } from "./server.ts";
+export { drainAndClose } from "./drainAndClose.ts";
 export { registerErrorHandling, errorBody } from "./errors.ts";
 export { opsPlugin, type OpsDeps } from "./ops.ts";
 export { tokenSecurity } from "./openapi.ts";

@@ -7,7 +7,8 @@ import { JOBS_STREAM, RESULTS_STREAM } from "../contracts/mod.ts";
 
 export interface OpsDeps {
   metrics: Metrics;
-  nats: { jsm: JetStreamManager; state: ConnectionState };
+  /** The app's NATS connection; none for an app that does not use NATS (the web page's). */
+  nats: { jsm: JetStreamManager; state: ConnectionState } | null;
 }
 
 const STREAM_CHECK_TTL_MS = 1_000;
@@ -15,16 +16,17 @@ const STREAM_CHECK_TTL_MS = 1_000;
 /**
  * What operators and orchestrators ask every app: `/healthz` (the process is alive), `/readyz`
  * (NATS connected and the streams present — 503 otherwise, and while the app drains, so a load
- * balancer stops sending to it), `/metrics` (Prometheus text).
+ * balancer stops sending to it), `/metrics` (Prometheus text). An app without NATS is ready
+ * whenever it is not draining.
  */
 export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nats }) => {
-  nats.state.onChange((e) => {
+  nats?.state.onChange((e) => {
     if (e === "reconnected") metrics.natsReconnects.inc();
   });
 
   let streamsCheckedAt = 0;
   let streamsPresent = false;
-  const streamsOk = async (): Promise<boolean> => {
+  const streamsOk = async (nats: NonNullable<OpsDeps["nats"]>): Promise<boolean> => {
     if (Date.now() - streamsCheckedAt < STREAM_CHECK_TTL_MS) return streamsPresent;
     try {
       await Promise.all([nats.jsm.streams.info(JOBS_STREAM), nats.jsm.streams.info(RESULTS_STREAM)]);
@@ -39,7 +41,8 @@ export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nat
   const ops = (summary: string) => ({ schema: { tags: ["operations"], summary } });
   app.get("/healthz", ops("The process is alive"), async () => ({ status: "ok" }));
   app.get("/readyz", ops("NATS connected and streams present; 503 otherwise and while draining"), async (_request, reply) => {
-    const checks = { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk()) };
+    if (!nats) return reply.send({ status: "ready", checks: {} });
+    const checks = { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk(nats)) };
     const ready = checks.nats && checks.streams;
     return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
   });

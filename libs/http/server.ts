@@ -8,10 +8,9 @@ import type { Socket } from "node:net";
 import { newId } from "../ids/mod.ts";
 import type { Logger } from "pino";
 import { errorBody, registerErrorHandling } from "./errors.ts";
+import { isDraining } from "./drainAndClose.ts";
 import { TOKEN_COOKIE } from "../auth/mod.ts";
 import type { Config } from "../config/mod.ts";
-
-const DRAINING = Symbol("herald.draining");
 
 export interface HttpServerOptions {
   log: Logger;
@@ -77,11 +76,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // client to drop it: up to its keep-alive timeout, past the shutdown timeout (the fault suite's
   // graceful restart, under load, saw the api exit 1 after 30 s).
   app.addHook("onSend", async (_request, reply) => {
-    if ((app as unknown as Record<symbol, boolean>)[DRAINING]) reply.header("connection", "close");
+    if (isDraining(app)) reply.header("connection", "close");
   });
   app.addHook("onRequest", async (request, reply) => {
     // Liveness stays answered while draining: the process is fine, it is only leaving.
-    if ((app as unknown as Record<symbol, boolean>)[DRAINING] && request.url !== "/healthz") {
+    if (isDraining(app) && request.url !== "/healthz") {
       return reply
         .status(503)
         .header("retry-after", "1")
@@ -183,27 +182,4 @@ function jsonClientError(err: Error & { code?: string }, socket: Socket): void {
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
-}
-
-/**
- * The listen backlog every app asks for: as deep as the kernel allows (it caps the request at
- * net.core.somaxconn, 4,096 by default on current Linux). Node's default is 511. When a notifier
- * dies, all its clients come back within a second or two; a full accept queue makes the kernel
- * drop their SYNs, and TCP retries them 1 s, 3 s, 7 s … later: bench scenario 6 (19,000 clients)
- * saw 128,000 drops and a p99 of 18 s with somaxconn at 4,096, none and 14 s at 65,535.
- * docs/operations.md says to raise it on notifier hosts.
- */
-export const LISTEN_BACKLOG = 65535;
-
-/**
- * Graceful stop: new requests get 503 + Retry-After (a load balancer or client retries elsewhere),
- * requests in flight finish, `preClose` hooks run (the notifier ends its streams), then the
- * server closes.
- */
-export async function drainAndClose(app: FastifyInstance): Promise<void> {
-  (app as unknown as Record<symbol, boolean>)[DRAINING] = true;
-  // Each step of a stop is logged: a stop that hangs then says where (onShutdown's timeout).
-  app.log.info("HTTP server draining");
-  await app.close();
-  app.log.info("HTTP server closed");
 }

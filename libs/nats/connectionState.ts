@@ -20,7 +20,6 @@ export type ConnectionEvent = "disconnected" | "reconnected";
 export class ConnectionState {
   #connected = true;
   #listeners = new Set<(e: ConnectionEvent) => void>();
-  #reconnects = 0;
 
   constructor(nc: NatsConnection, log: Logger) {
     void (async () => {
@@ -31,7 +30,6 @@ export class ConnectionState {
           this.#emit("disconnected");
         } else if (s.type === "reconnect") {
           this.#connected = true;
-          this.#reconnects++;
           log.info({ server: s.server }, "NATS reconnected");
           this.#emit("reconnected");
         } else if (s.type === "error") {
@@ -44,10 +42,6 @@ export class ConnectionState {
 
   get connected(): boolean {
     return this.#connected;
-  }
-
-  get reconnects(): number {
-    return this.#reconnects;
   }
 
   onChange(listener: (e: ConnectionEvent) => void): () => void {

@@ -11,7 +11,6 @@ export interface DefinitionOverrides {
   replicas: number;
   resultsMaxAgeMs: number;
   jobAckWaitMs: number;
-  jobMaxDeliver: number;
   /** JOBS max_msgs_per_subject: jobs of one type one client may have queued or running. */
   jobsMaxQueuedPerClient: number;
 }

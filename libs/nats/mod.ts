@@ -2,7 +2,7 @@ export { connectNats, drainNats, type ConnectOptions } from "./connect.ts";
 export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
 export { provision } from "./provision.ts";
 export { connectAndProvision, type HeraldNats } from "./setup.ts";
-export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embedded-server.ts";
+export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embeddedServer.ts";
 export {
   findNatsServer,
   natsServerFromEnv,
@@ -16,3 +16,4 @@ export { NATS_DEFINITIONS_DIR, definitionPath } from "./paths.ts";
 export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./connectionState.ts";
 export { serversForTools } from "./toolServers.ts";
 export { JetStreamErrorCode, isJetStreamError } from "./jetStreamErrors.ts";
+export { DEFAULT_NATS_URL, serversOrDefault } from "./defaultServer.ts";

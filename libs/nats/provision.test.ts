@@ -10,7 +10,7 @@ let server: TestNats;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const log = createLogger({ level: "silent" });
-const overrides = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 };
+const overrides = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobsMaxQueuedPerClient: 1_000 };
 
 beforeAll(async () => {
   server = await startTestNats();
@@ -54,14 +54,50 @@ describe("provision", () => {
     expect(names.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
   });
 
-  it("provisions concurrently on a fresh server without an error", async () => {
-    const fresh = await startTestNats();
-    const conns = await Promise.all([1, 2, 3].map((i) => connectNats({ servers: [fresh.url], name: `p${i}`, log })));
-    try {
-      await Promise.all(conns.map((c) => provision(c, loadDefinitions(overrides), log)));
-    } finally {
-      await Promise.all(conns.map((c) => c.close()));
-      await fresh.close();
+  it("provisions concurrently on a fresh server: every app's call succeeds and leaves one of each, as defined", async () => {
+    // The apps of a new deployment start together, each provisioning against a server that has
+    // none of the streams yet; some may run with other settings (RESULTS_MAX_AGE, JOB_ACK_WAIT)
+    // than others. Every call must succeed (an app that loses the race to create a stream updates
+    // it instead), and the server must end with exactly one of each, configured as one of the
+    // apps defined it. (Creating a stream with a config identical to the existing one is not an
+    // error for the server, so only differing definitions exercise the lost race.) A few rounds,
+    // each on a fresh server, so that the creates really do race.
+    const a = loadDefinitions(overrides);
+    const b = loadDefinitions({ ...overrides, resultsMaxAgeMs: 7_200_000, jobAckWaitMs: 20_000 });
+    const matches = (actual: unknown, defined: object) =>
+      Object.entries(defined).every(([k, v]) => JSON.stringify((actual as Record<string, unknown>)[k]) === JSON.stringify(v));
+    for (let round = 1; round <= 3; round++) {
+      const fresh = await startTestNats();
+      const conns = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => connectNats({ servers: [fresh.url], name: `p${i}`, log })));
+      try {
+        const settled = await Promise.allSettled(conns.map((c, i) => provision(c, i % 2 ? b : a, log)));
+        expect(settled.map((s) => (s.status === "fulfilled" ? "ok" : String(s.reason))), `round ${round}`).toEqual(Array(6).fill("ok"));
+
+        const freshJsm = await jetstreamManager(conns[0]!);
+        const streams: string[] = [];
+        for await (const s of freshJsm.streams.list()) streams.push(s.config.name);
+        expect(streams.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
+        for (const name of ["jobs", "results", "deadLetters"] as const) {
+          const { config } = await freshJsm.streams.info(a[name].name);
+          expect(matches(config, a[name]) || matches(config, b[name]), `${a[name].name}: ${JSON.stringify(config)}`).toBe(true);
+        }
+        const consumers: string[] = [];
+        for await (const c of freshJsm.consumers.list("JOBS")) consumers.push(c.name);
+        expect(consumers).toEqual(["workers"]);
+        const { config: workers } = await freshJsm.consumers.info("JOBS", "workers");
+        expect(matches(workers, a.workers) || matches(workers, b.workers), `workers: ${JSON.stringify(workers)}`).toBe(true);
+        const kv = await freshJsm.streams.info("KV_idempotency");
+        expect([3_600_000 * 1e6, 7_200_000 * 1e6]).toContain(kv.config.max_age);
+        expect(kv.config.max_msgs_per_subject).toBe(1);
+
+        // Every app's bucket handle is the one bucket: what one writes, the others read.
+        const buckets = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof provision>>>).value.idempotency);
+        await buckets[0]!.put("k", `round-${round}`);
+        for (const kvHandle of buckets) expect((await kvHandle.get("k"))?.string()).toBe(`round-${round}`);
+      } finally {
+        await Promise.all(conns.map((c) => c.close()));
+        await fresh.close();
+      }
     }
   });
 });

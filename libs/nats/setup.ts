@@ -26,7 +26,6 @@ export async function connectAndProvision(config: Config, servers: string[], nam
     replicas: config.natsReplicas,
     resultsMaxAgeMs: config.resultsMaxAgeMs,
     jobAckWaitMs: config.jobAckWaitMs,
-    jobMaxDeliver: config.jobMaxDeliver,
     jobsMaxQueuedPerClient: config.jobsMaxQueuedPerClient,
   });
   // A cluster that is still electing its JetStream leaders answers "temporarily unavailable":

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { DEFAULT_NATS_URL } from "./defaultServer.ts";
 
 /**
  * Where operator tools (herald inspect, npm run dlq) find NATS: NATS_URL, else the one-process
@@ -9,5 +10,5 @@ export function serversForTools(config: { natsServers: string[]; dataDir: string
   if (config.natsServers.length) return config.natsServers;
   const file = path.join(config.dataDir, "nats-url");
   if (existsSync(file)) return [readFileSync(file, "utf8").trim()];
-  return ["nats://127.0.0.1:4222"];
+  return [DEFAULT_NATS_URL];
 }

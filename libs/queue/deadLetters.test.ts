@@ -1,16 +1,15 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../log/mod.ts";
-import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
 import { newId } from "../ids/mod.ts";
 import { DLQ_STREAM, JOBS_STREAM, type DeadLetter } from "../contracts/mod.ts";
-import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { publishDeadLetter, resubmitDeadLetters } from "./deadLetters.ts";
 
-let server: TestNats;
+let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
@@ -18,16 +17,10 @@ const log = createLogger({ level: "silent" });
 const execFileAsync = promisify(execFile);
 
 beforeAll(async () => {
-  server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "dead-letters-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 10_000 }), log);
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
+  nats = await startProvisionedNats("dead-letters-test");
+  ({ nc, js, jsm } = nats);
 });
-afterAll(async () => {
-  await nc?.close();
-  await server?.close();
-});
+afterAll(() => nats?.close());
 
 /** Stores `n` dead letters straight into JOBS_DLQ (no job ran); returns their job ids, oldest first. */
 async function storeDeadLetters(n: number): Promise<string[]> {
@@ -97,7 +90,7 @@ describe("resubmitDeadLetters", () => {
 describe("npm run dlq (apps/dlq/main.ts), as an operator runs it", () => {
   const dlq = (...args: string[]) =>
     execFileAsync(process.execPath, ["--import", "tsx", "apps/dlq/main.ts", ...args], {
-      env: { ...process.env, NATS_URL: server.url },
+      env: { ...process.env, NATS_URL: nats.server.url },
       maxBuffer: 64 * 1024 * 1024,
     });
 

@@ -1,30 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../log/mod.ts";
-import { connectNats, loadDefinitions, provision } from "../nats/mod.ts";
 import { newId } from "../ids/mod.ts";
 import type { JobEvent } from "../contracts/mod.ts";
-import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { appendEvent, AlreadyTerminalError, EventFencedError, isFencedOut, readLastEvent } from "./mod.ts";
 
-let server: TestNats;
+let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
-  server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "append-event-test", log });
-  await provision(nc, loadDefinitions({ replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobMaxDeliver: 4, jobsMaxQueuedPerClient: 1_000 }), log);
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
+  nats = await startProvisionedNats("append-event-test");
+  ({ nc, js, jsm } = nats);
 });
-afterAll(async () => {
-  await nc?.close();
-  await server?.close();
-});
+afterAll(() => nats?.close());
 
 function job(): JobEvent {
   return { jobId: newId(), clientId: "appender", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };

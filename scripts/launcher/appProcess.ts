@@ -10,8 +10,11 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The apps of a deployment, each a process of its own: `node --import tsx apps/<kind>/main.ts`. */
 export type AppKind = "api" | "worker" | "notifier";
 
-/** What can run as a process: an app, or herald in one process with its own nats-server (apps/standalone). */
-export type HeraldProcessKind = AppKind | "standalone";
+/**
+ * What can run as a process: an app, the web page's own server (apps/web: no NATS), or herald in
+ * one process with its own nats-server (apps/standalone).
+ */
+export type HeraldProcessKind = AppKind | "web" | "standalone";
 
 export interface AppExit {
   code: number | null;
@@ -39,6 +42,7 @@ const LISTENING: Record<HeraldProcessKind, RegExp> = {
   api: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
   worker: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
   notifier: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
+  web: /"msg":"Server listening at (http:\/\/[^"\s]+)"/,
   standalone: /herald is running at (http:\/\/\S+)/,
 };
 
@@ -62,6 +66,7 @@ export function shutdownCutoffMs(kind: HeraldProcessKind, env: Record<string, st
   const grace = ms("WORKER_SHUTDOWN_GRACE", 10_000);
   switch (kind) {
     case "api":
+    case "web":
       return 30_000;
     case "notifier":
       return drain + 20_000;

@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { EmbeddedServer } from "../../libs/nats/mod.ts";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "../../libs/log/mod.ts";
+import { connectNats, loadDefinitions, provision, type DefinitionOverrides, type EmbeddedServer } from "../../libs/nats/mod.ts";
 import { startNatsServer } from "../../scripts/launcher/mod.ts";
 
 export interface TestNats extends EmbeddedServer {
@@ -27,6 +30,38 @@ export async function startTestNats(opts: { storeDir?: string } = {}): Promise<T
     async close() {
       await server.stop();
       if (!opts.storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ProvisionedNats {
+  server: TestNats;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** Closes the connection, then stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * A test nats-server with herald's streams, consumer and bucket provisioned (one replica, results
+ * kept an hour), and a connection to it: what a test of one module that reads or writes JetStream
+ * starts from.
+ */
+export async function startProvisionedNats(name: string, overrides: Partial<DefinitionOverrides> = {}): Promise<ProvisionedNats> {
+  const server = await startTestNats();
+  const log = createLogger({ level: "silent" });
+  const nc = await connectNats({ servers: [server.url], name, log });
+  const defaults = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobsMaxQueuedPerClient: 10_000 };
+  await provision(nc, loadDefinitions({ ...defaults, ...overrides }), log);
+  return {
+    server,
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    async close() {
+      await nc.close();
+      await server.close();
     },
   };
 }
