@@ -28,11 +28,12 @@ function sample(text: string, selector: string): number {
 
 describe("health", () => {
   it("/healthz and /readyz answer on the api and the notifier", async () => {
-    for (const base of [stack.url, notifier.url]) {
+    // The notifier also says whether its live feed knows where RESULTS ends.
+    for (const [base, own] of [[stack.url, {}], [notifier.url, { liveFeed: true }]] as const) {
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: "ready", checks: { nats: true, streams: true } });
+      expect(await ready.json()).toEqual({ status: "ready", checks: { nats: true, streams: true, ...own } });
     }
   });
 });

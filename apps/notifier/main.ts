@@ -11,7 +11,9 @@ await runService({
   tokenSecret: "required", // it verifies the tokens the api signs
   // The drain ends every event stream first (spread over SSE_DRAIN_WINDOW): clients reconnect elsewhere.
   shutdownTimeoutMs: (config) => config.sseDrainWindowMs + 20_000,
-  async start({ app, nats, config, metrics, log, tokens }) {
-    await app.register(notifierPlugin, notifierDeps(nats, tokens(), config, metrics, log));
+  async start({ app, nats, config, metrics, log, tokens, readiness }) {
+    const deps = notifierDeps(nats, tokens(), config, metrics, log);
+    readiness.add("liveFeed", () => deps.feed.ready);
+    await app.register(notifierPlugin, deps);
   },
 });

@@ -361,6 +361,20 @@ describe("admission", () => {
     again.close();
   });
 
+  it("/readyz says 503 while its live feed does not know where RESULTS ends, NATS up or not", async () => {
+    const n = await stack.addNotifier();
+    const readyz = async () => {
+      const res = await fetch(`${n.url}/readyz`);
+      return { status: res.status, checks: ((await res.json()) as { checks: Record<string, boolean> }).checks };
+    };
+    expect(await readyz()).toEqual({ status: 200, checks: { nats: true, streams: true, liveFeed: true } });
+    n.feed.down(); // what a disconnect does; the feed starts over from RESULTS' end on up()
+    expect(await readyz()).toEqual({ status: 503, checks: { nats: true, streams: true, liveFeed: false } });
+    n.feed.up();
+    await expect.poll(async () => (await readyz()).status, { timeout: 5_000 }).toBe(200);
+    await n.stop();
+  });
+
   it("answers 503 with Retry-After while it has no NATS connection (and /readyz says so)", async () => {
     const own = await startStack();
     try {

@@ -18,10 +18,12 @@ await runService({
   nats: "embedded",
   tokenSecret: "generated", // a laptop needs no set-up: one is kept in DATA_DIR
   shutdownTimeoutMs: (config) => config.sseDrainWindowMs + config.workerShutdownGraceMs + 20_000,
-  async start({ app, nats, config, log, metrics, tokens, jobRegistry }) {
+  async start({ app, nats, config, log, metrics, tokens, jobRegistry, readiness }) {
     const registry = await jobRegistry();
     await app.register(apiPlugin, apiDeps(nats, tokens(), registry, config, metrics));
-    await app.register(notifierPlugin, notifierDeps(nats, tokens(), config, metrics, log));
+    const notifier = notifierDeps(nats, tokens(), config, metrics, log);
+    readiness.add("liveFeed", () => notifier.feed.ready);
+    await app.register(notifierPlugin, notifier);
     await app.register(webPlugin);
     const worker = await startWorker(workerDeps(nats, registry, config, log, metrics), config.workerConcurrency);
     return () => worker.stop(config.workerShutdownGraceMs);

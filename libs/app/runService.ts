@@ -5,7 +5,7 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import { connectAndProvision, drainNats, serversOrDefault, startEmbeddedServer, type EmbeddedServer, type HeraldNats } from "../nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret, type Tokens } from "../auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../jobs/mod.ts";
-import { createHttpServer, drainAndClose, opsPlugin } from "../http/mod.ts";
+import { createHttpServer, drainAndClose, opsPlugin, Readiness } from "../http/mod.ts";
 import { createMetrics } from "../metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "./lifecycle.ts";
 import { LISTEN_BACKLOG } from "./listenBacklog.ts";
@@ -39,7 +39,8 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
     }
     const app = createHttpServer({ log, config });
     const metrics = createMetrics(service.metricsLabel);
-    await app.register(opsPlugin, { metrics, nats });
+    const readiness = new Readiness();
+    await app.register(opsPlugin, { metrics, nats, readiness });
     // (`nats` is null exactly when the service asked for none, which is what ServiceParts<S> says.)
     const parts = {
       config,
@@ -47,6 +48,7 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
       nats,
       metrics,
       app,
+      readiness,
       tokens: once(() => tokensFor(service, config, log)),
       jobRegistry: once(async () => createJobRegistry(await loadJobTypes(config.workerJobs))),
     } as ServiceParts<S>;

@@ -5,6 +5,7 @@ import type { HeraldNats } from "../nats/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import type { Tokens } from "../auth/mod.ts";
 import type { JobRegistry } from "../jobs/mod.ts";
+import type { Readiness } from "../http/mod.ts";
 
 /**
  * Where a service's NATS comes from:
@@ -23,6 +24,8 @@ export interface ServiceParts<S extends NatsSource = NatsSource> {
   metrics: Metrics;
   /** The HTTP server: the ops routes are on it; `start` registers the service's plugins; the runner listens. */
   app: FastifyInstance;
+  /** /readyz's checks: a part that can be not ready while NATS is up adds one. */
+  readiness: Readiness;
   /** Signs and verifies tokens with TOKEN_SECRET (or, with `tokenSecret: "generated"`, the one kept in DATA_DIR). */
   tokens(): Tokens;
   /** The built-in job types and WORKER_JOBS's. */

@@ -4,22 +4,25 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Metrics } from "../metrics/mod.ts";
 import type { ConnectionState } from "../nats/mod.ts";
 import { JOBS_STREAM, RESULTS_STREAM } from "../contracts/mod.ts";
+import type { Readiness } from "./readiness.ts";
 
 export interface OpsDeps {
   metrics: Metrics;
   /** The app's NATS connection; none for an app that does not use NATS (the web page's). */
   nats: { jsm: JetStreamManager; state: ConnectionState } | null;
+  /** The app's own checks (e.g. the notifier's live feed), each a field of /readyz's `checks`. */
+  readiness?: Readiness;
 }
 
 const STREAM_CHECK_TTL_MS = 1_000;
 
 /**
  * What operators and orchestrators ask every app: `/healthz` (the process is alive), `/readyz`
- * (NATS connected and the streams present — 503 otherwise, and while the app drains, so a load
- * balancer stops sending to it), `/metrics` (Prometheus text). An app without NATS is ready
+ * (NATS connected, the streams present and the app's own checks true — 503 otherwise, and while
+ * the app drains, so a load balancer stops sending to it), `/metrics` (Prometheus text). An app without NATS is ready
  * whenever it is not draining.
  */
-export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nats }) => {
+export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nats, readiness }) => {
   nats?.state.onChange((e) => {
     if (e === "reconnected") metrics.natsReconnects.inc();
   });
@@ -41,9 +44,9 @@ export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nat
   const ops = (summary: string) => ({ schema: { tags: ["operations"], summary } });
   app.get("/healthz", ops("The process is alive"), async () => ({ status: "ok" }));
   app.get("/readyz", ops("NATS connected and streams present; 503 otherwise and while draining"), async (_request, reply) => {
-    if (!nats) return reply.send({ status: "ready", checks: {} });
-    const checks = { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk(nats)) };
-    const ready = checks.nats && checks.streams;
+    const own = readiness?.results() ?? {};
+    const checks = nats ? { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk(nats)), ...own } : own;
+    const ready = Object.values(checks).every(Boolean);
     return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
   });
   app.get("/metrics", ops("Prometheus metrics"), async (_request, reply) =>
