@@ -23,7 +23,14 @@ export interface ConnectionStep {
   heapUsedMB: number;
   heapPerConnKB: number;
   sseConnectionsGauge: number;
-  heartbeat: { checked: number; withHeartbeat: number; withTwo: number; meanGapMs: number; maxGapMs: number; windowMs: number };
+  heartbeat: {
+    checked: number;
+    withHeartbeat: number;
+    withTwo: number;
+    meanGapMs: number;
+    maxGapMs: number;
+    windowMs: number;
+  };
   dropped: number;
   /** The notifier's CPU while holding the connections idle (heartbeats only), % of a core. */
   idleCpu: number;
@@ -84,7 +91,8 @@ export async function connectionsBench(o: {
   try {
     await Promise.all(procs.map((p) => p.next("ready", 60_000)));
     const max = Math.max(...o.targets);
-    const share = (total: number, p: number) => Math.floor(total / o.loadProcesses) + (p < total % o.loadProcesses ? 1 : 0);
+    const share = (total: number, p: number) =>
+      Math.floor(total / o.loadProcesses) + (p < total % o.loadProcesses ? 1 : 0);
     await Promise.all(procs.map((lp, p) => lp.ask({ type: "prepare", count: share(max, p) }, "prepared")));
 
     await sleep(1000);
@@ -96,9 +104,14 @@ export async function connectionsBench(o: {
     for (const target of o.targets) {
       const add = target - current;
       const t0 = performance.now();
-      const connectMeter = new CpuMeter({ notifier: o.notifierPid, ...Object.fromEntries(procs.map((lp, p) => [`load${p}`, lp.child.pid!])) });
+      const connectMeter = new CpuMeter({
+        notifier: o.notifierPid,
+        ...Object.fromEntries(procs.map((lp, p) => [`load${p}`, lp.child.pid!])),
+      });
       const opened = await Promise.all(
-        procs.map((lp, p) => lp.ask({ type: "open", count: share(target, p) - share(current, p), inflight: 128 }, "opened", 300_000)),
+        procs.map((lp, p) =>
+          lp.ask({ type: "open", count: share(target, p) - share(current, p), inflight: 128 }, "opened", 300_000),
+        ),
       );
       const connectS = (performance.now() - t0) / 1000;
       const cc = connectMeter.read();
@@ -124,7 +137,9 @@ export async function connectionsBench(o: {
       const cpu = new CpuMeter({ notifier: o.notifierPid });
       await sleep(windowMs);
       const idleCpu = cpu.read().notifier!;
-      const stats: LoadStats[] = (await Promise.all(procs.map((lp) => lp.ask({ type: "stats" }, "stats")))).map((r) => r.stats);
+      const stats: LoadStats[] = (await Promise.all(procs.map((lp) => lp.ask({ type: "stats" }, "stats")))).map(
+        (r) => r.stats,
+      );
       const sum = (f: (s: LoadStats) => number) => stats.reduce((s, x) => s + f(x), 0);
       const openNow = sum((s) => s.open);
       const step: ConnectionStep = {
@@ -170,7 +185,10 @@ export async function connectionsBench(o: {
       sourceAddresses: addresses.length,
       baseline: { rssMB: round(base.rss / MB, 1), heapUsedMB: round(base.heap / MB, 1) },
       steps,
-      loadCpuS: round(final.reduce((s, r) => s + r.stats.cpuS, 0), 1),
+      loadCpuS: round(
+        final.reduce((s, r) => s + r.stats.cpuS, 0),
+        1,
+      ),
     };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));

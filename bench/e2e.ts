@@ -51,7 +51,13 @@ export interface StepResult {
   /** `job.failed` / `job.canceled` / `job.retrying` events of this step's jobs (echo never fails by itself). */
   otherEvents: Record<string, number>;
   /** What GET /v1/jobs/:id says of (up to 20) jobs whose `job.succeeded` did not arrive in time. */
-  missingDetail: Array<{ i: number; jobId: string | null; state: unknown; sseGotEventId: string | null; republished?: boolean }>;
+  missingDetail: Array<{
+    i: number;
+    jobId: string | null;
+    state: unknown;
+    sseGotEventId: string | null;
+    republished?: boolean;
+  }>;
   /** With --watch-live: live.<clientId>.> messages that came after a higher sequence of the same client. */
   liveOutOfOrder?: { count: number; samples: string[] };
   sseDrops: number;
@@ -413,7 +419,14 @@ export function passes(r: StepResult, p99LimitMs: number): boolean {
 export async function stepUp(
   bench: E2eBench,
   known: StepResult[],
-  o: { durationS: number; maxSteps: number; p99LimitMs: number; drainMs: number; abortBacklogS: number; log: (s: string) => void },
+  o: {
+    durationS: number;
+    maxSteps: number;
+    p99LimitMs: number;
+    drainMs: number;
+    abortBacklogS: number;
+    log: (s: string) => void;
+  },
 ): Promise<{ steps: StepResult[]; best: number | null; bestFrom: "scenario 2" | "scenario 1" | null }> {
   let lo: number | null = null;
   let hi: number | null = null;

@@ -4,7 +4,11 @@ import * as hdr from "hdr-histogram-js";
 export class Latency {
   readonly h: hdr.Histogram;
   constructor() {
-    this.h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+    this.h = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 600_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
   }
 
   recordMs(ms: number): void {

@@ -245,7 +245,11 @@ function isNatsServer(pid: number): boolean {
 export async function startStandalone(dataDir: string, env: Record<string, string>): Promise<Standalone> {
   checkInterrupted();
   // NATS_URL empty (as unset): it starts its own nats-server. It prints where it serves whatever its log level.
-  const app = new AppProcess("standalone", { ...env, NATS_URL: "", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir }, { nodeArgs: appNodeArgs, keepLogChars: 20_000 });
+  const app = new AppProcess(
+    "standalone",
+    { ...env, NATS_URL: "", PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir },
+    { nodeArgs: appNodeArgs, keepLogChars: 20_000 },
+  );
   const pidFile = path.join(dataDir, "nats", "nats-server.pid");
   const natsPidNow = (): number | null => {
     if (!existsSync(pidFile)) return null;

@@ -55,7 +55,9 @@ export async function rawPublish(o: {
     });
     // A JSON body of the size of a stored job event.
     const filler = "x".repeat(Math.max(0, o.msgBytes - 40));
-    const payload = new TextEncoder().encode(JSON.stringify({ event: "succeeded", result: filler }).slice(0, o.msgBytes).padEnd(o.msgBytes, " "));
+    const payload = new TextEncoder().encode(
+      JSON.stringify({ event: "succeeded", result: filler }).slice(0, o.msgBytes).padEnd(o.msgBytes, " "),
+    );
     for (const { concurrency: k, processes } of o.variants) {
       if (processes > 1) {
         out.push(await publishFromProcesses({ ...o, k, processes, bytes: payload.length }));
@@ -146,7 +148,10 @@ async function publishFromProcesses(o: {
   });
   try {
     await Promise.all(children.map((c) => c.message("ready", 60_000)));
-    const cpu = new CpuMeter({ "nats-server": o.natsPid, ...Object.fromEntries(children.map((c, p) => [`publisher${p}`, c.child.pid!])) });
+    const cpu = new CpuMeter({
+      "nats-server": o.natsPid,
+      ...Object.fromEntries(children.map((c, p) => [`publisher${p}`, c.child.pid!])),
+    });
     const t0 = performance.now();
     const done = children.map((c) => c.message("done", o.durationS * 1000 + 60_000) as Promise<PublisherReply>);
     for (const c of children) c.child.send({ type: "go" });

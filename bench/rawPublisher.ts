@@ -41,7 +41,12 @@ process.once("message", async () => {
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  const reply: PublisherReply = { type: "done", published, latency: latency.summary(), cpuS: (cpu.user + cpu.system) / 1e6 };
+  const reply: PublisherReply = {
+    type: "done",
+    published,
+    latency: latency.summary(),
+    cpuS: (cpu.user + cpu.system) / 1e6,
+  };
   process.send!(reply, () => {
     void nc.close().finally(() => process.exit(0));
   });

@@ -159,7 +159,9 @@ export async function replayBench(o: {
         cpu: cpuRead,
         ...(error ? { error } : {}),
       };
-      o.log(`    replayed ${received}/${n} in ${r.totalMs} ms (${r.eventsPerS}/s), RSS ${r.rssBeforeMB} → peak ${r.rssPeakMB} MB${error ? `, ${error}` : ""}`);
+      o.log(
+        `    replayed ${received}/${n} in ${r.totalMs} ms (${r.eventsPerS}/s), RSS ${r.rssBeforeMB} → peak ${r.rssPeakMB} MB${error ? `, ${error}` : ""}`,
+      );
       out.push(r);
     }
   } finally {

@@ -25,8 +25,20 @@ export interface ModeResult {
   label: string;
   processes: Record<string, number>;
   e2e: StepResult[];
-  throughput: { steps: StepResult[]; best: number | null; bestFrom: string | null; p99LimitMs: number; durationS: number } | null;
-  raw: { results: RawResult[]; bestMsgsPerS: number; eventBytes: number; heraldMsgsPerS: number | null; fraction: number | null } | null;
+  throughput: {
+    steps: StepResult[];
+    best: number | null;
+    bestFrom: string | null;
+    p99LimitMs: number;
+    durationS: number;
+  } | null;
+  raw: {
+    results: RawResult[];
+    bestMsgsPerS: number;
+    eventBytes: number;
+    heraldMsgsPerS: number | null;
+    fraction: number | null;
+  } | null;
   replay: ReplayResult[] | null;
   connections: ConnectionsResult | null;
   /** Scenario 6: notifier A SIGKILLed under load. */
@@ -176,7 +188,10 @@ export function renderMarkdown(r: BenchResult): string {
     if (!t) continue;
     const tried = [...mr.e2e.map((s) => ({ s, from: "1" })), ...t.steps.map((s) => ({ s, from: "2" }))]
       .sort((a, b) => a.s.rate - b.s.rate)
-      .map(({ s }) => `${fmt(s.rate)}: ${s.passed ?? (s.latency.p99 < t.p99LimitMs && !s.errors && !s.missing && !s.aborted) ? "pass" : "fail"} (p99 ${fmt(s.latency.p99, 1)} ms${s.aborted ? ", aborted" : ""}${s.missing ? `, ${s.missing} missing` : ""}${s.errors ? `, ${s.errors} errors` : ""})`)
+      .map(
+        ({ s }) =>
+          `${fmt(s.rate)}: ${(s.passed ?? (s.latency.p99 < t.p99LimitMs && !s.errors && !s.missing && !s.aborted)) ? "pass" : "fail"} (p99 ${fmt(s.latency.p99, 1)} ms${s.aborted ? ", aborted" : ""}${s.missing ? `, ${s.missing} missing` : ""}${s.errors ? `, ${s.errors} errors` : ""})`,
+      )
       .join("; ");
     rows2.push([mr.label, t.best === null ? "none passed" : `**${fmt(t.best)} jobs/s**`, t.bestFrom ?? "–", tried]);
   }
@@ -213,7 +228,14 @@ export function renderMarkdown(r: BenchResult): string {
       ]);
     }
   }
-  out.push(rows3.length ? table(["mode", "in flight", "publishing processes", "bytes", "msgs/s", "p50 ms", "p99 ms", "CPU % of one core"], rows3) : "_not run_");
+  out.push(
+    rows3.length
+      ? table(
+          ["mode", "in flight", "publishing processes", "bytes", "msgs/s", "p50 ms", "p99 ms", "CPU % of one core"],
+          rows3,
+        )
+      : "_not run_",
+  );
   const rows3b: string[][] = [];
   for (const mr of r.modes) {
     if (!mr.raw) continue;
@@ -228,7 +250,19 @@ export function renderMarkdown(r: BenchResult): string {
   }
   if (rows3b.length) {
     out.push("");
-    out.push(table(["mode", "raw msgs/s (best)", "raw / 4 (jobs/s)", "herald jobs/s sustained", "herald msgs/s (×4)", "herald / raw"], rows3b));
+    out.push(
+      table(
+        [
+          "mode",
+          "raw msgs/s (best)",
+          "raw / 4 (jobs/s)",
+          "herald jobs/s sustained",
+          "herald msgs/s (×4)",
+          "herald / raw",
+        ],
+        rows3b,
+      ),
+    );
   }
 
   out.push("");
@@ -266,7 +300,22 @@ export function renderMarkdown(r: BenchResult): string {
   out.push(
     rows4.length
       ? table(
-          ["mode", "clients", "open", "connects/s", "RSS MB", "RSS KB/conn", "marginal KB/conn", "heap used MB", "heap KB/conn", "got 2 heartbeats", "heartbeat gap mean / max ms", "CPU while connecting", "notifier CPU idle", "dropped"],
+          [
+            "mode",
+            "clients",
+            "open",
+            "connects/s",
+            "RSS MB",
+            "RSS KB/conn",
+            "marginal KB/conn",
+            "heap used MB",
+            "heap KB/conn",
+            "got 2 heartbeats",
+            "heartbeat gap mean / max ms",
+            "CPU while connecting",
+            "notifier CPU idle",
+            "dropped",
+          ],
           rows4,
         )
       : "_not run_",
@@ -300,7 +349,22 @@ export function renderMarkdown(r: BenchResult): string {
   }
   out.push(
     rows5.length
-      ? table(["mode", "events", "all, in order", "first event ms", "all events ms", "events/s", "MB/s", "notifier RSS MB (before → peak)", "VmHWM MB", "CPU % of one core", "stored at (events/s)"], rows5)
+      ? table(
+          [
+            "mode",
+            "events",
+            "all, in order",
+            "first event ms",
+            "all events ms",
+            "events/s",
+            "MB/s",
+            "notifier RSS MB (before → peak)",
+            "VmHWM MB",
+            "CPU % of one core",
+            "stored at (events/s)",
+          ],
+          rows5,
+        )
       : "_not run_",
   );
 
@@ -367,28 +431,77 @@ function renderStorm(out: string[], r: BenchResult, kind: "kill" | "term"): void
   const row = (name: string, f: (x: StormResult) => string): string[] => [name, ...runs.map(({ x }) => f(x))];
   const stop = kind === "kill" ? "kill" : "SIGTERM";
   const rows: string[][] = [
-    row("clients (on A) / active / jobs/s", (x) => `${fmt(x.opened)}${x.openFailed ? ` (${fmt(x.openFailed)} failed to open)` : ""} / ${fmt(x.active)} / ${fmt(x.rate)}`),
+    row(
+      "clients (on A) / active / jobs/s",
+      (x) =>
+        `${fmt(x.opened)}${x.openFailed ? ` (${fmt(x.openFailed)} failed to open)` : ""} / ${fmt(x.active)} / ${fmt(x.rate)}`,
+    ),
     ...(kind === "term" ? [row("SSE_DRAIN_WINDOW (ms)", (x) => fmt(x.drainWindowMs))] : []),
-    row(`streams ended (ms after the ${stop}: first / median / last)`, (x) => `${fmt(x.ended)} (${fmt(x.endSpreadMs.first)} / ${fmt(x.endSpreadMs.p50)} / ${fmt(x.endSpreadMs.last)})`),
-    row("`retry:` the clients waited (ms: least / mean / most)", (x) => `${fmt(x.retryUsed.min)} / ${fmt(x.retryUsed.mean)} / ${fmt(x.retryUsed.max)}`),
-    row("served again / never served", (x) => `${fmt(x.served)} / ${x.neverServed ? `**${fmt(x.neverServed)}**` : "0"}${x.neverEnded ? ` (${fmt(x.neverEnded)} streams never ended)` : ""}`),
+    row(
+      `streams ended (ms after the ${stop}: first / median / last)`,
+      (x) => `${fmt(x.ended)} (${fmt(x.endSpreadMs.first)} / ${fmt(x.endSpreadMs.p50)} / ${fmt(x.endSpreadMs.last)})`,
+    ),
+    row(
+      "`retry:` the clients waited (ms: least / mean / most)",
+      (x) => `${fmt(x.retryUsed.min)} / ${fmt(x.retryUsed.mean)} / ${fmt(x.retryUsed.max)}`,
+    ),
+    row(
+      "served again / never served",
+      (x) =>
+        `${fmt(x.served)} / ${x.neverServed ? `**${fmt(x.neverServed)}**` : "0"}${x.neverEnded ? ` (${fmt(x.neverEnded)} streams never ended)` : ""}`,
+    ),
     row(`${stop} → served (ms)`, (x) => sumCell(x.fromStop)),
     row("its return → served (ms)", (x) => sumCell(x.fromReturn)),
-    row("… clients that resumed (with Last-Event-ID) / came back live", (x) => `${fmt(x.fromReturnResumed.count)}: ${sumCell(x.fromReturnResumed)} / ${fmt(x.fromReturnLive.count)}: ${sumCell(x.fromReturnLive)}`),
-    row("… the attempt served: its start → TCP connected / connected → first frame (ms)", (x) => `${sumCell(x.servedAttemptConnect)} / ${sumCell(x.servedAttemptFirstFrame)}`),
+    row(
+      "… clients that resumed (with Last-Event-ID) / came back live",
+      (x) =>
+        `${fmt(x.fromReturnResumed.count)}: ${sumCell(x.fromReturnResumed)} / ${fmt(x.fromReturnLive.count)}: ${sumCell(x.fromReturnLive)}`,
+    ),
+    row(
+      "… the attempt served: its start → TCP connected / connected → first frame (ms)",
+      (x) => `${sumCell(x.servedAttemptConnect)} / ${sumCell(x.servedAttemptFirstFrame)}`,
+    ),
     row("its stream's end → served (ms)", (x) => sumCell(x.fromEnd)),
     row(`${stop} → the last client served`, (x) => (x.lastServedS === null ? "–" : `${fmt(x.lastServedS, 2)} s`)),
     row("resumes per second", (x) => fmt(x.resumesPerS)),
-    row("reconnect attempts / 503s (shed) / other failures", (x) => `${fmt(x.attempts)} / ${fmt(x.sheds)} / ${fmt(x.failures)}${x.failures ? ` (${counts(x.failReasons)})` : ""}`),
+    row(
+      "reconnect attempts / 503s (shed) / other failures",
+      (x) =>
+        `${fmt(x.attempts)} / ${fmt(x.sheds)} / ${fmt(x.failures)}${x.failures ? ` (${counts(x.failReasons)})` : ""}`,
+    ),
     row("Retry-After on the 503s (s: count)", (x) => counts(x.retryAfter)),
-    row("kernel: listen queue overflows / drops (SYNs dropped: retried after 1 s, 3 s, …)", (x) => `${orNa(x.listenOverflows)} / ${orNa(x.listenDrops)}`),
-    row("jobs sent / accepted (202) / errors", (x) => `${fmt(x.jobs.sent)} / ${fmt(x.jobs.accepted)} / ${fmt(x.jobs.errors)}${x.jobs.errors ? ` (${counts(x.jobs.errorSamples)})` : ""}`),
-    row("lost / duplicated / out of order", (x) => `${fmt(x.jobs.lost)} / ${fmt(x.jobs.duplicates)} / ${fmt(x.jobs.outOfOrder)} (of ${fmt(x.jobs.jobEvents)} job events)`),
+    row(
+      "kernel: listen queue overflows / drops (SYNs dropped: retried after 1 s, 3 s, …)",
+      (x) => `${orNa(x.listenOverflows)} / ${orNa(x.listenDrops)}`,
+    ),
+    row(
+      "jobs sent / accepted (202) / errors",
+      (x) =>
+        `${fmt(x.jobs.sent)} / ${fmt(x.jobs.accepted)} / ${fmt(x.jobs.errors)}${x.jobs.errors ? ` (${counts(x.jobs.errorSamples)})` : ""}`,
+    ),
+    row(
+      "lost / duplicated / out of order",
+      (x) =>
+        `${fmt(x.jobs.lost)} / ${fmt(x.jobs.duplicates)} / ${fmt(x.jobs.outOfOrder)} (of ${fmt(x.jobs.jobEvents)} job events)`,
+    ),
     row("streams dropped before the stop / again on B", (x) => `${fmt(x.droppedEarly)} / ${fmt(x.reDrops)}`),
-    row("B: herald_sse_shed_total / herald_sse_stream_errors_total", (x) => `${orNa(x.notifierB.shedTotal)} / ${orNa(x.notifierB.streamErrorsTotal)}`),
-    row("B: herald_sse_resume_seconds count / p99 (from buckets)", (x) => `${orNa(x.notifierB.resumeCount)} / ${x.notifierB.resumeP99S === null ? "n/a" : `${fmt(x.notifierB.resumeP99S, 3)} s`}`),
-    row("B: event-loop delay p99 / max since it started (s)", (x) => `${orNa(x.notifierB.eventLoopLagP99S, 3)} / ${orNa(x.notifierB.eventLoopLagMaxS, 3)}`),
-    row("B: open streams at the end / RSS", (x) => `${orNa(x.notifierB.sseConnections)} / ${fmt(x.notifierB.rssMB)} MB`),
+    row(
+      "B: herald_sse_shed_total / herald_sse_stream_errors_total",
+      (x) => `${orNa(x.notifierB.shedTotal)} / ${orNa(x.notifierB.streamErrorsTotal)}`,
+    ),
+    row(
+      "B: herald_sse_resume_seconds count / p99 (from buckets)",
+      (x) =>
+        `${orNa(x.notifierB.resumeCount)} / ${x.notifierB.resumeP99S === null ? "n/a" : `${fmt(x.notifierB.resumeP99S, 3)} s`}`,
+    ),
+    row(
+      "B: event-loop delay p99 / max since it started (s)",
+      (x) => `${orNa(x.notifierB.eventLoopLagP99S, 3)} / ${orNa(x.notifierB.eventLoopLagMaxS, 3)}`,
+    ),
+    row(
+      "B: open streams at the end / RSS",
+      (x) => `${orNa(x.notifierB.sseConnections)} / ${fmt(x.notifierB.rssMB)} MB`,
+    ),
     row(`CPU % of one core (${stop} → all served)`, (x) => cpuCell(x.cpu)),
   ];
   out.push(table(["", ...runs.map((x) => x.label)], rows));
@@ -396,12 +509,18 @@ function renderStorm(out: string[], r: BenchResult, kind: "kill" | "term"): void
   out.push("Targets (stated, not enforced):");
   out.push("");
   const trows: string[][] = [];
-  for (const { label, x } of runs) for (const t of x.targets) trows.push([label, t.what, t.target, t.value, t.met ? "met" : "**missed**"]);
+  for (const { label, x } of runs)
+    for (const t of x.targets) trows.push([label, t.what, t.target, t.value, t.met ? "met" : "**missed**"]);
   out.push(table(["mode", "figure", "target", "measured", ""], trows));
   const samples = runs.flatMap(({ label, x }) => x.samples.map((s) => `${label}: ${s}`));
   if (samples.length) {
     out.push("");
-    out.push(`Samples: ${samples.slice(0, 5).map((s) => `\`${s}\``).join("; ")}.`);
+    out.push(
+      `Samples: ${samples
+        .slice(0, 5)
+        .map((s) => `\`${s}\``)
+        .join("; ")}.`,
+    );
   }
 }
 
@@ -417,7 +536,9 @@ function renderSoak(out: string[], s: SoakResult | null): void {
     `Separate layout, ${fmt(s.clients)} SSE clients, \`echo\` jobs at ${fmt(s.rate)} jobs/s for ${fmt(s.durationS)} s (open-loop steps of ${s.stepS} s, back to back). ` +
       `Every ${s.sampleEveryS} s: each process's RSS (/proc) and each app's V8 heap used (\`herald_nodejs_heap_size_used_bytes\`). ` +
       "The slope is a least-squares fit over the second half of the samples (the warm-up does not count), in MB per hour." +
-      (s.durationS < 600 ? ` **A ${fmt(s.durationS)} s soak is too short for the slope to mean much** (a few samples of a process still warming up, extrapolated to an hour): use 30 minutes or more.` : ""),
+      (s.durationS < 600
+        ? ` **A ${fmt(s.durationS)} s soak is too short for the slope to mean much** (a few samples of a process still warming up, extrapolated to an hour): use 30 minutes or more.`
+        : ""),
   );
   out.push("");
   const j = s.jobs;
@@ -432,7 +553,13 @@ function renderSoak(out: string[], s: SoakResult | null): void {
   out.push(
     table(
       ["process", "RSS MB start → end (max)", "RSS slope MB/h", "heap used MB start → end (max)", "heap slope MB/h"],
-      s.processes.map((p) => [p.name, ser(p.rssMB), slope(p.rssMB.slopeMBPerH), p.heapMB ? ser(p.heapMB) : "–", p.heapMB ? slope(p.heapMB.slopeMBPerH) : "–"]),
+      s.processes.map((p) => [
+        p.name,
+        ser(p.rssMB),
+        slope(p.rssMB.slopeMBPerH),
+        p.heapMB ? ser(p.heapMB) : "–",
+        p.heapMB ? slope(p.heapMB.slopeMBPerH) : "–",
+      ]),
     ),
   );
   out.push("");
@@ -456,9 +583,11 @@ function renderSoak(out: string[], s: SoakResult | null): void {
   if (s.heapSnapshots) {
     out.push("");
     out.push(
-      `Heap snapshots (before the load, at the end; the first one's memory stays in every RSS sample) in \`${s.heapSnapshots.dir}\`: ${Object.entries(s.heapSnapshots.files)
-        .map(([k, v]) => `${k}: ${v.join(", ")}`)
-        .join("; ") || "none written"}.`,
+      `Heap snapshots (before the load, at the end; the first one's memory stays in every RSS sample) in \`${s.heapSnapshots.dir}\`: ${
+        Object.entries(s.heapSnapshots.files)
+          .map(([k, v]) => `${k}: ${v.join(", ")}`)
+          .join("; ") || "none written"
+      }.`,
     );
   }
   for (const [proc, l] of Object.entries(s.logs)) {

@@ -33,7 +33,22 @@ import { replayBench } from "./replay.ts";
 import { connectionsBench } from "./connections.ts";
 import { stormBench } from "./storm.ts";
 import { parseSoakDuration, soakBench, type SoakResult } from "./soak.ts";
-import { checkInterrupted, interrupt, LogTally, machineCpuSeconds, benchNatsServerVersion, ROOT, round, sleep, startHeraldApp, startNats, setAppNodeArgs, startStandalone, stopAll, type RunningApp } from "./procs.ts";
+import {
+  checkInterrupted,
+  interrupt,
+  LogTally,
+  machineCpuSeconds,
+  benchNatsServerVersion,
+  ROOT,
+  round,
+  sleep,
+  startHeraldApp,
+  startNats,
+  setAppNodeArgs,
+  startStandalone,
+  stopAll,
+  type RunningApp,
+} from "./procs.ts";
 import { renderMarkdown, type BenchResult, type Machine, type Mode, type ModeResult } from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -44,7 +59,12 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (flag("help") || flag("h")) {
   const lines = readFileSync(new URL(import.meta.url), "utf8").split("\n");
-  process.stdout.write(lines.slice(1, lines.indexOf(" */") + 1).join("\n").replace(/^ \*\/?/gm, "") + "\n");
+  process.stdout.write(
+    `${lines
+      .slice(1, lines.indexOf(" */") + 1)
+      .join("\n")
+      .replace(/^ \*\/?/gm, "")}\n`,
+  );
   process.exit(0);
 }
 const quick = flag("quick");
@@ -63,7 +83,11 @@ const P = quick
       rates: [100, 250],
       durationS: 5,
       s2: { durationS: 3, maxSteps: 2, modes: ["separate"] as Mode[] },
-      raw: [{ concurrency: 1, processes: 1 }, { concurrency: 64, processes: 1 }, { concurrency: 64, processes: 2 }],
+      raw: [
+        { concurrency: 1, processes: 1 },
+        { concurrency: 64, processes: 1 },
+        { concurrency: 64, processes: 2 },
+      ],
       rawDurationS: 1.5,
       connTargets: [1000],
       connModes: ["separate"] as Mode[],
@@ -71,7 +95,17 @@ const P = quick
       replayCounts: [10_000],
       replayModes: ["separate"] as Mode[],
       drainMs: 8_000,
-      storm: { clients: 1000, active: 50, rate: 100, loadProcesses: 2, drainWindowMs: 3000, leadS: 2, afterS: 2, boundS: 30, drainMs: 10_000 },
+      storm: {
+        clients: 1000,
+        active: 50,
+        rate: 100,
+        loadProcesses: 2,
+        drainWindowMs: 3000,
+        leadS: 2,
+        afterS: 2,
+        boundS: 30,
+        drainMs: 10_000,
+      },
     }
   : {
       clients: 50,
@@ -92,10 +126,24 @@ const P = quick
       replayCounts: [10_000, 100_000],
       replayModes: ["separate", "standalone"] as Mode[],
       drainMs: 10_000,
-      storm: { clients: 19_000, active: 200, rate: 200, loadProcesses: 4, drainWindowMs: 30_000, leadS: 3, afterS: 5, boundS: 60, drainMs: 10_000 },
+      storm: {
+        clients: 19_000,
+        active: 200,
+        rate: 200,
+        loadProcesses: 4,
+        drainWindowMs: 30_000,
+        leadS: 3,
+        afterS: 5,
+        boundS: 60,
+        drainMs: 10_000,
+      },
     };
 // Overrides, for a closer look at one range: --rates=500,800 --duration=30
-if (opt("rates")) P.rates = opt("rates")!.split(",").map(Number).filter((n) => n > 0);
+if (opt("rates"))
+  P.rates = opt("rates")!
+    .split(",")
+    .map(Number)
+    .filter((n) => n > 0);
 if (opt("duration")) P.durationS = Number(opt("duration"));
 const appNodeArgs: string[] = [];
 if (opt("cpu-prof")) {
@@ -133,7 +181,8 @@ const HERALD_ENV: Record<string, string> = {
 };
 
 const t0 = Date.now();
-const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
+const log = (s: string) =>
+  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: on exit, error and Ctrl-C
@@ -203,7 +252,9 @@ interface Stack {
   /** What the processes logged at warn or above so far (separate layout only). */
   logs(): Record<string, { count: number; samples: string[] }>;
   /** A fresh notifier (separate: a new notifier process, `extraEnv` added to its environment; one process: a new standalone). */
-  freshNotifier(extraEnv?: Record<string, string>): Promise<{ url: string; pid: number; natsUrl: string; natsPid: number; stop(): Promise<void> }>;
+  freshNotifier(
+    extraEnv?: Record<string, string>,
+  ): Promise<{ url: string; pid: number; natsUrl: string; natsPid: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -264,7 +315,20 @@ async function startStack(mode: Mode): Promise<Stack> {
 
 async function runMode(mode: Mode): Promise<ModeResult> {
   const label = mode === "separate" ? "separate" : "one process";
-  const result: ModeResult = { mode, label, processes: {}, e2e: [], throughput: null, raw: null, replay: null, connections: null, storm: null, rolling: null, errors: [], logs: {} };
+  const result: ModeResult = {
+    mode,
+    label,
+    processes: {},
+    e2e: [],
+    throughput: null,
+    raw: null,
+    replay: null,
+    connections: null,
+    storm: null,
+    rolling: null,
+    errors: [],
+    logs: {},
+  };
   log(`${label}: starting herald…`);
   const stack = await startStack(mode);
   result.processes = stack.pids;
@@ -282,17 +346,30 @@ async function runMode(mode: Mode): Promise<ModeResult> {
           }),
         );
         bench = await E2eBench.open(
-          { apiUrl: stack.apiUrl, notifierUrl: stack.notifierUrl, pids: stack.pids, jsm, ...(flag("watch-live") ? { watchLive: nc } : {}) },
+          {
+            apiUrl: stack.apiUrl,
+            notifierUrl: stack.notifierUrl,
+            pids: stack.pids,
+            jsm,
+            ...(flag("watch-live") ? { watchLive: nc } : {}),
+          },
           identities,
         );
-        log(`${label}: ${P.clients} SSE clients connected; warm-up ${P.warmup.rate} jobs/s for ${P.warmup.durationS} s`);
+        log(
+          `${label}: ${P.clients} SSE clients connected; warm-up ${P.warmup.rate} jobs/s for ${P.warmup.durationS} s`,
+        );
         const w = await bench.step({ ...P.warmup, drainMs: P.drainMs, abortBacklogS: ABORT_BACKLOG_S });
         log(`  warm-up: ${describe(w)}`);
       }
       if (scenarios.has(1) && bench) {
         for (const rate of P.rates) {
           log(`${label}: scenario 1: ${rate} jobs/s for ${P.durationS} s`);
-          const r = await bench.step({ rate, durationS: P.durationS, drainMs: P.drainMs, abortBacklogS: ABORT_BACKLOG_S });
+          const r = await bench.step({
+            rate,
+            durationS: P.durationS,
+            drainMs: P.drainMs,
+            abortBacklogS: ABORT_BACKLOG_S,
+          });
           r.passed = passes(r, P99_LIMIT_MS);
           log(`    ${describe(r)}`);
           result.e2e.push(r);
@@ -311,16 +388,33 @@ async function runMode(mode: Mode): Promise<ModeResult> {
       } else if (scenarios.has(1) && result.e2e.length) {
         // Not stepped further: the best of scenario 1's steps.
         const ok = result.e2e.filter((r) => r.passed).map((r) => r.rate);
-        result.throughput = { steps: [], best: ok.length ? Math.max(...ok) : null, bestFrom: ok.length ? "scenario 1" : null, p99LimitMs: P99_LIMIT_MS, durationS: P.durationS };
+        result.throughput = {
+          steps: [],
+          best: ok.length ? Math.max(...ok) : null,
+          bestFrom: ok.length ? "scenario 1" : null,
+          p99LimitMs: P99_LIMIT_MS,
+          durationS: P.durationS,
+        };
       }
       bench?.close();
       bench = null;
       if (scenarios.has(3)) {
         const sized = [...result.e2e, ...(result.throughput?.steps ?? [])].filter((r) => r.eventBytes > 0);
         const eventBytes = sized.length ? Math.round(sized.reduce((s, r) => s + r.eventBytes, 0) / sized.length) : 330;
-        log(`${label}: scenario 3: raw JetStream publishes of ${eventBytes} bytes, ${P.raw.map((v) => `${v.concurrency} in flight × ${v.processes} process(es)`).join(", ")}`);
-        const raw = await rawPublish({ natsUrl: stack.natsUrl, natsPid: stack.natsPid, msgBytes: eventBytes, variants: P.raw, durationS: P.rawDurationS });
-        for (const x of raw) log(`    in flight ${x.concurrency} from ${x.processes} process(es): ${x.msgsPerS} msgs/s (p99 ${x.latency.p99} ms), cpu ${JSON.stringify(x.cpu)}`);
+        log(
+          `${label}: scenario 3: raw JetStream publishes of ${eventBytes} bytes, ${P.raw.map((v) => `${v.concurrency} in flight × ${v.processes} process(es)`).join(", ")}`,
+        );
+        const raw = await rawPublish({
+          natsUrl: stack.natsUrl,
+          natsPid: stack.natsPid,
+          msgBytes: eventBytes,
+          variants: P.raw,
+          durationS: P.rawDurationS,
+        });
+        for (const x of raw)
+          log(
+            `    in flight ${x.concurrency} from ${x.processes} process(es): ${x.msgsPerS} msgs/s (p99 ${x.latency.p99} ms), cpu ${JSON.stringify(x.cpu)}`,
+          );
         const best = Math.max(...raw.map((x) => x.msgsPerS));
         const heraldJobs = result.throughput?.best ?? null;
         result.raw = {
@@ -336,7 +430,8 @@ async function runMode(mode: Mode): Promise<ModeResult> {
     }
 
     result.logs = stack.logs();
-    for (const [proc, l] of Object.entries(result.logs)) log(`  ${proc} logged ${l.count} warning/error line(s), e.g. ${l.samples[0]}`);
+    for (const [proc, l] of Object.entries(result.logs))
+      log(`  ${proc} logged ${l.count} warning/error line(s), e.g. ${l.samples[0]}`);
     // 6 and 7: two fresh notifiers each, on this stack's nats-server, api and worker.
     for (const kind of ["kill", "term"] as const) {
       const n = kind === "kill" ? 6 : 7;
@@ -389,7 +484,9 @@ async function runMode(mode: Mode): Promise<ModeResult> {
       }
     }
     if (want4) {
-      log(`${label}: scenario 4: idle SSE connections on a fresh ${mode === "separate" ? "notifier" : "herald process"}: ${P.connTargets.join(", ")}`);
+      log(
+        `${label}: scenario 4: idle SSE connections on a fresh ${mode === "separate" ? "notifier" : "herald process"}: ${P.connTargets.join(", ")}`,
+      );
       const n = await stack.freshNotifier();
       try {
         result.connections = await connectionsBench({
@@ -436,7 +533,9 @@ function notes(r: BenchResult): string[] {
         (saturated
           ? "The machine is CPU-saturated there: herald and the generator compete for the same two cores, so the figures at that rate are a lower bound for herald on a machine of its own."
           : "The machine was not CPU-saturated there.") +
-        (top.sendLag.p99 > 5 ? ` The generator fell behind its schedule (send lag p99 ${top.sendLag.p99} ms), which the latency figures include.` : ""),
+        (top.sendLag.p99 > 5
+          ? ` The generator fell behind its schedule (send lag p99 ${top.sendLag.p99} ms), which the latency figures include.`
+          : ""),
     );
   }
   for (const mr of r.modes) {
@@ -450,7 +549,14 @@ function notes(r: BenchResult): string[] {
       const detail = s.missingDetail
         .slice(0, 5)
         .map((d) => {
-          const st = d.state as { http?: number; status?: string; event?: string; attempt?: number; eventId?: number; error?: unknown };
+          const st = d.state as {
+            http?: number;
+            status?: string;
+            event?: string;
+            attempt?: number;
+            eventId?: number;
+            error?: unknown;
+          };
           return (
             `job ${d.jobId}: HTTP ${st.http ?? "?"}, status ${st.status ?? "?"}, attempt ${st.attempt ?? "?"}, eventId ${st.eventId ?? "?"}${st.error ? `, error ${JSON.stringify(st.error)}` : ""}` +
             ` (the client's stream ${d.sseGotEventId ? `did get id ${st.eventId}, as \`${d.sseGotEventId}\`` : `never got id ${st.eventId}`}` +
@@ -462,7 +568,9 @@ function notes(r: BenchResult): string[] {
         `${mr.label} ${s.rate} jobs/s: ${s.missing} accepted job(s) whose \`job.succeeded\` did not reach the client within ${P.drainMs / 1000} s of the last send` +
           `${s.late ? ` (${s.late} came later)` : ""}${s.duplicates ? `, ${s.duplicates} duplicate(s)` : ""}${s.aborted ? " (the step was aborted: overload)" : ""}` +
           `${detail ? `. GET /v1/jobs/:id then said: ${detail}` : ""}.` +
-          (s.liveOutOfOrder ? "" : " (`--watch-live` also tells whether nats-server republished it, and in which order.)"),
+          (s.liveOutOfOrder
+            ? ""
+            : " (`--watch-live` also tells whether nats-server republished it, and in which order.)"),
       );
     }
   }
@@ -470,7 +578,8 @@ function notes(r: BenchResult): string[] {
     const steps = mr.e2e.filter((s) => !s.aborted && s.latency.count > 0);
     if (!steps.length) continue;
     const parts = steps.map(
-      (s) => `${s.rate}/s: 202 p50 ${s.ack.p50} of ${s.latency.p50} ms end-to-end, p99 ${s.ack.p99} of ${s.latency.p99} ms`,
+      (s) =>
+        `${s.rate}/s: 202 p50 ${s.ack.p50} of ${s.latency.p50} ms end-to-end, p99 ${s.ack.p99} of ${s.latency.p99} ms`,
     );
     out.push(
       `${mr.label}: how much of the end-to-end time is the submit (scheduled send → 202, which includes storing the queued event and the job in JetStream): ${parts.join("; ")}. ` +
@@ -479,16 +588,20 @@ function notes(r: BenchResult): string[] {
   }
   for (const mr of r.modes) {
     for (const [proc, l] of Object.entries(mr.logs ?? {})) {
-      out.push(`${mr.label}: ${proc} logged ${l.count} warning/error line(s) during scenarios 1–3, e.g. \`${l.samples.slice(0, 3).join("` / `")}\`.`);
+      out.push(
+        `${mr.label}: ${proc} logged ${l.count} warning/error line(s) during scenarios 1–3, e.g. \`${l.samples.slice(0, 3).join("` / `")}\`.`,
+      );
     }
   }
   const busy: string[] = [];
   for (const mr of r.modes) {
     for (const s of [...mr.e2e, ...(mr.throughput?.steps ?? [])]) {
-      if ((s.cpu.others ?? 0) >= 15 || (s.cpu.steal ?? 0) >= 10) busy.push(`${mr.label} ${s.rate} jobs/s: others ${s.cpu.others}%, steal ${s.cpu.steal}%`);
+      if ((s.cpu.others ?? 0) >= 15 || (s.cpu.steal ?? 0) >= 10)
+        busy.push(`${mr.label} ${s.rate} jobs/s: others ${s.cpu.others}%, steal ${s.cpu.steal}%`);
     }
     for (const x of [mr.storm, mr.rolling]) {
-      if (x && ((x.cpu.others ?? 0) >= 15 || (x.cpu.steal ?? 0) >= 10)) busy.push(`${mr.label} scenario ${x.kind === "kill" ? 6 : 7}: others ${x.cpu.others}%, steal ${x.cpu.steal}%`);
+      if (x && ((x.cpu.others ?? 0) >= 15 || (x.cpu.steal ?? 0) >= 10))
+        busy.push(`${mr.label} scenario ${x.kind === "kill" ? 6 : 7}: others ${x.cpu.others}%, steal ${x.cpu.steal}%`);
     }
   }
   if (busy.length) {
@@ -526,7 +639,12 @@ async function main(): Promise<number> {
   await sleep(2000);
   const m1 = machineCpuSeconds();
   const busyBefore = round(((m1.busy - m0.busy) / 2) * 100, 0);
-  log(`machine CPU busy before start: ${busyBefore}% of ${m.cores * 100}% (load average ${os.loadavg().map((x) => x.toFixed(2)).join(", ")})`);
+  log(
+    `machine CPU busy before start: ${busyBefore}% of ${m.cores * 100}% (load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ")})`,
+  );
   const modeResults: ModeResult[] = [];
   let soak: SoakResult | null = null;
   const errors: string[] = [];
@@ -585,8 +703,10 @@ async function main(): Promise<number> {
     notes: [],
   };
   result.notes = [
-    `Before the bench started, the machine's CPU was ${busyBefore}% busy (of ${m.cores * 100}%), load average ${os.loadavg().map((x) => x.toFixed(2)).join(", ")} at the end; ` +
-      "“others” in the CPU columns is what processes outside the bench used meanwhile.",
+    `Before the bench started, the machine's CPU was ${busyBefore}% busy (of ${m.cores * 100}%), load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ")} at the end; “others” in the CPU columns is what processes outside the bench used meanwhile.`,
     ...notes(result),
   ];
   const md = renderMarkdown(result);

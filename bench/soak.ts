@@ -180,7 +180,13 @@ export async function soakBench(o: {
       for (const a of apps) process.kill(a.pid, "SIGUSR2");
       await sleep(200);
       // Writing blocks the process: it answers again once its snapshot is out.
-      await Promise.all(apps.map((a) => fetch(`${a.url}/healthz`, { signal: AbortSignal.timeout(120_000) }).then((r) => r.arrayBuffer()).catch(() => undefined)));
+      await Promise.all(
+        apps.map((a) =>
+          fetch(`${a.url}/healthz`, { signal: AbortSignal.timeout(120_000) })
+            .then((r) => r.arrayBuffer())
+            .catch(() => undefined),
+        ),
+      );
       for (const f of readdirSync(o.heapSnapshotDir)) {
         if (before.has(f) || !f.endsWith(".heapsnapshot")) continue;
         const app = apps.find((a) => f.includes(`.${a.pid}.`));

@@ -265,7 +265,11 @@ export function metricSum(text: string, name: string): number | null {
 }
 
 /** A histogram's count and its q-quantile estimated from the buckets (linear within a bucket, as histogram_quantile does). */
-export function histogramQuantile(text: string, name: string, q: number): { count: number | null; quantile: number | null } {
+export function histogramQuantile(
+  text: string,
+  name: string,
+  q: number,
+): { count: number | null; quantile: number | null } {
   const buckets = new Map<number, number>();
   const re = new RegExp(`^${name}_bucket\\{([^}]*)\\} ([0-9.eE+-]+)$`, "gm");
   for (const m of text.matchAll(re)) {
@@ -295,7 +299,9 @@ export function histogramQuantile(text: string, name: string, q: number): { coun
 /** TcpExt ListenOverflows and ListenDrops so far (this network namespace), or nulls. */
 function listenCounters(): { overflows: number | null; drops: number | null } {
   try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((l) => l.startsWith("TcpExt:"));
+    const lines = readFileSync("/proc/net/netstat", "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("TcpExt:"));
     const keys = lines[0]!.trim().split(/\s+/);
     const values = lines[1]!.trim().split(/\s+/).map(Number);
     const get = (k: string) => {
@@ -336,7 +342,10 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
   try {
     const started = await Promise.allSettled([
       // The drain window (a duration, as libs/config reads it).
-      o.startNotifier({ ...STORM_NOTIFIER_ENV, ...(o.kind === "term" ? { SSE_DRAIN_WINDOW: `${o.drainWindowMs}ms` } : {}) }),
+      o.startNotifier({
+        ...STORM_NOTIFIER_ENV,
+        ...(o.kind === "term" ? { SSE_DRAIN_WINDOW: `${o.drainWindowMs}ms` } : {}),
+      }),
       o.startNotifier(STORM_NOTIFIER_ENV),
     ]);
     if (started[0].status === "fulfilled") a = started[0].value;
@@ -357,10 +366,19 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
       procs.map((lp, p) => {
         const globals: number[] = [];
         for (let g = p; g < o.clients; g += o.loadProcesses) globals.push(g);
-        return lp.ask({ type: "prepare", prefix, globals, active: globals.filter((g) => g < o.active), defaultRetryMs: o.retryMs }, "prepared", 300_000);
+        return lp.ask(
+          { type: "prepare", prefix, globals, active: globals.filter((g) => g < o.active), defaultRetryMs: o.retryMs },
+          "prepared",
+          300_000,
+        );
       }),
     );
-    const activeClients = await Promise.all(Array.from({ length: Math.min(o.active, o.clients) }, async (_, g) => ({ g, token: await o.mint(`${prefix}${g}`) })));
+    const activeClients = await Promise.all(
+      Array.from({ length: Math.min(o.active, o.clients) }, async (_, g) => ({
+        g,
+        token: await o.mint(`${prefix}${g}`),
+      })),
+    );
 
     // Every client holds an id, as clients that have ever had an event do: one job first, and its
     // queued event's id is where each client's first stream starts (Last-Event-ID). So every
@@ -372,17 +390,25 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
     });
     const since = first.status === 202 ? String(((await first.json()) as { eventId: number }).eventId) : undefined;
     const t0 = performance.now();
-    const opened = await Promise.all(procs.map((lp) => lp.ask({ type: "open", url: a!.url, inflight: 128, ...(since ? { since } : {}) }, "opened", 300_000)));
+    const opened = await Promise.all(
+      procs.map((lp) =>
+        lp.ask({ type: "open", url: a!.url, inflight: 128, ...(since ? { since } : {}) }, "opened", 300_000),
+      ),
+    );
     const ok = opened.reduce((s, r) => s + r.ok, 0);
     const openFailed = opened.reduce((s, r) => s + r.failed, 0);
     const openReasons: Record<string, number> = {};
     for (const r of opened) for (const [k, v] of Object.entries(r.reasons)) openReasons[k] = (openReasons[k] ?? 0) + v;
-    log(`${ok}/${o.clients} streams open on notifier A in ${((performance.now() - t0) / 1000).toFixed(1)} s${openFailed ? ` (${openFailed} failed: ${JSON.stringify(openReasons)})` : ""}`);
+    log(
+      `${ok}/${o.clients} streams open on notifier A in ${((performance.now() - t0) / 1000).toFixed(1)} s${openFailed ? ` (${openFailed} failed: ${JSON.stringify(openReasons)})` : ""}`,
+    );
     if (ok === 0) throw new Error(`no stream opened on notifier A: ${JSON.stringify(openReasons)}`);
 
     submitter = new Submitter(o.apiUrl, activeClients, o.rate);
     submitter.start();
-    log(`${activeClients.length} active clients, ${o.rate} jobs/s; ${o.kind === "kill" ? "SIGKILL" : "SIGTERM"} to notifier A in ${o.leadS} s`);
+    log(
+      `${activeClients.length} active clients, ${o.rate} jobs/s; ${o.kind === "kill" ? "SIGKILL" : "SIGTERM"} to notifier A in ${o.leadS} s`,
+    );
     await sleep(o.leadS * 1000);
 
     const deadline = now() + o.boundS * 1000;
@@ -422,7 +448,9 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
     const cpu = meter.read();
     const listen1 = listenCounters();
     const backS = (now() - tStop) / 1000;
-    log(`${stats.reduce((s, x) => s + x.served, 0)} clients served again ${backS.toFixed(1)} s after the stop; jobs go on for ${o.afterS} s`);
+    log(
+      `${stats.reduce((s, x) => s + x.served, 0)} clients served again ${backS.toFixed(1)} s after the stop; jobs go on for ${o.afterS} s`,
+    );
     await sleep(o.afterS * 1000);
     await submitter.stop();
     const accepted = submitter.accepted.length;
@@ -437,7 +465,9 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
     aStopping = null;
 
     // Figures
-    const results: StormResults[] = (await Promise.all(procs.map((lp) => lp.ask({ type: "results" }, "results")))).map((r) => r.results);
+    const results: StormResults[] = (await Promise.all(procs.map((lp) => lp.ask({ type: "results" }, "results")))).map(
+      (r) => r.results,
+    );
     const fromStop: number[] = [];
     const fromReturn: number[] = [];
     const fromReturnResumed: number[] = [];
@@ -517,10 +547,14 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
       fromReturnLive: summarize(fromReturnLive),
       servedAttemptConnect: summarize(connectMs),
       servedAttemptFirstFrame: summarize(firstFrameMs),
-      listenOverflows: listen0.overflows !== null && listen1.overflows !== null ? listen1.overflows - listen0.overflows : null,
+      listenOverflows:
+        listen0.overflows !== null && listen1.overflows !== null ? listen1.overflows - listen0.overflows : null,
       listenDrops: listen0.drops !== null && listen1.drops !== null ? listen1.drops - listen0.drops : null,
       lastServedS: served ? round((lastServed - tStop) / 1000, 2) : null,
-      resumesPerS: served && Number.isFinite(firstAttempt) && lastServed > firstAttempt ? Math.round(served / ((lastServed - firstAttempt) / 1000)) : null,
+      resumesPerS:
+        served && Number.isFinite(firstAttempt) && lastServed > firstAttempt
+          ? Math.round(served / ((lastServed - firstAttempt) / 1000))
+          : null,
       attempts: sum((x) => x.attempts),
       sheds: sum((x) => x.sheds),
       failures: sum((x) => x.failures),
@@ -565,7 +599,12 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
     };
     const noLoss = r.jobs.lost === 0 && r.neverServed === 0;
     if (o.kind === "kill") {
-      r.targets.push({ what: "p99 from the client's return to served", target: "≤ 3,000 ms", value: fmtMs(r.fromReturn.p99), met: r.fromReturn.p99 <= 3000 && noLoss });
+      r.targets.push({
+        what: "p99 from the client's return to served",
+        target: "≤ 3,000 ms",
+        value: fmtMs(r.fromReturn.p99),
+        met: r.fromReturn.p99 <= 3000 && noLoss,
+      });
     } else {
       const max = Math.max(...fromStop);
       r.targets.push({
@@ -577,8 +616,18 @@ export async function stormBench(o: StormOptions): Promise<StormResult> {
     }
     r.targets.push({ what: "jobs lost", target: "0", value: String(r.jobs.lost), met: r.jobs.lost === 0 });
     if (o.kind === "kill") {
-      r.targets.push({ what: "events duplicated", target: "0", value: String(r.jobs.duplicates), met: r.jobs.duplicates === 0 });
-      r.targets.push({ what: "events out of order", target: "0", value: String(r.jobs.outOfOrder), met: r.jobs.outOfOrder === 0 });
+      r.targets.push({
+        what: "events duplicated",
+        target: "0",
+        value: String(r.jobs.duplicates),
+        met: r.jobs.duplicates === 0,
+      });
+      r.targets.push({
+        what: "events out of order",
+        target: "0",
+        value: String(r.jobs.outOfOrder),
+        met: r.jobs.outOfOrder === 0,
+      });
     }
     log(describeStorm(r));
     return r;

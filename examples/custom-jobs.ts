@@ -12,7 +12,10 @@ import { defineJob, PermanentJobError, Type } from "../libs/jobs/mod.ts";
 export const wordcount = defineJob({
   name: "wordcount",
   description: "Counts the words of `text`, the most frequent first.",
-  schema: Type.Object({ text: Type.String({ maxLength: 100_000 }), top: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }, { additionalProperties: false }),
+  schema: Type.Object(
+    { text: Type.String({ maxLength: 100_000 }), top: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) },
+    { additionalProperties: false },
+  ),
   example: { text: "to be or not to be", top: 3 },
   async run(ctx) {
     const words = ctx.payload.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];

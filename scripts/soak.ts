@@ -28,15 +28,21 @@ const { values: args } = parseArgs({
 });
 const runs = Number(args.runs);
 const load = Number(args.load);
-if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new Error(`--runs=${args.runs}: a whole number from 1 to 1000`);
-if (!Number.isInteger(load) || load < 0 || load > 64) throw new Error(`--load=${args.load}: a whole number of spinning processes, 0 to 64`);
+if (!Number.isInteger(runs) || runs < 1 || runs > 1000)
+  throw new Error(`--runs=${args.runs}: a whole number from 1 to 1000`);
+if (!Number.isInteger(load) || load < 0 || load > 64)
+  throw new Error(`--load=${args.load}: a whole number of spinning processes, 0 to 64`);
 const outDir = args.out ?? mkdtempSync(path.join(tmpdir(), "herald-soak-"));
 
 interface VitestJson {
   numPassedTests: number;
   numFailedTests: number;
   numPendingTests: number;
-  testResults: { name: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[]; message?: string }[];
+  testResults: {
+    name: string;
+    assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
+    message?: string;
+  }[];
 }
 
 interface RunResult {
@@ -50,7 +56,8 @@ interface RunResult {
 
 /** A process that spins one core until it is killed; it also exits if its parent goes away. */
 function spinner(): ChildProcess {
-  const code = "const p = process.ppid; let i = 0; for (;;) { if (++i % 1e8 === 0 && process.ppid !== p) process.exit(0); }";
+  const code =
+    "const p = process.ppid; let i = 0; for (;;) { if (++i % 1e8 === 0 && process.ppid !== p) process.exit(0); }";
   return spawn(process.execPath, ["-e", code], { stdio: "ignore" });
 }
 
@@ -61,7 +68,11 @@ function runVitest(label: string, config: string | null): Promise<RunResult> {
   if (config) argv.push("--config", config);
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn("npx", argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+    const child = spawn("npx", argv, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" },
+    });
     let output = "";
     child.stdout!.on("data", (c: Buffer) => (output += c));
     child.stderr!.on("data", (c: Buffer) => (output += c));
@@ -74,11 +85,14 @@ function runVitest(label: string, config: string | null): Promise<RunResult> {
       } catch {
         // no report: vitest itself failed (its output is in the log)
       }
-      const failures =
-        report?.testResults.flatMap((f) => [
-          ...f.assertionResults.filter((a) => a.status === "failed").map((a) => `${path.relative(ROOT, f.name)} > ${a.fullName}: ${a.failureMessages[0]?.split("\n")[0] ?? ""}`),
-          ...(f.assertionResults.length === 0 && f.message ? [`${path.relative(ROOT, f.name)}: ${f.message.split("\n")[0]}`] : []),
-        ]) ?? [`vitest exited ${code} without a report: see ${log}`];
+      const failures = report?.testResults.flatMap((f) => [
+        ...f.assertionResults
+          .filter((a) => a.status === "failed")
+          .map((a) => `${path.relative(ROOT, f.name)} > ${a.fullName}: ${a.failureMessages[0]?.split("\n")[0] ?? ""}`),
+        ...(f.assertionResults.length === 0 && f.message
+          ? [`${path.relative(ROOT, f.name)}: ${f.message.split("\n")[0]}`]
+          : []),
+      ]) ?? [`vitest exited ${code} without a report: see ${log}`];
       resolve({
         ok: code === 0,
         passed: report?.numPassedTests ?? 0,
@@ -92,11 +106,15 @@ function runVitest(label: string, config: string | null): Promise<RunResult> {
 }
 
 const spinners = Array.from({ length: load }, spinner);
-const stopLoad = () => spinners.forEach((s) => s.kill("SIGKILL"));
+const stopLoad = () => {
+  for (const s of spinners) s.kill("SIGKILL");
+};
 process.once("exit", stopLoad);
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(130));
 
-console.log(`soak: ${runs} run(s), ${load} spinning process(es) on ${availableParallelism()} core(s)${args.faults ? ", with the fault suite" : ""}; logs in ${outDir}`);
+console.log(
+  `soak: ${runs} run(s), ${load} spinning process(es) on ${availableParallelism()} core(s)${args.faults ? ", with the fault suite" : ""}; logs in ${outDir}`,
+);
 let failedRuns = 0;
 for (let i = 1; i <= runs; i++) {
   const suites: [string, string | null][] = [[`run${i}-suite`, null]];
@@ -104,10 +122,14 @@ for (let i = 1; i <= runs; i++) {
   for (const [label, config] of suites) {
     const r = await runVitest(label, config);
     if (!r.ok) failedRuns++;
-    console.log(`soak: ${label}: ${r.ok ? "ok" : "FAILED"} — ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.seconds} s`);
+    console.log(
+      `soak: ${label}: ${r.ok ? "ok" : "FAILED"} — ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.seconds} s`,
+    );
     for (const f of r.failures) console.log(`soak:   ✗ ${f}`);
   }
 }
 stopLoad();
-console.log(`soak: ${runs - Math.min(runs, failedRuns)} of ${runs} run(s) passed${failedRuns ? ` (${failedRuns} failed suite run(s))` : ""}`);
+console.log(
+  `soak: ${runs - Math.min(runs, failedRuns)} of ${runs} run(s) passed${failedRuns ? ` (${failedRuns} failed suite run(s))` : ""}`,
+);
 process.exit(failedRuns ? 1 : 0);

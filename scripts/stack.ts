@@ -99,7 +99,11 @@ export function localNginxConf(dir: string, vars: Record<string, string>): strin
 }
 
 function findNginx(bin?: string): string {
-  const candidates = bin ? [bin] : process.env.NGINX_BIN ? [process.env.NGINX_BIN] : ["nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"];
+  const candidates = bin
+    ? [bin]
+    : process.env.NGINX_BIN
+      ? [process.env.NGINX_BIN]
+      : ["nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"];
   for (const c of candidates) {
     if (!spawnSync(c, ["-v"], { stdio: "ignore" }).error) return c;
   }
@@ -126,11 +130,13 @@ export class NginxProcess {
     const conf = path.join(dir, "nginx.conf");
     writeFileSync(conf, localNginxConf(dir, vars));
     // -e: errors before the config is read go to stderr too, not to the packaged /var/log/nginx.
-    this.proc = spawn(bin, ["-p", dir, "-e", "stderr", "-c", conf, "-g", "daemon off;"], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn(bin, ["-p", dir, "-e", "stderr", "-c", conf, "-g", "daemon off;"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     // SIGTERM: nginx's master then stops its workers, which a SIGKILLed master would leave running.
     killOnExit(this.proc, "SIGTERM");
     eachLine(this.proc.stderr, (line) => {
-      this.#err = (this.#err + line + "\n").slice(-20_000);
+      this.#err = `${this.#err + line}\n`.slice(-20_000);
       onLog?.(line);
     });
     eachLine(this.proc.stdout, (line) => onLog?.(line));
@@ -153,7 +159,13 @@ export class NginxProcess {
 
   /** Resolves when nginx answers `path` with a 2xx (through to its upstream). */
   async ready(checkPath = "/healthz", timeoutMs = 20_000): Promise<this> {
-    await waitReady(this.url, { path: checkPath, timeoutMs, what: "nginx", alive: () => this.running, logs: () => this.#err });
+    await waitReady(this.url, {
+      path: checkPath,
+      timeoutMs,
+      what: "nginx",
+      alive: () => this.running,
+      logs: () => this.#err,
+    });
     return this;
   }
 
@@ -190,7 +202,8 @@ class PidFile {
     try {
       const saved = JSON.parse(readFileSync(this.file, "utf8")) as { pids?: unknown; nginxDir?: unknown };
       if (Array.isArray(saved.pids)) pids = saved.pids.filter((p): p is number => Number.isInteger(p) && p > 0);
-      if (typeof saved.nginxDir === "string" && path.basename(saved.nginxDir).startsWith("herald-nginx-")) nginxDir = saved.nginxDir;
+      if (typeof saved.nginxDir === "string" && path.basename(saved.nginxDir).startsWith("herald-nginx-"))
+        nginxDir = saved.nginxDir;
     } catch {
       // none, or unreadable: nothing to do
     }
@@ -312,7 +325,10 @@ export class LocalStack {
     this.#checkNotStopping();
     // As compose's depends_on (service_healthy) does: the apps start once JetStream answers, which
     // on a fresh cluster takes the election of a meta leader.
-    await waitForJetStream(this.nats.map((n) => n.url), () => this.#checkNotStopping());
+    await waitForJetStream(
+      this.nats.map((n) => n.url),
+      () => this.#checkNotStopping(),
+    );
 
     this.#apiPort = await freePort();
     this.#webPort = await freePort();
@@ -384,7 +400,11 @@ export class LocalStack {
 
   #app<K extends HeraldProcessKind>(kind: K, name: string, port: number): AppProcess<K> {
     const onLog = this.opts.onLog;
-    const app = new AppProcess(kind, { ...this.env, PORT: String(port) }, onLog ? { onLine: (line) => onLog(name, line) } : {});
+    const app = new AppProcess(
+      kind,
+      { ...this.env, PORT: String(port) },
+      onLog ? { onLine: (line) => onLog(name, line) } : {},
+    );
     this.#watch(name, app.proc, () => app.logs());
     return app;
   }
@@ -402,7 +422,12 @@ export class LocalStack {
   }
 
   #writePids(): void {
-    this.#pids.write(this.#children().map((c) => c.pid).filter((p): p is number => p !== undefined), this.#nginxDir);
+    this.#pids.write(
+      this.#children()
+        .map((c) => c.pid)
+        .filter((p): p is number => p !== undefined),
+      this.#nginxDir,
+    );
   }
 
   /** SIGKILLs notifier `i` (as a crash would) and waits until it is gone. */
@@ -521,7 +546,9 @@ async function main(argv: string[]): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
 
-  say(`starting a 3-node NATS cluster, the api, the web page, 2 workers, 2 notifiers and nginx (data: ${path.relative(process.cwd(), dataDir) || "."})…`);
+  say(
+    `starting a 3-node NATS cluster, the api, the web page, 2 workers, 2 notifiers and nginx (data: ${path.relative(process.cwd(), dataDir) || "."})…`,
+  );
   try {
     starting = stack.start();
     await starting;

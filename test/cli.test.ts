@@ -33,7 +33,10 @@ interface Run {
   stderr: string;
 }
 
-function herald(args: string[], opts: { env?: Record<string, string>; onStdout?: (chunk: string) => void; signal?: AbortSignal } = {}) {
+function herald(
+  args: string[],
+  opts: { env?: Record<string, string>; onStdout?: (chunk: string) => void; signal?: AbortSignal } = {},
+) {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, XDG_CONFIG_HOME: home, HERALD_URL: proxy.url, NO_COLOR: "1", ...opts.env },
@@ -102,7 +105,10 @@ describe("herald CLI", () => {
     mkdirSync(path.join(expiredHome, "herald"));
     writeFileSync(
       path.join(expiredHome, "herald", "credentials.json"),
-      JSON.stringify({ defaultUrl: proxy.url, servers: { [proxy.url]: { clientId: "someone", token: expired.token, expiresAt: expired.expiresAt } } }),
+      JSON.stringify({
+        defaultUrl: proxy.url,
+        servers: { [proxy.url]: { clientId: "someone", token: expired.token, expiresAt: expired.expiresAt } },
+      }),
     );
     const r = await run(["status", id], { XDG_CONFIG_HOME: expiredHome });
     expect(r.code).toBe(1);
@@ -159,7 +165,10 @@ describe("herald CLI", () => {
     // Every stored event of both jobs arrived.
     for (const jobId of [first, second]) {
       const stored = await stack.events(JSON.parse(lines[0]!).clientId, jobId);
-      const seen = lines.map((l) => JSON.parse(l) as { id: number; jobId: string }).filter((e) => e.jobId === jobId).map((e) => e.id);
+      const seen = lines
+        .map((l) => JSON.parse(l) as { id: number; jobId: string })
+        .filter((e) => e.jobId === jobId)
+        .map((e) => e.id);
       expect(seen).toEqual(stored.map((e) => e.seq));
     }
   });
@@ -182,10 +191,16 @@ describe("herald CLI", () => {
 
   it("inspect: the numbers match what was submitted", async () => {
     const env = { NATS_URL: stack.server.url };
-    const before = JSON.parse((await run(["inspect", "--json"], env)).stdout) as { results: { messages: number; lastSeq: number }; deadLetters: { messages: number } };
+    const before = JSON.parse((await run(["inspect", "--json"], env)).stdout) as {
+      results: { messages: number; lastSeq: number };
+      deadLetters: { messages: number };
+    };
     await run(["submit", "fail", "--wait"]);
     await run(["submit", "echo", "--payload", "1", "--wait"]);
-    const after = JSON.parse((await run(["inspect", "--json"], env)).stdout) as typeof before & { jobs: { messages: number }; workers: { ackPending: number } };
+    const after = JSON.parse((await run(["inspect", "--json"], env)).stdout) as typeof before & {
+      jobs: { messages: number };
+      workers: { ackPending: number };
+    };
     expect(after.results.messages - before.results.messages).toBe(6); // queued, started, failed + queued, started, succeeded
     expect(after.results.lastSeq - before.results.lastSeq).toBe(6);
     expect(after.deadLetters.messages - before.deadLetters.messages).toBe(1);

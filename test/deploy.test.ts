@@ -20,14 +20,30 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("compose.yaml", () => {
   it("is valid for docker-compose (docker-compose -f compose.yaml config -q)", () => {
-    const r = spawnSync("docker-compose", ["-f", "compose.yaml", "config", "-q"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("docker-compose", ["-f", "compose.yaml", "config", "-q"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.error, "docker-compose not found: bash scripts/test-deps.sh installs it").toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
 
-    const services = spawnSync("docker-compose", ["-f", "compose.yaml", "config", "--services"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-    expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual(
-      ["api", "nats-box", "nats1", "nats2", "nats3", "nginx", "notifier", "web", "worker"],
-    );
+    const services = spawnSync("docker-compose", ["-f", "compose.yaml", "config", "--services"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(services.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "api",
+      "nats-box",
+      "nats1",
+      "nats2",
+      "nats3",
+      "nginx",
+      "notifier",
+      "web",
+      "worker",
+    ]);
   }, 120_000);
 });
 
@@ -65,7 +81,8 @@ function arrivals(sse: SseClient): { times: number[]; stop(): void } {
 
 function terminalsOf(sse: SseClient, jobIds: string[]): number {
   const ids = new Set(jobIds);
-  return sse.events.filter((e) => TERMINAL.has(e.event) && ids.has((JSON.parse(e.data) as { jobId: string }).jobId)).length;
+  return sse.events.filter((e) => TERMINAL.has(e.event) && ids.has((JSON.parse(e.data) as { jobId: string }).jobId))
+    .length;
 }
 
 /** What RESULTS holds for these jobs: the sequences (event ids), in order; read from the stream leader. */
@@ -73,7 +90,9 @@ async function storedIds(jsm: JetStreamManager, clientId: string, jobIds: string
   const seqs: number[] = [];
   for (const jobId of jobIds) {
     for (let seq = 1; ; ) {
-      const query = { seq, next_by_subj: resultSubject(clientId, jobId) } as Parameters<JetStreamManager["streams"]["getMessage"]>[1];
+      const query = { seq, next_by_subj: resultSubject(clientId, jobId) } as Parameters<
+        JetStreamManager["streams"]["getMessage"]
+      >[1];
       const m = await jsm.streams.getMessage(RESULTS_STREAM, query).catch(() => null);
       if (!m) break;
       seqs.push(m.seq);
@@ -129,7 +148,12 @@ describe("the local topology (npm run stack) through nginx", () => {
 
   it("delivers each event as it happens, not buffered by nginx", async () => {
     const c = await register(stack.url);
-    const sse = new SseClient({ token: c.token, baseUrl: () => stack.url, path: "/v1/events", lastEventId: "earliest" });
+    const sse = new SseClient({
+      token: c.token,
+      baseUrl: () => stack.url,
+      path: "/v1/events",
+      lastEventId: "earliest",
+    });
     clients.push(sse);
     await sse.waitFor((s) => s.opens >= 1, 10_000, "stream open through nginx");
     const t = arrivals(sse);
@@ -139,14 +163,20 @@ describe("the local topology (npm run stack) through nginx", () => {
     await pause(50);
     t.stop();
 
-    const at = (pred: (e: { event: string }) => boolean) => sse.events.flatMap((e, i) => (pred(e) ? [t.times[i]!] : []));
+    const at = (pred: (e: { event: string }) => boolean) =>
+      sse.events.flatMap((e, i) => (pred(e) ? [t.times[i]!] : []));
     const progress = at((e) => e.event === "job.progress");
     const [terminal] = at((e) => TERMINAL.has(e.event));
-    expect(sse.events.map((e) => e.event)).toEqual(expect.arrayContaining(["job.queued", "job.started", "job.succeeded"]));
+    expect(sse.events.map((e) => e.event)).toEqual(
+      expect.arrayContaining(["job.queued", "job.started", "job.succeeded"]),
+    );
     expect(progress.length).toBeGreaterThanOrEqual(3);
     // The job runs 2 s in 4 steps: the first step's progress comes ~1.5 s before the end. Through
     // a buffering proxy everything would arrive together at the end.
-    expect(terminal! - progress[0]!, `arrivals (ms): ${JSON.stringify(t.times.map((x) => Math.round(x - t.times[0]!)))}`).toBeGreaterThanOrEqual(1_000);
+    expect(
+      terminal! - progress[0]!,
+      `arrivals (ms): ${JSON.stringify(t.times.map((x) => Math.round(x - t.times[0]!)))}`,
+    ).toBeGreaterThanOrEqual(1_000);
     expect(progress.at(-1)! - progress[0]!).toBeGreaterThanOrEqual(700);
 
     expect(sse.ids).toEqual(await storedIds(jsm, c.clientId, [jobId]));
@@ -155,7 +185,12 @@ describe("the local topology (npm run stack) through nginx", () => {
 
   it("resumes a client on the other notifier when its notifier is killed, nothing missed or repeated", async () => {
     const c = await register(stack.url);
-    const sse = new SseClient({ token: c.token, baseUrl: () => stack.url, path: "/v1/events", lastEventId: "earliest" });
+    const sse = new SseClient({
+      token: c.token,
+      baseUrl: () => stack.url,
+      path: "/v1/events",
+      lastEventId: "earliest",
+    });
     clients.push(sse);
     await sse.waitFor((s) => s.opens >= 1, 10_000, "stream open through nginx");
 
@@ -163,7 +198,9 @@ describe("the local topology (npm run stack) through nginx", () => {
     const jobIds: string[] = [];
     for (let i = 0; i < 3; i++) jobIds.push(await submit(stack.url, c, "sleep", { ms: 10_000, steps: 20 }));
     const progressed = (s: SseClient) =>
-      new Set(s.events.filter((e) => e.event === "job.progress").map((e) => (JSON.parse(e.data) as { jobId: string }).jobId)).size;
+      new Set(
+        s.events.filter((e) => e.event === "job.progress").map((e) => (JSON.parse(e.data) as { jobId: string }).jobId),
+      ).size;
     await sse.waitFor((s) => progressed(s) === jobIds.length, 15_000, "every job running");
 
     // nginx chose one of the two notifiers for this stream. Kill notifier 0; if the stream did not
@@ -172,7 +209,12 @@ describe("the local topology (npm run stack) through nginx", () => {
     let opens = sse.opens;
     let killed = 0;
     await stack.killNotifier(0);
-    const dropped = await sse.waitFor((s) => s.errors > errors, 2_000, "drop").then(() => true, () => false);
+    const dropped = await sse
+      .waitFor((s) => s.errors > errors, 2_000, "drop")
+      .then(
+        () => true,
+        () => false,
+      );
     if (!dropped) {
       await stack.restartNotifier(0);
       errors = sse.errors;

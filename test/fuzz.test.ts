@@ -129,12 +129,54 @@ function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-const jobRef = fc.constantFrom<JobRef>("queuedA", "queuedA", "canceledA", "ofB", "unknown", "lowercase", "badFirstChar", "short");
-const specialText = fc.constantFrom(
-  ".", "..", "*", ">", " ", "%00", "%", "%zz", "%E0%A4%A", "%2F", "%2e%2e", "a.b.>", "*.*", "\u0000", "é", "🦄",
-  "\u202e", "\ufeff", "..%2f..", "~", ";", "?", "#", "&", "=", "v1", "jobs", "events", "clients", "null", "[]", "{}",
+const jobRef = fc.constantFrom<JobRef>(
+  "queuedA",
+  "queuedA",
+  "canceledA",
+  "ofB",
+  "unknown",
+  "lowercase",
+  "badFirstChar",
+  "short",
 );
-const longText = fc.record({ repeat: fc.constantFrom("a", "é", "%", ".", "0", " "), times: fc.integer({ min: 90, max: 20_000 }) });
+const specialText = fc.constantFrom(
+  ".",
+  "..",
+  "*",
+  ">",
+  " ",
+  "%00",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "%2F",
+  "%2e%2e",
+  "a.b.>",
+  "*.*",
+  "\u0000",
+  "é",
+  "🦄",
+  "\u202e",
+  "\ufeff",
+  "..%2f..",
+  "~",
+  ";",
+  "?",
+  "#",
+  "&",
+  "=",
+  "v1",
+  "jobs",
+  "events",
+  "clients",
+  "null",
+  "[]",
+  "{}",
+);
+const longText = fc.record({
+  repeat: fc.constantFrom("a", "é", "%", ".", "0", " "),
+  times: fc.integer({ min: 90, max: 20_000 }),
+});
 const textArb: fc.Arbitrary<Text> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }) },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
@@ -149,9 +191,22 @@ const idSegArb: fc.Arbitrary<Seg> = fc.oneof(
 );
 /** herald's other routes (identity, job types, operations, the OpenAPI page), and paths near them. */
 const OTHER_PATHS = [
-  "/v1/clients/me", "/v1/job-types", "/healthz", "/readyz", "/metrics", "/docs", "/docs/", "/docs/json", "/docs/yaml",
-  "/docs/static/index.html", "/docs/static/nope.js", "/docs/static/%2e%2e/%2e%2e/package.json", "/docs/static/..%2f..%2fpackage.json",
-  "/docs/..%2f..%2fpackage.json", "/metrics/x", "/healthz?x=%zz",
+  "/v1/clients/me",
+  "/v1/job-types",
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/docs",
+  "/docs/",
+  "/docs/json",
+  "/docs/yaml",
+  "/docs/static/index.html",
+  "/docs/static/nope.js",
+  "/docs/static/%2e%2e/%2e%2e/package.json",
+  "/docs/static/..%2f..%2fpackage.json",
+  "/docs/..%2f..%2fpackage.json",
+  "/metrics/x",
+  "/healthz?x=%zz",
 ];
 const routeArb: fc.Arbitrary<Route> = fc.oneof(
   fc.constant<Route>({ r: "clients" }),
@@ -177,7 +232,10 @@ const headerText: fc.Arbitrary<Text> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 40 }) },
   { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: "binary-ascii", maxLength: 20 }) },
-  { weight: 1, arbitrary: fc.record({ repeat: fc.constantFrom("k", "é", " ", "="), times: fc.integer({ min: 100, max: 6_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ repeat: fc.constantFrom("k", "é", " ", "="), times: fc.integer({ min: 100, max: 6_000 }) }),
+  },
 );
 const authArb: fc.Arbitrary<Auth> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Auth>({ kind: "none" }) },
@@ -201,36 +259,83 @@ const headersArb: fc.Arbitrary<Headers> = fc
       {
         weight: 3,
         arbitrary: fc.constantFrom<Text>(
-          "application/json; charset=utf-8", "APPLICATION/JSON", "application/json; charset=latin1", "application/json;", "application/jsonx",
-          "application/vnd.api+json", "application/json-patch+json", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
-          "multipart/form-data; boundary=x", "application/octet-stream", "text/event-stream", "", "*/*", " application/json",
-          "application/json, text/plain", "json",
+          "application/json; charset=utf-8",
+          "APPLICATION/JSON",
+          "application/json; charset=latin1",
+          "application/json;",
+          "application/jsonx",
+          "application/vnd.api+json",
+          "application/json-patch+json",
+          "text/plain",
+          "text/plain; charset=utf-8",
+          "application/x-www-form-urlencoded",
+          "multipart/form-data; boundary=x",
+          "application/octet-stream",
+          "text/event-stream",
+          "",
+          "*/*",
+          " application/json",
+          "application/json, text/plain",
+          "json",
         ),
       },
       { weight: 1, arbitrary: headerText },
     ),
     accept: fc.oneof(
       { weight: 6, arbitrary: fc.constant<Text | undefined>(undefined) },
-      { weight: 4, arbitrary: fc.constantFrom<Text>("text/event-stream", "*/*", "text/*", "text/event-stream, */*;q=0.1") },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom<Text>("text/event-stream", "*/*", "text/*", "text/event-stream, */*;q=0.1"),
+      },
       { weight: 1, arbitrary: fc.constantFrom<Text>("application/json", "text/html", "text/event-stream;q=0", "") },
       { weight: 1, arbitrary: headerText },
     ),
     lastEventId: fc.oneof(
       { weight: 6, arbitrary: fc.constant<Text | undefined>(undefined) },
-      { weight: 3, arbitrary: fc.oneof(fc.constantFrom<Text>("0", "1", "2", "3", "earliest", " 3 "), fc.nat().map((n): Text => String(n))) },
-      { weight: 2, arbitrary: fc.constantFrom<Text>("-1", "1.5", "1e3", "99999999999999999999", "9007199254740993", "0x10", "EARLIEST", "") },
+      {
+        weight: 3,
+        arbitrary: fc.oneof(
+          fc.constantFrom<Text>("0", "1", "2", "3", "earliest", " 3 "),
+          fc.nat().map((n): Text => String(n)),
+        ),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<Text>(
+          "-1",
+          "1.5",
+          "1e3",
+          "99999999999999999999",
+          "9007199254740993",
+          "0x10",
+          "EARLIEST",
+          "",
+        ),
+      },
       { weight: 1, arbitrary: headerText },
     ),
     idempotencyKey: fc.oneof(
       { weight: 5, arbitrary: fc.constant<Text | undefined>(undefined) },
-      { weight: 3, arbitrary: fc.oneof(fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 20 }), fc.constantFrom("same-key", "k".repeat(255))) },
+      {
+        weight: 3,
+        arbitrary: fc.oneof(
+          fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 20 }),
+          fc.constantFrom("same-key", "k".repeat(255)),
+        ),
+      },
       { weight: 1, arbitrary: fc.constantFrom<Text>("", " ", "k".repeat(256), "ключ", "a b") },
       { weight: 1, arbitrary: headerText },
     ),
-    origin: sometimes(fc.oneof(fc.constantFrom<Text>("own", "http://evil.example", "null", "http://127.0.0.1"), headerText), 8),
+    origin: sometimes(
+      fc.oneof(fc.constantFrom<Text>("own", "http://evil.example", "null", "http://127.0.0.1"), headerText),
+      8,
+    ),
     secFetchSite: sometimes(fc.constantFrom("cross-site", "same-origin", "same-site", "none"), 8),
     requestId: sometimes(fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), headerText), 8),
-    extra: sometimes(fc.array(fc.tuple(fc.stringMatching(/^x-[a-z0-9-]{1,12}$/), headerText), { minLength: 1, maxLength: 2 }), 8),
+    extra: sometimes(
+      fc.array(fc.tuple(fc.stringMatching(/^x-[a-z0-9-]{1,12}$/), headerText), { minLength: 1, maxLength: 2 }),
+      8,
+    ),
   })
   .map(defined);
 const jobTypeArb = fc.oneof(
@@ -238,16 +343,45 @@ const jobTypeArb = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.constantFrom(
-      "", "jobs.>", "ECHO", "echo ", "__proto__", "constructor", "toString", "hasOwnProperty", "a".repeat(64), "a".repeat(65),
+      "",
+      "jobs.>",
+      "ECHO",
+      "echo ",
+      "__proto__",
+      "constructor",
+      "toString",
+      "hasOwnProperty",
+      "a".repeat(64),
+      "a".repeat(65),
     ),
   },
   { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 70 }) },
 );
-const odd = fc.oneof(fc.double(), fc.string({ maxLength: 10 }), fc.constant(null), fc.boolean(), fc.constant(-1), fc.constant(1.5), fc.constant(1e300));
+const odd = fc.oneof(
+  fc.double(),
+  fc.string({ maxLength: 10 }),
+  fc.constant(null),
+  fc.boolean(),
+  fc.constant(-1),
+  fc.constant(1.5),
+  fc.constant(1e300),
+);
 // Shaped like the built-in types' payloads, in and out of their bounds.
 const shaped = {
-  sleep: fc.record({ ms: fc.oneof(fc.integer({ min: -5, max: 3_600_005 }), odd), steps: fc.oneof(fc.integer({ min: 0, max: 1_001 }), odd) }, { requiredKeys: ["ms"] }),
-  sha256: fc.record({ data: fc.oneof(fc.string({ maxLength: 30 }), odd), rounds: fc.oneof(fc.integer({ min: 0, max: 50_000_001 }), odd) }, { requiredKeys: ["data"] }),
+  sleep: fc.record(
+    {
+      ms: fc.oneof(fc.integer({ min: -5, max: 3_600_005 }), odd),
+      steps: fc.oneof(fc.integer({ min: 0, max: 1_001 }), odd),
+    },
+    { requiredKeys: ["ms"] },
+  ),
+  sha256: fc.record(
+    {
+      data: fc.oneof(fc.string({ maxLength: 30 }), odd),
+      rounds: fc.oneof(fc.integer({ min: 0, max: 50_000_001 }), odd),
+    },
+    { requiredKeys: ["data"] },
+  ),
   fail: fc.record({ message: fc.oneof(fc.string({ maxLength: 30 }), odd) }, { requiredKeys: [] }),
   flaky: fc.record({ failTimes: fc.oneof(fc.integer({ min: -1, max: 101 }), odd) }),
 };
@@ -258,12 +392,24 @@ const payloadArb: fc.Arbitrary<JsonValue> = fc.oneof(
 /** A built-in type with a payload shaped for it (mostly valid). */
 const typedJobArb: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ kind: fc.constant("job" as const), type: fc.constant("echo"), payload: fc.jsonValue({ maxDepth: 4 }) }),
-  ...Object.entries(shaped).map(([type, payload]) => fc.record({ kind: fc.constant("job" as const), type: fc.constant(type), payload: payload as fc.Arbitrary<JsonValue> })),
+  ...Object.entries(shaped).map(([type, payload]) =>
+    fc.record({
+      kind: fc.constant("job" as const),
+      type: fc.constant(type),
+      payload: payload as fc.Arbitrary<JsonValue>,
+    }),
+  ),
 );
 const bodyArb: fc.Arbitrary<Body> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Body>({ kind: "none" }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("bytes" as const), bytes: fc.uint8Array({ maxLength: 300 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("text" as const), text: fc.string({ unit: "grapheme", maxLength: 60 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("bytes" as const), bytes: fc.uint8Array({ maxLength: 300 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("text" as const), text: fc.string({ unit: "grapheme", maxLength: 60 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("json" as const), value: fc.jsonValue({ maxDepth: 4 }) }) },
   {
     weight: 12,
@@ -272,7 +418,10 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
         kind: fc.constant("job" as const),
         type: jobTypeArb,
         payload: sometimes(payloadArb, 1),
-        extra: sometimes(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 2 }), 5),
+        extra: sometimes(
+          fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 2 }),
+          5,
+        ),
       })
       .map(defined),
   },
@@ -289,7 +438,7 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
         '{"type":"echo","payload":"\\ud800"}',
         '{"type":"echo"} trailing',
         '{"type":"echo"}\u0000',
-        "\ufeff{\"type\":\"echo\"}",
+        '\ufeff{"type":"echo"}',
         '{"type":["echo"]}',
         '{"type":{"toString":"echo"}}',
         "null",
@@ -307,12 +456,32 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
       where: fc.constantFrom<"body" | "payload">("payload", "payload", "body"),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("big" as const), over: fc.integer({ min: 1, max: 4096 }), shape: fc.constantFrom<"json" | "bytes">("json", "bytes") }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("escapes" as const), n: fc.integer({ min: 1, max: 200_000 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("badUtf8Job" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8, min: 0x80 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("big" as const),
+      over: fc.integer({ min: 1, max: 4096 }),
+      shape: fc.constantFrom<"json" | "bytes">("json", "bytes"),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("escapes" as const), n: fc.integer({ min: 1, max: 200_000 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("badUtf8Job" as const),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 8, min: 0x80 }),
+    }),
+  },
 );
 
-function reqArb(o: { target: fc.Arbitrary<Req["target"]>; method?: fc.Arbitrary<string>; route?: fc.Arbitrary<Route> }): fc.Arbitrary<Req> {
+function reqArb(o: {
+  target: fc.Arbitrary<Req["target"]>;
+  method?: fc.Arbitrary<string>;
+  route?: fc.Arbitrary<Route>;
+}): fc.Arbitrary<Req> {
   return fc.record({
     target: o.target,
     method: o.method ?? methodArb,
@@ -322,10 +491,13 @@ function reqArb(o: { target: fc.Arbitrary<Req["target"]>; method?: fc.Arbitrary<
       { weight: 4, arbitrary: fc.constant<[Text, Text, Enc][]>([]) },
       {
         weight: 1,
-        arbitrary: fc.array(fc.tuple(fc.oneof(fc.constantFrom<Text>("access_token", "lastEventId", "x", ""), textArb), textArb, encArb), {
-          minLength: 1,
-          maxLength: 2,
-        }),
+        arbitrary: fc.array(
+          fc.tuple(fc.oneof(fc.constantFrom<Text>("access_token", "lastEventId", "x", ""), textArb), textArb, encArb),
+          {
+            minLength: 1,
+            maxLength: 2,
+          },
+        ),
       },
     ),
     auth: authArb,
@@ -337,7 +509,14 @@ function reqArb(o: { target: fc.Arbitrary<Req["target"]>; method?: fc.Arbitrary<
 /** A's token, mostly as a Bearer header: requests that get past authentication. */
 const realAuthArb: fc.Arbitrary<Auth> = fc.oneof(
   { weight: 8, arbitrary: fc.constant<Auth>({ kind: "token", of: "a", via: "bearer" }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("token" as const), of: fc.constant("a" as const), via: fc.constantFrom<Via>("lowercase-bearer", "query", "cookie") }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("token" as const),
+      of: fc.constant("a" as const),
+      via: fc.constantFrom<Via>("lowercase-bearer", "query", "cookie"),
+    }),
+  },
   { weight: 1, arbitrary: authArb },
 );
 const noQuery = fc.constant<[Text, Text, Enc][]>([]);
@@ -345,14 +524,23 @@ const noQuery = fc.constant<[Text, Text, Enc][]>([]);
 /** Near-valid job submissions (and job reads/cancels): mostly well-formed, one or two parts off, so they reach the job code. */
 const nearValidJobReqArb: fc.Arbitrary<Req> = fc.record({
   target: fc.constant<Req["target"]>("api"),
-  method: fc.oneof({ weight: 8, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: fc.constantFrom("GET", "DELETE") }),
-  route: fc.oneof({ weight: 8, arbitrary: fc.constant<Route>({ r: "jobs" }) }, { weight: 1, arbitrary: fc.record({ r: fc.constant("job" as const), id: idSegArb }) }),
+  method: fc.oneof(
+    { weight: 8, arbitrary: fc.constant("POST") },
+    { weight: 1, arbitrary: fc.constantFrom("GET", "DELETE") },
+  ),
+  route: fc.oneof(
+    { weight: 8, arbitrary: fc.constant<Route>({ r: "jobs" }) },
+    { weight: 1, arbitrary: fc.record({ r: fc.constant("job" as const), id: idSegArb }) },
+  ),
   suffix: fc.constant<Req["suffix"]>(""),
   query: noQuery,
   auth: realAuthArb,
   headers: fc
     .record({
-      contentType: fc.oneof({ weight: 10, arbitrary: fc.constant<Text>("application/json") }, { weight: 1, arbitrary: fc.constantFrom<Text>("application/json; charset=utf-8", "text/plain", "") }),
+      contentType: fc.oneof(
+        { weight: 10, arbitrary: fc.constant<Text>("application/json") },
+        { weight: 1, arbitrary: fc.constantFrom<Text>("application/json; charset=utf-8", "text/plain", "") },
+      ),
       idempotencyKey: fc.oneof(
         { weight: 4, arbitrary: fc.constant<Text | undefined>(undefined) },
         { weight: 2, arbitrary: fc.constantFrom<Text>("same-key", "other-key", "k".repeat(255)) },
@@ -383,15 +571,34 @@ const nearValidStreamReqArb: fc.Arbitrary<Req> = fc.record({
   suffix: fc.constant<Req["suffix"]>(""),
   query: fc.oneof(
     { weight: 4, arbitrary: noQuery },
-    { weight: 1, arbitrary: fc.tuple(fc.constant<Text>("lastEventId"), fc.oneof(fc.constantFrom<Text>("earliest", "0", "1", "-1", "x"), textArb), encArb).map((q) => [q]) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constant<Text>("lastEventId"),
+          fc.oneof(fc.constantFrom<Text>("earliest", "0", "1", "-1", "x"), textArb),
+          encArb,
+        )
+        .map((q) => [q]),
+    },
   ),
   auth: realAuthArb,
   headers: fc
     .record({
-      accept: fc.oneof({ weight: 4, arbitrary: fc.constant<Text | undefined>(undefined) }, { weight: 4, arbitrary: fc.constant<Text>("text/event-stream") }, { weight: 1, arbitrary: headerText }),
+      accept: fc.oneof(
+        { weight: 4, arbitrary: fc.constant<Text | undefined>(undefined) },
+        { weight: 4, arbitrary: fc.constant<Text>("text/event-stream") },
+        { weight: 1, arbitrary: headerText },
+      ),
       lastEventId: fc.oneof(
         { weight: 4, arbitrary: fc.constant<Text | undefined>(undefined) },
-        { weight: 3, arbitrary: fc.oneof(fc.constantFrom<Text>("earliest", "0", "1", "2", "3", "4", "5", "6", " 7 "), fc.nat({ max: 100_000 }).map((n): Text => String(n))) },
+        {
+          weight: 3,
+          arbitrary: fc.oneof(
+            fc.constantFrom<Text>("earliest", "0", "1", "2", "3", "4", "5", "6", " 7 "),
+            fc.nat({ max: 100_000 }).map((n): Text => String(n)),
+          ),
+        },
         { weight: 1, arbitrary: headerText },
       ),
     })
@@ -435,7 +642,8 @@ function textOf(t: Text): string {
 function encodeRaw(s: string): string {
   let out = "";
   for (const byte of Buffer.from(s, "utf8")) {
-    out += byte > 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    out +=
+      byte > 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
 }
@@ -452,7 +660,9 @@ function encode(text: string, enc: Enc): string {
 
 /** A header value as a well-formed request carries it: the text's UTF-8 bytes, minus controls (a CR or LF would end the line). */
 function headerValue(t: Text): string {
-  return Buffer.from(textOf(t), "utf8").toString("latin1").replace(/[^\t\x20-\x7e\x80-\xff]/g, "");
+  return Buffer.from(textOf(t), "utf8")
+    .toString("latin1")
+    .replace(/[^\t\x20-\x7e\x80-\xff]/g, "");
 }
 
 function tokenOf(of: "a" | "b" | "expired" | "foreign"): string {
@@ -573,7 +783,8 @@ interface Answer {
   body: string;
 }
 
-const isEventStream = (status: number, contentType: unknown) => status === 200 && String(contentType).startsWith("text/event-stream");
+const isEventStream = (status: number, contentType: unknown) =>
+  status === 200 && String(contentType).startsWith("text/event-stream");
 
 /**
  * The first final (non-1xx) response in `buf`, once complete; null while more is needed. An
@@ -645,13 +856,29 @@ function exchange(base: string, bytes: Buffer, method: string): Promise<Answer> 
       try {
         const answer = parseResponse(buf, method, closed);
         if (answer) settle(() => resolve(answer));
-        else if (closed) settle(() => reject(new Error(buf.length ? `an incomplete response: ${JSON.stringify(buf.toString("latin1").slice(0, 300))}` : "the connection was closed without any response")));
+        else if (closed)
+          settle(() =>
+            reject(
+              new Error(
+                buf.length
+                  ? `an incomplete response: ${JSON.stringify(buf.toString("latin1").slice(0, 300))}`
+                  : "the connection was closed without any response",
+              ),
+            ),
+          );
       } catch (err) {
         settle(() => reject(err));
       }
     };
     const timer = setTimeout(
-      () => settle(() => reject(new Error(`no complete response within ${ANSWER_TIMEOUT_MS} ms (got ${JSON.stringify(buf.toString("latin1").slice(0, 300))})`))),
+      () =>
+        settle(() =>
+          reject(
+            new Error(
+              `no complete response within ${ANSWER_TIMEOUT_MS} ms (got ${JSON.stringify(buf.toString("latin1").slice(0, 300))})`,
+            ),
+          ),
+        ),
       ANSWER_TIMEOUT_MS,
     );
     socket.on("data", (d: Buffer) => {
@@ -673,7 +900,10 @@ function send(w: Wire): Promise<Answer> {
 }
 
 async function storedCounts(): Promise<{ jobs: number; results: number }> {
-  const [jobsInfo, resultsInfo] = [await stack.nats.jsm.streams.info(JOBS_STREAM), await stack.nats.jsm.streams.info(RESULTS_STREAM)];
+  const [jobsInfo, resultsInfo] = [
+    await stack.nats.jsm.streams.info(JOBS_STREAM),
+    await stack.nats.jsm.streams.info(RESULTS_STREAM),
+  ];
   return { jobs: jobsInfo.state.messages, results: resultsInfo.state.messages };
 }
 
@@ -690,7 +920,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const HERALD_ERROR = { error: { code: expect.stringMatching(/^[a-z][a-z0-9_]*$/), message: expect.any(String) } };
 
 /** What herald promises for any answer (see the top of the file). */
-async function expectHeraldAnswer(what: string, method: string, answer: Answer, before: { jobs: number; results: number }) {
+async function expectHeraldAnswer(
+  what: string,
+  method: string,
+  answer: Answer,
+  before: { jobs: number; results: number },
+) {
   const ctx = `${what} → ${answer.status} ${answer.headers["content-type"] ?? "(no content-type)"} ${answer.body.slice(0, 300)}`;
   expect(answer.status, ctx).toBeLessThan(500);
   const requestId = answer.headers["x-request-id"];
@@ -700,7 +935,8 @@ async function expectHeraldAnswer(what: string, method: string, answer: Answer, 
     if (method !== "HEAD") expect(parsed(answer.body), ctx).toEqual(HERALD_ERROR);
     expect(await storedCounts(), `${ctx}: a rejected request stored something`).toEqual(before);
   }
-  if (method !== "HEAD" && isEventStream(answer.status, answer.headers["content-type"])) expect(answer.body, ctx).toMatch(/^retry: \d+\n/);
+  if (method !== "HEAD" && isEventStream(answer.status, answer.headers["content-type"]))
+    expect(answer.body, ctx).toMatch(/^retry: \d+\n/);
 }
 
 async function check(req: Req): Promise<void> {
@@ -754,7 +990,10 @@ describe("fuzzed requests over HTTP", () => {
       { weight: 4, arbitrary: fc.record({ r: fc.constant("job" as const), id: idSegArb }) },
       { weight: 1, arbitrary: routeArb },
     );
-    const method = fc.oneof({ weight: 6, arbitrary: fc.constantFrom("POST", "GET", "DELETE") }, { weight: 1, arbitrary: methodArb });
+    const method = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom("POST", "GET", "DELETE") },
+      { weight: 1, arbitrary: methodArb },
+    );
     const anyApiReq = reqArb({ target: fc.constant("api"), method, route: apiRoute });
     await fc.assert(fc.asyncProperty(fc.oneof(nearValidJobReqArb, anyApiReq), check), runOptions(RUNS + 100, 12_000));
   }, 30_000);
@@ -803,34 +1042,89 @@ const rawReqArb: fc.Arbitrary<RawReq> = fc.record({
     {
       weight: 4,
       arbitrary: fc.constantFrom<Text>(
-        "/v1/clients", "/v1/jobs", "/v1/events", `/v1/jobs/${UNKNOWN_JOB}`, `/v1/jobs/${UNKNOWN_JOB}/events`, "*", "/",
-        "http://127.0.0.1/v1/jobs", "//v1/jobs", "/v1/jobs/a b", "/%zz", "/v1/jobs/%00", "", "/v1/jobs?%", "/v1/jobs#x",
+        "/v1/clients",
+        "/v1/jobs",
+        "/v1/events",
+        `/v1/jobs/${UNKNOWN_JOB}`,
+        `/v1/jobs/${UNKNOWN_JOB}/events`,
+        "*",
+        "/",
+        "http://127.0.0.1/v1/jobs",
+        "//v1/jobs",
+        "/v1/jobs/a b",
+        "/%zz",
+        "/v1/jobs/%00",
+        "",
+        "/v1/jobs?%",
+        "/v1/jobs#x",
         ...OTHER_PATHS,
       ),
     },
     { weight: 2, arbitrary: fc.record({ job: jobRef }).map((j): Text => j) },
     { weight: 2, arbitrary: textArb },
   ),
-  version: fc.constantFrom("HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.2", "http/1.1", "HTTP/1", "", "HTTP/1.1 ", "HTTP/9.9"),
+  version: fc.constantFrom(
+    "HTTP/1.1",
+    "HTTP/1.1",
+    "HTTP/1.1",
+    "HTTP/1.0",
+    "HTTP/2.0",
+    "HTTP/1.2",
+    "http/1.1",
+    "HTTP/1",
+    "",
+    "HTTP/1.1 ",
+    "HTTP/9.9",
+  ),
   host: fc.constantFrom<RawReq["host"]>("ok", "ok", "ok", "none", "twice", "empty"),
   auth: fc.boolean(),
   lines: fc.array(
     fc.oneof(
-      fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), fc.string({ unit: "binary-ascii", maxLength: 30 })).map(([n, v]) => `${n}: ${v}`),
+      fc
+        .tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), fc.string({ unit: "binary-ascii", maxLength: 30 }))
+        .map(([n, v]) => `${n}: ${v}`),
       fc.constantFrom(
-        "no colon here", ": empty-name", " leading-space: x", "X-A : b", "X-Folded: a\r\n  b", "Expect: 100-continue", "Expect: nonsense",
-        "Content-Type: application/json", "Content-Type: text/plain", "Accept: text/event-stream", "Accept: application/json", "Upgrade: websocket",
-        "Connection: upgrade", "Transfer-Encoding: gzip", "Content-Length: abc", "Last-Event-ID: earliest", "Last-Event-ID: x",
-        "Idempotency-Key: \u00ff\u00fe", "Cookie: herald_token=%E0%A4%A", "Authorization: Bearer", "X-Request-Id: ../../etc",
+        "no colon here",
+        ": empty-name",
+        " leading-space: x",
+        "X-A : b",
+        "X-Folded: a\r\n  b",
+        "Expect: 100-continue",
+        "Expect: nonsense",
+        "Content-Type: application/json",
+        "Content-Type: text/plain",
+        "Accept: text/event-stream",
+        "Accept: application/json",
+        "Upgrade: websocket",
+        "Connection: upgrade",
+        "Transfer-Encoding: gzip",
+        "Content-Length: abc",
+        "Last-Event-ID: earliest",
+        "Last-Event-ID: x",
+        "Idempotency-Key: \u00ff\u00fe",
+        "Cookie: herald_token=%E0%A4%A",
+        "Authorization: Bearer",
+        "X-Request-Id: ../../etc",
       ),
       fc.string({ unit: "binary", maxLength: 30 }),
     ),
     { maxLength: 4 },
   ),
-  framing: fc.constantFrom<RawReq["framing"]>("none", "length", "length", "chunked", "bad-chunked", "length-and-chunked", "two-lengths", "negative-length"),
+  framing: fc.constantFrom<RawReq["framing"]>(
+    "none",
+    "length",
+    "length",
+    "chunked",
+    "bad-chunked",
+    "length-and-chunked",
+    "two-lengths",
+    "negative-length",
+  ),
   body: fc.oneof(
     fc.uint8Array({ maxLength: 64 }),
-    fc.constantFrom('{"type":"echo","payload":1}', '{"type":"nope"}', "{", "GARBAGE\r\n\r\n").map((s) => new Uint8Array(Buffer.from(s))),
+    fc
+      .constantFrom('{"type":"echo","payload":1}', '{"type":"nope"}', "{", "GARBAGE\r\n\r\n")
+      .map((s) => new Uint8Array(Buffer.from(s))),
   ),
   close: fc.boolean(),
 });
@@ -852,7 +1146,11 @@ function rawBytes(r: RawReq): Buffer {
       break;
     case "chunked":
       lines.push("Transfer-Encoding: chunked");
-      payload = Buffer.concat([Buffer.from(body.length ? `${body.length.toString(16)}\r\n` : ""), body, Buffer.from(body.length ? "\r\n0\r\n\r\n" : "0\r\n\r\n")]);
+      payload = Buffer.concat([
+        Buffer.from(body.length ? `${body.length.toString(16)}\r\n` : ""),
+        body,
+        Buffer.from(body.length ? "\r\n0\r\n\r\n" : "0\r\n\r\n"),
+      ]);
       break;
     case "bad-chunked":
       lines.push("Transfer-Encoding: chunked");
@@ -900,7 +1198,10 @@ describe("fuzzed raw requests over a socket", () => {
 describe("explicit cases", () => {
   it("headers over 16 KiB: 431 with herald's JSON error, on the API and on the notifier", async () => {
     for (const base of [stack.url, notifier.url]) {
-      const res = await fetch(`${base}/v1/jobs`, { method: "POST", headers: { ...a.auth, "x-big": "a".repeat(17 * 1024) } });
+      const res = await fetch(`${base}/v1/jobs`, {
+        method: "POST",
+        headers: { ...a.auth, "x-big": "a".repeat(17 * 1024) },
+      });
       expect(res.status).toBe(431);
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
       expect(await res.json()).toEqual({ error: { code: "headers_too_large", message: expect.any(String) } });
@@ -933,8 +1234,16 @@ describe("explicit cases", () => {
   it("a 10,000-level nested payload: a 400 JSON error, nothing stored, and the server keeps serving", async () => {
     const deep = "[".repeat(10_000) + "]".repeat(10_000);
     const before = await storedCounts();
-    for (const body of [`{"type":"echo","payload":${deep}}`, `{"type":"echo","payload":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}}`, deep]) {
-      const res = await stack.http("/v1/jobs", { method: "POST", headers: { ...a.auth, "content-type": "application/json" }, body });
+    for (const body of [
+      `{"type":"echo","payload":${deep}}`,
+      `{"type":"echo","payload":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}}`,
+      deep,
+    ]) {
+      const res = await stack.http("/v1/jobs", {
+        method: "POST",
+        headers: { ...a.auth, "content-type": "application/json" },
+        body,
+      });
       expect(res.status, body.slice(0, 40)).toBe(400);
       const err = (await res.json()) as { error: { code: string; message: string } };
       expect(err, body.slice(0, 40)).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
@@ -948,7 +1257,11 @@ describe("explicit cases", () => {
     const before = await storedCounts();
     const head = '{"type":"echo","payload":"';
     const body = `${head}${"x".repeat(ONE_MIB + 1 - head.length - 2)}"}`;
-    const res = await stack.http("/v1/jobs", { method: "POST", headers: { ...a.auth, "content-type": "application/json" }, body });
+    const res = await stack.http("/v1/jobs", {
+      method: "POST",
+      headers: { ...a.auth, "content-type": "application/json" },
+      body,
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: { code: "payload_too_large", message: expect.any(String) } });
     expect(await storedCounts()).toEqual(before);
@@ -993,7 +1306,10 @@ describe("found by the properties", () => {
 
   it.each([
     ["no Host header", "GET /v1/jobs/x HTTP/1.1\r\n\r\n"],
-    ["an unknown Expect", "POST /v1/clients HTTP/1.1\r\nhost: 127.0.0.1\r\nexpect: nonsense\r\ncontent-length: 0\r\n\r\n"],
+    [
+      "an unknown Expect",
+      "POST /v1/clients HTTP/1.1\r\nhost: 127.0.0.1\r\nexpect: nonsense\r\ncontent-length: 0\r\n\r\n",
+    ],
     ["CONNECT", "CONNECT /v1/jobs HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"],
   ])("%s: herald's JSON error, like any other malformed request", async (_what, raw) => {
     // Rejects ("closed without any response") when there is no answer at all.

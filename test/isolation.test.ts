@@ -94,7 +94,9 @@ describe("isolation", () => {
       await (await stack.http(`/v1/jobs/${victimJob}`, { headers: attacker.auth })).json(),
       await (await stack.http(`/v1/jobs/${guesses[0]}`, { headers: attacker.auth })).json(),
     ];
-    expect((theirs as { error: { code: string } }).error.code).toBe((missing as { error: { code: string } }).error.code);
+    expect((theirs as { error: { code: string } }).error.code).toBe(
+      (missing as { error: { code: string } }).error.code,
+    );
   });
 
   it("forged tokens — wrong secret, alg none, expired, no exp, the victim's id as sub but unsigned: 401", async () => {
@@ -143,7 +145,9 @@ describe("isolation", () => {
   });
 
   it("after all that, the victim's job is untouched and still running", async () => {
-    const state = (await (await stack.http(`/v1/jobs/${victimJob}`, { headers: victim.auth })).json()) as { status: string };
+    const state = (await (await stack.http(`/v1/jobs/${victimJob}`, { headers: victim.auth })).json()) as {
+      status: string;
+    };
     expect(["queued", "running"]).toContain(state.status);
     expect((await stack.http(`/v1/jobs/${victimJob}`, { method: "DELETE", headers: victim.auth })).status).toBe(202);
   });

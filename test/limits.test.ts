@@ -25,7 +25,10 @@ const json = { "content-type": "application/json" };
 let nextAddress = 1;
 /** A new client, from an address of its own (TRUST_PROXY), so that RATE_LIMIT_CLIENTS stays out of the way. */
 async function newClient() {
-  const res = await stack.http("/v1/clients", { method: "POST", headers: { "x-forwarded-for": `192.0.2.${nextAddress++}` } });
+  const res = await stack.http("/v1/clients", {
+    method: "POST",
+    headers: { "x-forwarded-for": `192.0.2.${nextAddress++}` },
+  });
   expect(res.status).toBe(201);
   const { clientId, token } = (await res.json()) as { clientId: string; token: string };
   return { clientId, token, auth: { authorization: `Bearer ${token}` } };
@@ -44,14 +47,22 @@ describe("rate limits", () => {
     expect(await errorCode(res)).toBe("rate_limited");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     // Another address is not affected.
-    expect((await stack.http("/v1/clients", { method: "POST", headers: { "x-forwarded-for": "203.0.113.8" } })).status).toBe(201);
+    expect(
+      (await stack.http("/v1/clients", { method: "POST", headers: { "x-forwarded-for": "203.0.113.8" } })).status,
+    ).toBe(201);
   });
 
   it("limits job submission per client, not per address, and stores nothing for a refused one", async () => {
     const ip = { "x-forwarded-for": "198.51.100.1" };
     const [a, b] = [await newClient(), await newClient()];
     // Five types, so that the queued-jobs bound (3 per type here) is not what stops them.
-    const jobs: [string, unknown][] = [["echo", 1], ["sleep", { ms: 1 }], ["sha256", { data: "x" }], ["flaky", { failTimes: 0 }], ["fail", {}]];
+    const jobs: [string, unknown][] = [
+      ["echo", 1],
+      ["sleep", { ms: 1 }],
+      ["sha256", { data: "x" }],
+      ["flaky", { failTimes: 0 }],
+      ["fail", {}],
+    ];
     const statuses: number[] = [];
     for (const [type, payload] of jobs) statuses.push((await submit({ ...a.auth, ...ip }, type, payload)).status);
     expect(statuses).toEqual([202, 202, 202, 202, 202]);
@@ -83,7 +94,10 @@ describe("bounds", () => {
     const c = await newClient();
     const open = async () => {
       const ctl = new AbortController();
-      const res = await fetch(`${notifier.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" }, signal: ctl.signal });
+      const res = await fetch(`${notifier.url}/v1/events`, {
+        headers: { ...c.auth, accept: "text/event-stream" },
+        signal: ctl.signal,
+      });
       return { res, ctl };
     };
     const first = await open();
@@ -122,14 +136,21 @@ describe("web hygiene", () => {
     // A bearer token is sent on purpose, never by the browser on its own: no CSRF to fear.
     expect((await submit({ ...c.auth, origin: "https://evil.example" })).status).toBe(202);
     const { jobId } = (await (await submit(c.auth)).json()) as { jobId: string };
-    const cancel = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: { ...cookie, origin: "https://evil.example" } });
+    const cancel = await stack.http(`/v1/jobs/${jobId}`, {
+      method: "DELETE",
+      headers: { ...cookie, origin: "https://evil.example" },
+    });
     expect(cancel.status).toBe(403);
   });
 
   it("answers CORS only for allowed origins", async () => {
     const allowed = await stack.http("/v1/jobs", {
       method: "OPTIONS",
-      headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      headers: {
+        origin: "https://app.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
     });
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
@@ -148,7 +169,10 @@ describe("web hygiene", () => {
     // the stream lasts).
     const c = await stack.client();
     const open = new AbortController();
-    const stream = await fetch(`${notifier.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" }, signal: open.signal });
+    const stream = await fetch(`${notifier.url}/v1/events`, {
+      headers: { ...c.auth, accept: "text/event-stream" },
+      signal: open.signal,
+    });
     expect(stream.headers.get("content-type")).toContain("text/event-stream");
     expect(stream.headers.get("x-content-type-options")).toBe("nosniff");
     expect(stream.headers.get("content-security-policy")).toBeNull();
@@ -156,7 +180,10 @@ describe("web hygiene", () => {
   });
 
   it("marks the cookie Secure when the request came over HTTPS through a trusted proxy", async () => {
-    const res = await stack.http("/v1/clients", { method: "POST", headers: { "x-forwarded-proto": "https", "x-forwarded-for": "192.0.2.9" } });
+    const res = await stack.http("/v1/clients", {
+      method: "POST",
+      headers: { "x-forwarded-proto": "https", "x-forwarded-for": "192.0.2.9" },
+    });
     expect(res.headers.get("set-cookie")).toMatch(/; Secure/i);
   });
 
@@ -168,7 +195,10 @@ describe("web hygiene", () => {
     await stack.http("/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV", { headers: c.auth });
     await stack.http("/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV", { headers: { cookie: `herald_token=${c.token}` } });
     const ctl = new AbortController();
-    await fetch(`${notifier.url}/v1/events?access_token=${c.token}`, { headers: { accept: "text/event-stream" }, signal: ctl.signal });
+    await fetch(`${notifier.url}/v1/events?access_token=${c.token}`, {
+      headers: { accept: "text/event-stream" },
+      signal: ctl.signal,
+    });
     ctl.abort();
     await new Promise((r) => setTimeout(r, 100));
     expect(logLines.length).toBeGreaterThan(5);

@@ -29,7 +29,10 @@ function sample(text: string, selector: string): number {
 describe("health", () => {
   it("/healthz and /readyz answer on the api and the notifier", async () => {
     // The notifier also says whether its live feed knows where RESULTS ends.
-    for (const [base, own] of [[stack.url, {}], [notifier.url, { liveFeed: true }]] as const) {
+    for (const [base, own] of [
+      [stack.url, {}],
+      [notifier.url, { liveFeed: true }],
+    ] as const) {
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
@@ -63,7 +66,12 @@ describe("metrics", () => {
     expect(after).toMatch(/^herald_nats_reconnects_total\{app="test"\} 0$/m);
 
     // The notifier: open streams, and events replayed to a resuming client.
-    const s = new SseClient({ token: c.token, baseUrl: () => notifier.url, path: "/v1/events", lastEventId: "earliest" });
+    const s = new SseClient({
+      token: c.token,
+      baseUrl: () => notifier.url,
+      path: "/v1/events",
+      lastEventId: "earliest",
+    });
     await s.waitFor((x) => x.events.length >= 6);
     const n = await (await fetch(`${notifier.url}/metrics`)).text();
     expect(sample(n, "herald_sse_connections")).toBe(1);
@@ -83,8 +91,20 @@ describe("API documentation", () => {
       paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>>;
     };
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/clients", "/v1/jobs", "/v1/jobs/{id}", "/v1/job-types", "/healthz", "/readyz", "/metrics"]));
-    expect(Object.keys(doc.paths["/v1/jobs"]!.post!.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "413", "429", "503"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/clients",
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/job-types",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+      ]),
+    );
+    expect(Object.keys(doc.paths["/v1/jobs"]!.post!.responses)).toEqual(
+      expect.arrayContaining(["202", "400", "401", "413", "429", "503"]),
+    );
     expect(doc.paths["/v1/jobs/{id}"]!.delete!.responses).toHaveProperty("409");
     const notifierDoc = (await (await fetch(`${notifier.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(notifierDoc.paths)).toEqual(expect.arrayContaining(["/v1/events", "/v1/jobs/{id}/events"]));
@@ -100,7 +120,10 @@ describe("readiness without NATS", () => {
     try {
       await own.server.stop();
       await expect.poll(async () => (await fetch(`${own.url}/readyz`)).status, { timeout: 10_000 }).toBe(503);
-      expect(await (await fetch(`${own.url}/readyz`)).json()).toMatchObject({ status: "not ready", checks: { nats: false } });
+      expect(await (await fetch(`${own.url}/readyz`)).json()).toMatchObject({
+        status: "not ready",
+        checks: { nats: false },
+      });
       expect((await fetch(`${own.url}/healthz`)).status).toBe(200);
     } finally {
       await own.close().catch(() => undefined);

@@ -244,7 +244,9 @@ afterAll(() => {
 
 describe("npm start (one process, no NATS_URL)", () => {
   it("runs a job end to end with its own nats-server and a generated secret, and SIGINT stops it all", async () => {
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts.start, "what `npm start` runs").toBe(`exec node --import tsx ${MAIN}`);
 
     const dataDir = freshDataDir();
@@ -273,7 +275,11 @@ describe("npm start (one process, no NATS_URL)", () => {
       text += new TextDecoder().decode(chunk.value);
     }
     ctl.abort();
-    expect([...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1])).toEqual(["job.queued", "job.started", "job.succeeded"]);
+    expect([...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1])).toEqual([
+      "job.queued",
+      "job.started",
+      "job.succeeded",
+    ]);
 
     const natsPid = embeddedNatsPid(dataDir);
 

@@ -76,7 +76,10 @@ async function submit(page: Page, type: string, payload: unknown): Promise<strin
   await page.fill("#job-payload", JSON.stringify(payload));
   await page.click("#submit-form button[type=submit]");
   const handle = await page.waitForFunction(
-    (known) => [...document.querySelectorAll<HTMLElement>(".job")].map((e) => e.dataset.jobId!).find((id) => !known.includes(id)),
+    (known) =>
+      [...document.querySelectorAll<HTMLElement>(".job")]
+        .map((e) => e.dataset.jobId!)
+        .find((id) => !known.includes(id)),
     before,
   );
   return (await handle.jsonValue()) as string;
@@ -86,14 +89,20 @@ const card = (page: Page, jobId: string) => page.locator(`.job[data-job-id="${jo
 const attr = (page: Page, jobId: string, name: string) => card(page, jobId).getAttribute(`data-${name}`);
 /** Every value the card wrote to data-<name>, in order (see recordCardWrites). */
 const written = (page: Page, jobId: string, name: string) =>
-  page.evaluate(([id, n]) => (window as unknown as { written: (jobId: string, name: string) => string[] }).written(id!, n!), [jobId, name]);
+  page.evaluate(
+    ([id, n]) => (window as unknown as { written: (jobId: string, name: string) => string[] }).written(id!, n!),
+    [jobId, name],
+  );
 /** The progress steps the card applied, in order, as RESULTS stores them (storedProgress). */
 const progressSteps = async (page: Page, jobId: string) => (await written(page, jobId, "progress-step")).join(",");
 
 /** The progress percentages RESULTS stored for a job, as the page shows them. */
 async function storedProgress(clientId: string, jobId: string): Promise<string> {
   const events = await stack.events(clientId, jobId);
-  return events.filter((e) => e.event.event === "progress").map((e) => e.event.progress!.pct).join(",");
+  return events
+    .filter((e) => e.event.event === "progress")
+    .map((e) => e.event.progress!.pct)
+    .join(",");
 }
 
 const clientIdOf = async (page: Page) => (await page.textContent("#identity"))!.replace("client ", "");
@@ -157,7 +166,9 @@ describe("web page", () => {
     const attributes = await card(page, jobId).evaluate((el) => Object.entries((el as HTMLElement).dataset));
     for (const [name, value] of attributes) expect(String(value).length, `data-${name}`).toBeLessThanOrEqual(32);
     expect(await attr(page, jobId, "progress-step")).toBe("100");
-    expect(Number(await attr(page, jobId, "last-event-id"))).toBe((await stack.events(await clientIdOf(page), jobId)).at(-1)!.seq);
+    expect(Number(await attr(page, jobId, "last-event-id"))).toBe(
+      (await stack.events(await clientIdOf(page), jobId)).at(-1)!.seq,
+    );
     expect(await written(page, jobId, "progress-step")).toHaveLength(steps);
     await page.close();
   });
@@ -182,7 +193,9 @@ describe("web page", () => {
     await expect.poll(() => attr(page, flaky, "status"), { timeout: 10_000 }).toBe("succeeded");
     await submit(page, "sleep", { ms: 60_000, steps: 10 });
     const running = await submit(page, "sleep", { ms: 8_000, steps: 8 });
-    await expect.poll(async () => Number(await attr(page, running, "progress")), { timeout: 10_000 }).toBeGreaterThanOrEqual(37);
+    await expect
+      .poll(async () => Number(await attr(page, running, "progress")), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(37);
     // UPDATE_SCREENSHOT=1 npx vitest run test/web.test.ts refreshes the README's picture.
     const file = process.env.UPDATE_SCREENSHOT ? "docs/screenshot.png" : path.join(tmpdir(), "herald-screenshot.png");
     await page.screenshot({ path: file });

@@ -35,7 +35,9 @@ export function idempotencyBucketKey(clientId: string, key: string): string {
 }
 
 export function requestHash(type: string, payload: unknown): string {
-  return createHash("sha256").update(JSON.stringify([type, payload ?? null])).digest("base64url");
+  return createHash("sha256")
+    .update(JSON.stringify([type, payload ?? null]))
+    .digest("base64url");
 }
 
 /**
@@ -63,7 +65,7 @@ export async function withIdempotency(
     if (revision !== null) return { ...(await store(kv, bucketKey, claim, revision, enqueue)), replayed: false };
 
     const entry = await kv.get(bucketKey);
-    if (!entry || entry.operation !== "PUT") continue; // deleted meanwhile: claim again
+    if (entry?.operation !== "PUT") continue; // deleted meanwhile: claim again
     const existing = entry.json<IdempotencyRecord>();
     if (existing.requestHash !== fresh.requestHash) throw new IdempotencyMismatchError();
     if (existing.eventId !== null) return { jobId: existing.jobId, eventId: existing.eventId, replayed: true };
@@ -95,7 +97,8 @@ async function store(
   } catch (err) {
     // Refused for certain (queue full): free the key so that the client's retry submits anew.
     // Anything else may have stored the job: keep the claim, so a retry takes over the same job.
-    if (err instanceof QueueFullError || err instanceof TooManyQueuedJobsError) await kv.delete(bucketKey, { previousSeq: revision }).catch(() => undefined);
+    if (err instanceof QueueFullError || err instanceof TooManyQueuedJobsError)
+      await kv.delete(bucketKey, { previousSeq: revision }).catch(() => undefined);
     throw err;
   }
   // If this fails (NATS blip, or a takeover after a very slow enqueue) the job is stored all the same;

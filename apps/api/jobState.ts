@@ -1,7 +1,6 @@
 import { isTerminal, jobUrls, statusOf, type JobState } from "../../libs/contracts/mod.ts";
 import type { StoredEvent } from "../../libs/results/mod.ts";
 
-
 /** The public state of a job (GET /v1/jobs/:id), built from its first and last events. */
 export function jobState(first: StoredEvent | null, last: StoredEvent): JobState {
   const e = last.event;

@@ -1,4 +1,11 @@
-import { createClient, HeraldAuthError, HeraldConnectionError, HeraldHttpError, HeraldNotFoundError, type HeraldClient } from "../../libs/client/mod.ts";
+import {
+  createClient,
+  HeraldAuthError,
+  HeraldConnectionError,
+  HeraldHttpError,
+  HeraldNotFoundError,
+  type HeraldClient,
+} from "../../libs/client/mod.ts";
 import { defaultUrl, loadCredentials } from "./credentials.ts";
 
 /** A failure to report to the user: a message and an exit code (1 failure, 2 usage). */
@@ -33,7 +40,10 @@ export function clientFor(url: string): HeraldClient {
 /** herald's errors as one line a person can act on. */
 export function explain(err: unknown, url: string): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof HeraldConnectionError) return new CliError(`cannot reach herald at ${url} — is it running? (${(err.cause as Error)?.message ?? err.message})`);
+  if (err instanceof HeraldConnectionError)
+    return new CliError(
+      `cannot reach herald at ${url} — is it running? (${(err.cause as Error)?.message ?? err.message})`,
+    );
   if (err instanceof HeraldAuthError) {
     return new CliError(
       err.code === "token_expired"
@@ -41,7 +51,9 @@ export function explain(err: unknown, url: string): CliError {
         : `herald at ${url} does not accept your token (${err.code}): run \`herald login --url ${url}\``,
     );
   }
-  if (err instanceof HeraldNotFoundError) return new CliError(err.code === "job_not_found" ? err.message.replace(/^no job/, "no such job:") : err.message);
-  if (err instanceof HeraldHttpError) return new CliError(`${err.message} (${err.status} ${err.code})`, err.status === 400 || err.status === 422 ? 2 : 1);
+  if (err instanceof HeraldNotFoundError)
+    return new CliError(err.code === "job_not_found" ? err.message.replace(/^no job/, "no such job:") : err.message);
+  if (err instanceof HeraldHttpError)
+    return new CliError(`${err.message} (${err.status} ${err.code})`, err.status === 400 || err.status === 422 ? 2 : 1);
   return new CliError((err as Error)?.message ?? String(err));
 }

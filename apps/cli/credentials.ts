@@ -12,7 +12,8 @@ interface CredentialsFile {
 
 /** `$XDG_CONFIG_HOME/herald/credentials.json` (default `~/.config/herald/credentials.json`), mode 0600. */
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(homedir(), ".config");
+  const base =
+    env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(homedir(), ".config");
   return path.join(base, "herald", "credentials.json");
 }
 

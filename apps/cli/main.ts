@@ -14,20 +14,23 @@ process.once("SIGINT", () => interrupted.abort());
 
 let exitCode = 0;
 /** Wraps a command: resolves the server URL, maps errors to messages and exit codes. */
-const run = (action: (url: string, command: Command) => Promise<number | void>) => async (...args: unknown[]) => {
-  const command = args.at(-1) as Command;
-  const url = resolveUrl(command.optsWithGlobals().url as string | undefined);
-  try {
-    exitCode = (await action(url, command)) ?? 0;
-  } catch (err) {
-    if (interrupted.signal.aborted) {
-      exitCode = 130;
-      return;
-    }
-    throw explain(err, url);
-  }
-  if (interrupted.signal.aborted) exitCode = 130;
-};
+const run =
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that has no exit code of its own returns nothing
+    (action: (url: string, command: Command) => Promise<number | void>) =>
+    async (...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const url = resolveUrl(command.optsWithGlobals().url as string | undefined);
+      try {
+        exitCode = (await action(url, command)) ?? 0;
+      } catch (err) {
+        if (interrupted.signal.aborted) {
+          exitCode = 130;
+          return;
+        }
+        throw explain(err, url);
+      }
+      if (interrupted.signal.aborted) exitCode = 130;
+    };
 
 const program = new Command()
   .name("herald")
@@ -48,18 +51,24 @@ Examples:
 program
   .command("login")
   .description("create a client identity and keep its token (in $XDG_CONFIG_HOME/herald)")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Examples:
   $ herald login
-  $ herald login --url https://herald.example.com`)
+  $ herald login --url https://herald.example.com`,
+  )
   .action(run(async (url) => login(url, process.stdout)));
 
 program
   .command("token")
-  .description("print the stored token (for curl: -H \"Authorization: Bearer $(herald token)\")")
-  .addHelpText("after", `
+  .description('print the stored token (for curl: -H "Authorization: Bearer $(herald token)")')
+  .addHelpText(
+    "after",
+    `
 Example:
-  $ curl -H "Authorization: Bearer $(herald token)" http://127.0.0.1:3000/v1/jobs/01M8GD3M9MW1N3NW05V0HBFRJZ`)
+  $ curl -H "Authorization: Bearer $(herald token)" http://127.0.0.1:3000/v1/jobs/01M8GD3M9MW1N3NW05V0HBFRJZ`,
+  )
   .action(run(async (url) => token(url, process.stdout)));
 
 program
@@ -71,14 +80,23 @@ program
   .option("--idempotency-key <key>", "the same key returns the same job (safe to retry)")
   .option("--wait", "follow the job: progress, then the result; exit 0 if it succeeded, 1 if not")
   .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Examples:
   $ herald submit echo --payload '{"hello":"world"}'
   $ herald submit sha256 --payload '{"data":"abc","rounds":2000000}' --wait
-  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait`)
+  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait`,
+  )
   .action(
     run(async (url, cmd) => {
-      const o = cmd.opts<{ payload?: string; payloadFile?: string; idempotencyKey?: string; wait?: boolean; json?: boolean }>();
+      const o = cmd.opts<{
+        payload?: string;
+        payloadFile?: string;
+        idempotencyKey?: string;
+        wait?: boolean;
+        json?: boolean;
+      }>();
       return submit(clientFor(url), { type: cmd.args[0]!, ...o }, interrupted.signal);
     }),
   );
@@ -88,10 +106,13 @@ program
   .description("a job's latest state")
   .argument("<jobId>")
   .option("--json", "print the state as JSON")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Examples:
   $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ
-  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --json | jq .result`)
+  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --json | jq .result`,
+  )
   .action(run(async (url, cmd) => status(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
 
 program
@@ -99,9 +120,12 @@ program
   .description("cancel a job that has not ended")
   .argument("<jobId>")
   .option("--json", "print the canceled state as JSON")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Example:
-  $ herald cancel 01M8GD3M9MW1N3NW05V0HBFRJZ`)
+  $ herald cancel 01M8GD3M9MW1N3NW05V0HBFRJZ`,
+  )
   .action(run(async (url, cmd) => cancel(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
 
 program
@@ -110,21 +134,31 @@ program
   .option("--job <jobId>", "only this job, from its first event; stops after its last")
   .option("--since <id>", "start after this event id, or `earliest` for all that is retained")
   .option("--json", "one NDJSON line per event (for jq)")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Examples:
   $ herald tail
   $ herald tail --since earliest --json | jq -c '{id, jobId, event}'
-  $ herald tail --job 01M8GD3M9MW1N3NW05V0HBFRJZ`)
-  .action(run(async (url, cmd) => tail(clientFor(url), cmd.opts<{ job?: string; since?: string; json?: boolean }>(), interrupted.signal)));
+  $ herald tail --job 01M8GD3M9MW1N3NW05V0HBFRJZ`,
+  )
+  .action(
+    run(async (url, cmd) =>
+      tail(clientFor(url), cmd.opts<{ job?: string; since?: string; json?: boolean }>(), interrupted.signal),
+    ),
+  );
 
 program
   .command("inspect")
   .description("what operators look at: JOBS, the workers consumer, RESULTS, dead letters (from NATS_URL)")
   .option("--json", "one JSON object")
-  .addHelpText("after", `
+  .addHelpText(
+    "after",
+    `
 Examples:
   $ NATS_URL=nats://127.0.0.1:4222 herald inspect
-  $ herald inspect --json | jq .workers`)
+  $ herald inspect --json | jq .workers`,
+  )
   .action(run(async (_url, cmd) => inspect(!!cmd.opts().json)));
 
 try {

@@ -4,8 +4,15 @@ import { colors, formatEvent } from "./output.ts";
 
 const terminal = { isTTY: true } as NodeJS.WriteStream;
 const event = (name: JobEvent["event"]): JobEvent => ({
-  jobId: "01JDZ8V6Q7W2K3M4N5P6R7S8T9", clientId: "c", type: "echo", event: name, attempt: 1,
-  progress: null, result: null, error: null, at: "2026-11-28T09:00:01.000Z",
+  jobId: "01JDZ8V6Q7W2K3M4N5P6R7S8T9",
+  clientId: "c",
+  type: "echo",
+  event: name,
+  attempt: 1,
+  progress: null,
+  result: null,
+  error: null,
+  at: "2026-11-28T09:00:01.000Z",
 });
 
 describe("formatEvent", () => {
@@ -24,6 +31,8 @@ describe("formatEvent", () => {
   });
 
   it("writes no color with NO_COLOR set", () => {
-    expect(formatEvent(7, event("failed"), colors(terminal, { NO_COLOR: "1" }))).toBe("09:00:01 #7  01JDZ8V6Q7W2K3M4N5P6R7S8T9  echo  failed");
+    expect(formatEvent(7, event("failed"), colors(terminal, { NO_COLOR: "1" }))).toBe(
+      "09:00:01 #7  01JDZ8V6Q7W2K3M4N5P6R7S8T9  echo  failed",
+    );
   });
 });

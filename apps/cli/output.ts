@@ -24,7 +24,8 @@ export function formatEvent(id: number, e: JobEvent, c: Colors): string {
   // Only the end of a job stands out in a stream of events.
   const name = isTerminal(e.event) ? c[STATUS_COLOR[statusOf(e.event)]](e.event) : e.event;
   let detail = "";
-  if (e.event === "progress" && e.progress) detail = ` ${e.progress.pct}%${e.progress.message ? ` ${e.progress.message}` : ""}`;
+  if (e.event === "progress" && e.progress)
+    detail = ` ${e.progress.pct}%${e.progress.message ? ` ${e.progress.message}` : ""}`;
   if (e.event === "succeeded") detail = ` ${JSON.stringify(e.result)}`;
   if ((e.event === "failed" || e.event === "retrying") && e.error) detail = ` ${e.error.code}: ${e.error.message}`;
   if (e.attempt > 1 && e.event === "started") detail = ` (attempt ${e.attempt})`;

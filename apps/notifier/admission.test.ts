@@ -8,8 +8,14 @@ describe("admission of resumes", () => {
     const a = new Admission({ concurrency: 2, queue: 2, queueMs: 60_000, retryAfterS: [1, 5] });
     const [r1, r2] = [await a.acquire(never), await a.acquire(never)];
     const order: number[] = [];
-    const q3 = a.acquire(never).then((r) => (order.push(3), r));
-    const q4 = a.acquire(never).then((r) => (order.push(4), r));
+    const q3 = a.acquire(never).then((r) => {
+      order.push(3);
+      return r;
+    });
+    const q4 = a.acquire(never).then((r) => {
+      order.push(4);
+      return r;
+    });
     expect([a.running, a.waiting]).toEqual([2, 2]);
     const shed = await a.acquire(never).catch((e: unknown) => e);
     expect(shed).toBeInstanceOf(StreamShedError);

@@ -39,7 +39,11 @@ class FakeResults {
   store(o: { clientId?: string; jobId?: string; event?: string; data?: string } = {}): number {
     const { clientId = CLIENT, jobId = JOB, event = "progress", data = "" } = o;
     const seq = this.stored.length + 1;
-    this.stored.push({ seq, subject: `results.${clientId}.${jobId}`, json: JSON.stringify({ event, clientId, jobId, seq, data }) });
+    this.stored.push({
+      seq,
+      subject: `results.${clientId}.${jobId}`,
+      json: JSON.stringify({ event, clientId, jobId, seq, data }),
+    });
     return seq;
   }
 
@@ -131,7 +135,10 @@ class FakeResumeReads implements ResumeReads {
       let next = fromSeq;
       for (;;) {
         await reads.pageGate?.promise;
-        const page = results.matching(filter).filter((m) => m.seq >= next && m.seq <= lastSeq).slice(0, reads.pageSize);
+        const page = results
+          .matching(filter)
+          .filter((m) => m.seq >= next && m.seq <= lastSeq)
+          .slice(0, reads.pageSize);
         reads.pagesRead++;
         for (const m of page) yield { seq: m.seq, json: m.json };
         if (page.length < reads.pageSize) return;

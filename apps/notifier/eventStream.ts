@@ -262,7 +262,10 @@ export class EventStream implements LiveListener {
     (this.#live ??= []).push({ seq, json, bytes });
     this.#liveBytes += bytes;
     if (this.#liveBytes > this.#o.sendBufferBytes) {
-      this.#o.log.warn({ clientId: this.clientId, bufferedBytes: this.#liveBytes }, "client is not reading; disconnecting");
+      this.#o.log.warn(
+        { clientId: this.clientId, bufferedBytes: this.#liveBytes },
+        "client is not reading; disconnecting",
+      );
       this.end("slow_client");
       return;
     }

@@ -88,7 +88,8 @@ export class Hub {
       const wait = t0 + (i * windowMs) / slices - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const end = Math.floor(((i + 1) * streams.length) / slices);
-      for (let k = Math.floor((i * streams.length) / slices); k < end; k++) streams[k]!.leave(Math.floor(Math.random() * (lastRetryMs + 1)));
+      for (let k = Math.floor((i * streams.length) / slices); k < end; k++)
+        streams[k]!.leave(Math.floor(Math.random() * (lastRetryMs + 1)));
     }
     for (const s of this.#streams) s.leave(lastRetryMs);
   }

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "../../libs/log/mod.ts";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { NotFoundError, type JobEvent } from "../../libs/contracts/mod.ts";
@@ -9,30 +7,42 @@ import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/n
 import { jobStreamStart } from "./jobStreamStart.ts";
 
 let nats: ProvisionedNats;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
-const log = createLogger({ level: "silent" });
 const CLIENT = "streamer";
 
 beforeAll(async () => {
   nats = await startProvisionedNats("job-stream-start-test");
-  ({ nc, js, jsm } = nats);
+  ({ js, jsm } = nats);
 });
 afterAll(() => nats?.close());
 
 /** Stores a job's events in RESULTS, in order; returns the job's id and each event's sequence. */
 async function job(events: JobEvent["event"][], clientId = CLIENT) {
   const jobId = newId();
-  const base: JobEvent = { jobId, clientId, type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  const base: JobEvent = {
+    jobId,
+    clientId,
+    type: "echo",
+    event: "queued",
+    attempt: 0,
+    progress: null,
+    result: null,
+    error: null,
+    at: new Date().toISOString(),
+  };
   const seqs: number[] = [];
-  for (const event of events) seqs.push(await appendEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));
+  for (const event of events)
+    seqs.push(await appendEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));
   return { jobId, seqs };
 }
 
 describe("jobStreamStart", () => {
   it("no job of this client's: 404 job_not_found (another client's job, too)", async () => {
-    await expect(jobStreamStart(jsm, CLIENT, newId(), { kind: "live" })).rejects.toMatchObject({ status: 404, code: "job_not_found" });
+    await expect(jobStreamStart(jsm, CLIENT, newId(), { kind: "live" })).rejects.toMatchObject({
+      status: 404,
+      code: "job_not_found",
+    });
     const theirs = await job(["queued"], "someone-else");
     const err = await jobStreamStart(jsm, CLIENT, theirs.jobId, { kind: "earliest" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotFoundError);

@@ -13,7 +13,12 @@ export type JobStreamStart = "open" | "end_seen";
  * so it is a 404 too). A client resuming after the job's terminal event gets `end_seen`: the
  * route answers 204, which tells EventSource to stop reconnecting.
  */
-export async function jobStreamStart(jsm: JetStreamManager, clientId: string, jobId: string, from: ResumeFrom): Promise<JobStreamStart> {
+export async function jobStreamStart(
+  jsm: JetStreamManager,
+  clientId: string,
+  jobId: string,
+  from: ResumeFrom,
+): Promise<JobStreamStart> {
   const last = await readJobNow(jsm, clientId, jobId);
   if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
   if (from.kind === "after" && isTerminal(last.event.event) && last.seq <= from.seq) return "end_seen";

@@ -25,7 +25,11 @@ class FakeResults implements LiveSource {
 
   store(clientId = CLIENT, jobId = JOB): number {
     const seq = this.stored.length + 1;
-    this.stored.push({ seq, subject: `results.${clientId}.${jobId}`, json: JSON.stringify({ event: "progress", clientId, jobId, n: seq }) });
+    this.stored.push({
+      seq,
+      subject: `results.${clientId}.${jobId}`,
+      json: JSON.stringify({ event: "progress", clientId, jobId, n: seq }),
+    });
     return seq;
   }
 
@@ -51,7 +55,8 @@ class FakeResults implements LiveSource {
 
   /** ResumeReads over the same store. */
   reads_(): ResumeReads {
-    const matches = (filter: string, subject: string) => (filter.endsWith(".>") ? subject.startsWith(filter.slice(0, -1)) : subject === filter);
+    const matches = (filter: string, subject: string) =>
+      filter.endsWith(".>") ? subject.startsWith(filter.slice(0, -1)) : subject === filter;
     return {
       lastMatch: async (filter) => this.stored.filter((m) => matches(filter, m.subject)).at(-1)?.seq ?? null,
       bounds: async () => ({ first: 1, last: this.stored.length }),
@@ -314,9 +319,18 @@ describe("live feed: what it can vouch for without reading RESULTS", () => {
     const counting = results.reads_();
     const original = results.reads_.bind(results);
     results.reads_ = () => ({
-      lastMatch: (f) => (reads++, counting.lastMatch(f)),
-      bounds: () => (reads++, counting.bounds()),
-      replay: (f, a, b) => (reads++, counting.replay(f, a, b)),
+      lastMatch: (f) => {
+        reads++;
+        return counting.lastMatch(f);
+      },
+      bounds: () => {
+        reads++;
+        return counting.bounds();
+      },
+      replay: (f, a, b) => {
+        reads++;
+        return counting.replay(f, a, b);
+      },
     });
     const { sink } = await openStream(feed, results, { kind: "after", seq: first });
     const next = results.store();

@@ -172,7 +172,8 @@ export class LiveFeed {
     try {
       const last = await this.#source.lastSeq();
       if (epoch !== this.#epoch || last < this.#next) return;
-      if (last - this.#next >= this.#maxHeld) return this.#lose(`${last - this.#next + 1} events behind after a leader change`);
+      if (last - this.#next >= this.#maxHeld)
+        return this.#lose(`${last - this.#next + 1} events behind after a leader change`);
       this.#fillTo = Math.max(this.#fillTo, last);
       this.#armHole();
     } catch (err) {
@@ -216,7 +217,10 @@ export class LiveFeed {
     if (this.#down || !(seq > 0)) return;
     if (this.#next === 0 || seq > this.#next) {
       // Starting (the end of the stream is being read), or above a hole: held until it is filled.
-      if (this.#held.size >= this.#maxHeld) return this.#lose(`more than ${this.#maxHeld} events held above a hole`);
+      if (this.#held.size >= this.#maxHeld) {
+        this.#lose(`more than ${this.#maxHeld} events held above a hole`);
+        return;
+      }
       this.#held.set(seq, { subject, data });
       if (this.#next > 0) this.#armHole();
       return;
@@ -287,7 +291,12 @@ export class LiveFeed {
     const epoch = this.#epoch;
     this.#filling = true;
     try {
-      while (epoch === this.#epoch && this.#next > 0 && !this.#held.has(this.#next) && (this.#held.size > 0 || this.#next <= this.#fillTo)) {
+      while (
+        epoch === this.#epoch &&
+        this.#next > 0 &&
+        !this.#held.has(this.#next) &&
+        (this.#held.size > 0 || this.#next <= this.#fillTo)
+      ) {
         const seq = this.#next;
         const m = await this.#source.readSeq(seq);
         // Meanwhile the late message may have come, or the feed lost its place: then this read is moot.

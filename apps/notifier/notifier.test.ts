@@ -22,8 +22,15 @@ async function publishEvents(clientId: string, n: number, jobId = ulid(), bytes 
   const pad = bytes ? "x".repeat(bytes) : null;
   for (let i = 0; i < n; i++) {
     const ev: JobEvent = {
-      jobId, clientId, type: "echo", event: "progress", attempt: 1,
-      progress: { pct: i, message: pad }, result: null, error: null, at: new Date().toISOString(),
+      jobId,
+      clientId,
+      type: "echo",
+      event: "progress",
+      attempt: 1,
+      progress: { pct: i, message: pad },
+      result: null,
+      error: null,
+      at: new Date().toISOString(),
     };
     seqs.push((await stack.nats.js.publish(resultSubject(clientId, jobId), JSON.stringify(ev))).seq);
   }
@@ -76,8 +83,12 @@ describe("live events", () => {
       expect(res.status, bad).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_last_event_id");
     }
-    expect((await fetch(`${notifier.url}/v1/jobs/${jobId}/events`, { headers: { ...accept, ...b.auth } })).status).toBe(404);
-    expect((await fetch(`${notifier.url}/v1/jobs/not-an-id/events`, { headers: { ...accept, ...a.auth } })).status).toBe(400);
+    expect((await fetch(`${notifier.url}/v1/jobs/${jobId}/events`, { headers: { ...accept, ...b.auth } })).status).toBe(
+      404,
+    );
+    expect(
+      (await fetch(`${notifier.url}/v1/jobs/not-an-id/events`, { headers: { ...accept, ...a.auth } })).status,
+    ).toBe(400);
   });
 });
 
@@ -109,15 +120,23 @@ describe("resume", () => {
     const steps = Array.from({ length: 8 }, (_, k) => [0, 1, 2, 3].map((e) => ({ k, t: 2 * k + e }))).flat();
     steps.sort((a, b) => a.t - b.t || a.k - b.k);
     for (const { k } of steps) {
-      for (const [i, c] of clients.entries()) stored.get(c.clientId)!.push(...(await publishEvents(c.clientId, 1, jobIds[i]![k])));
+      for (const [i, c] of clients.entries())
+        stored.get(c.clientId)!.push(...(await publishEvents(c.clientId, 1, jobIds[i]![k])));
     }
     for (let round = 0; round < 8; round++) {
       const streams = clients.flatMap((c) => {
         const seqs = stored.get(c.clientId)!;
-        return [15, 15, 4 + round * 3].map((at) => ({ expected: seqs.slice(at + 1), s: sse(c.token, "/v1/events", String(seqs[at])) }));
+        return [15, 15, 4 + round * 3].map((at) => ({
+          expected: seqs.slice(at + 1),
+          s: sse(c.token, "/v1/events", String(seqs[at])),
+        }));
       });
       for (const { s, expected } of streams) {
-        await s.waitFor((x) => x.events.length >= expected.length, 10_000, `${expected.length} events after the resume point`);
+        await s.waitFor(
+          (x) => x.events.length >= expected.length,
+          10_000,
+          `${expected.length} events after the resume point`,
+        );
       }
       for (const { s, expected } of streams) {
         s.close();
@@ -130,8 +149,15 @@ describe("resume", () => {
     const c = await stack.client();
     const jobId = ulid();
     const ev = (pct: number): JobEvent => ({
-      jobId, clientId: c.clientId, type: "echo", event: "progress", attempt: 1,
-      progress: { pct, message: "two\nlines" }, result: null, error: null, at: new Date().toISOString(),
+      jobId,
+      clientId: c.clientId,
+      type: "echo",
+      event: "progress",
+      attempt: 1,
+      progress: { pct, message: "two\nlines" },
+      result: null,
+      error: null,
+      at: new Date().toISOString(),
     });
     // Pretty-printed, keys reversed: what an operator's `nats pub` might store.
     const foreign = (e: JobEvent) => JSON.stringify(Object.fromEntries(Object.entries(e).reverse()), null, 2);
@@ -156,7 +182,11 @@ describe("resume", () => {
     const s = sse(c.token, "/v1/events", "earliest");
     await s.waitFor((x) => x.events.length === 10);
     expect(s.events.slice(0, 5).map((e) => e.event)).toEqual([
-      "job.queued", "job.started", "job.progress", "job.progress", "job.succeeded",
+      "job.queued",
+      "job.started",
+      "job.progress",
+      "job.progress",
+      "job.succeeded",
     ]);
     expect(s.ids.slice(5)).toEqual(seqs);
     expect(s.gaps).toEqual([]);
@@ -190,7 +220,13 @@ describe("resume", () => {
     const { jobId } = await stack.submit(c.auth, "sleep", { ms: 200, steps: 2 });
     const s = sse(c.token, `/v1/jobs/${jobId}/events`);
     await s.waitFor((x) => x.readyState === CLOSED, 10_000, "EventSource closed");
-    expect(s.events.map((e) => e.event)).toEqual(["job.queued", "job.started", "job.progress", "job.progress", "job.succeeded"]);
+    expect(s.events.map((e) => e.event)).toEqual([
+      "job.queued",
+      "job.started",
+      "job.progress",
+      "job.progress",
+      "job.succeeded",
+    ]);
     expect(s.opens).toBe(1); // the reconnect after the end was answered 204: no second stream
     const lastId = s.events.at(-1)!.id;
     const res = await fetch(`${notifier.url}/v1/jobs/${jobId}/events`, {
@@ -201,7 +237,10 @@ describe("resume", () => {
 });
 
 /** Counts the JetStream API requests that mention `clientId`, by kind, while `body` runs. */
-async function countRequests(clientId: string, body: () => Promise<void>): Promise<{ msgGets: number; consumerCreates: number; streamInfos: number }> {
+async function countRequests(
+  clientId: string,
+  body: () => Promise<void>,
+): Promise<{ msgGets: number; consumerCreates: number; streamInfos: number }> {
   const counts = { msgGets: 0, consumerCreates: 0, streamInfos: 0 };
   const subs: Subscription[] = [];
   const count = (subject: string, key: keyof typeof counts, mine = true) =>
@@ -301,7 +340,9 @@ describe("admission", () => {
     const { port } = new URL(limited.url);
     const socket = net.connect(Number(port), "127.0.0.1");
     await new Promise<void>((r) => socket.once("connect", () => r()));
-    socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`);
+    socket.write(
+      `GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`,
+    );
     socket.pause();
     socket.on("error", () => undefined);
     await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(1);
@@ -309,7 +350,9 @@ describe("admission", () => {
     // Once the notifier has seen them: before, it would rightly serve the resume without a read
     // (nothing of the client had passed since its id; the events then come live), and take no slot.
     await expect.poll(() => limited.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
-    const res = await fetch(`${limited.url}/v1/events`, { headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) } });
+    const res = await fetch(`${limited.url}/v1/events`, {
+      headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) },
+    });
     expect(res.status).toBe(503);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(Number(res.headers.get("retry-after"))).toBeLessThanOrEqual(5);
@@ -325,7 +368,9 @@ describe("admission", () => {
     await again.waitFor((x) => x.events.length === 2);
     expect(again.ids).toEqual(seqs.slice(1));
     again.close();
-    expect(await limited.metrics.registry.getSingleMetricAsString("herald_sse_shed_total")).toMatch(/reason="overloaded"[^\n]* 1/);
+    expect(await limited.metrics.registry.getSingleMetricAsString("herald_sse_shed_total")).toMatch(
+      /reason="overloaded"[^\n]* 1/,
+    );
   });
 
   it("turns away a resume whose feed lost its place while it waited for a slot (503), and it then misses nothing", async () => {
@@ -336,14 +381,18 @@ describe("admission", () => {
     const { port } = new URL(limited.url);
     const socket = net.connect(Number(port), "127.0.0.1");
     await new Promise<void>((r) => socket.once("connect", () => r()));
-    socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`);
+    socket.write(
+      `GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${slow.token}\r\n\r\n`,
+    );
     socket.pause();
     socket.on("error", () => undefined);
     await expect.poll(() => limited.hub.size, { timeout: 5_000 }).toBe(1);
     const seqs = await publishEvents(other.clientId, 3);
     await expect.poll(() => limited.feed.watermark, { timeout: 5_000 }).toBeGreaterThanOrEqual(seqs.at(-1)!);
     // This resume reads RESULTS, so it waits in the queue behind the slow one.
-    const waiting = fetch(`${limited.url}/v1/events`, { headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) } });
+    const waiting = fetch(`${limited.url}/v1/events`, {
+      headers: { ...other.auth, accept: "text/event-stream", "last-event-id": String(seqs[0]) },
+    });
     await expect.poll(() => limited.admission.waiting, { timeout: 5_000 }).toBe(1);
     // NATS drops (what the plugin does on the connection's "disconnected"): every stream ends, the
     // slot is free, and the waiting resume gets it while the feed does not know where it is.
@@ -383,7 +432,12 @@ describe("admission", () => {
       await own.server.stop();
       await expect.poll(async () => (await fetch(`${n.url}/readyz`)).status, { timeout: 10_000 }).toBe(503);
       const jobPath = `/v1/jobs/${ulid()}/events`;
-      for (const [path, lastEventId] of [["/v1/events", undefined], ["/v1/events", "earliest"], ["/v1/events", "5"], [jobPath, undefined]] as const) {
+      for (const [path, lastEventId] of [
+        ["/v1/events", undefined],
+        ["/v1/events", "earliest"],
+        ["/v1/events", "5"],
+        [jobPath, undefined],
+      ] as const) {
         const res = await fetch(`${n.url}${path}`, {
           headers: { ...c.auth, accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
         });
@@ -438,10 +492,22 @@ describe("a long replay", () => {
     const jobId = ulid();
     const subject = resultSubject(c.clientId, jobId);
     const body = (i: number) =>
-      JSON.stringify({ jobId, clientId: c.clientId, type: "echo", event: "progress", attempt: 1, progress: { pct: i % 100, message: null }, result: null, error: null, at: new Date().toISOString() });
+      JSON.stringify({
+        jobId,
+        clientId: c.clientId,
+        type: "echo",
+        event: "progress",
+        attempt: 1,
+        progress: { pct: i % 100, message: null },
+        result: null,
+        error: null,
+        at: new Date().toISOString(),
+      });
     const seqs: number[] = [];
     for (let batch = 0; batch < 20; batch++) {
-      const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => stack.nats.js.publish(subject, body(batch * 1000 + i))));
+      const acks = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => stack.nats.js.publish(subject, body(batch * 1000 + i))),
+      );
       seqs.push(...acks.map((a) => a.seq));
     }
     seqs.sort((a, b) => a - b);
@@ -460,7 +526,10 @@ describe("a long replay", () => {
     const n = await stack.addNotifier({ SSE_HEARTBEAT_MS: "100", SSE_RETRY_MS: "1500" });
     const c = await stack.client();
     const ctl = new AbortController();
-    const res = await fetch(`${n.url}/v1/events`, { headers: { ...c.auth, accept: "text/event-stream" }, signal: ctl.signal });
+    const res = await fetch(`${n.url}/v1/events`, {
+      headers: { ...c.auth, accept: "text/event-stream" },
+      signal: ctl.signal,
+    });
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     expect(res.headers.get("cache-control")).toBe("no-cache");
     const reader = res.body!.getReader();
@@ -488,7 +557,7 @@ describe("the reconnect race", () => {
       while (publishing) published.push(...(await publishEvents(c.clientId, 5, jobId)));
     })();
     const received: number[] = [];
-    let last: string | undefined = undefined;
+    let last: string | undefined;
     for (let round = 0; round < 40; round++) {
       const s = sse(c.token, "/v1/events", last ?? "earliest");
       await s.waitFor((x) => x.opens === 1);
@@ -547,7 +616,9 @@ describe("limits and leaks", () => {
     // A raw connection that sends the request and then never reads a byte.
     const socket = net.connect(Number(port), "127.0.0.1");
     await new Promise<void>((r) => socket.once("connect", () => r()));
-    socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${c.token}\r\n\r\n`);
+    socket.write(
+      `GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${c.token}\r\n\r\n`,
+    );
     socket.pause();
     socket.on("error", () => undefined);
     await expect.poll(() => small.hub.size, { timeout: 5_000 }).toBe(1);
@@ -557,7 +628,9 @@ describe("limits and leaks", () => {
     for (let i = 0; i < 400 && small.hub.size > 0; i++) await publishEvents(c.clientId, 1, jobId, 100_000);
     await expect.poll(() => small.hub.size, { timeout: 10_000 }).toBe(0);
     // The server dropped the connection (the client, never reading, may not even notice yet).
-    await expect.poll(() => new Promise((r) => small.app.server.getConnections((_e, n) => r(n))), { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(() => new Promise((r) => small.app.server.getConnections((_e, n) => r(n))), { timeout: 5_000 })
+      .toBe(0);
     socket.destroy();
     // What the stream held was dropped with it: no growth near the 40 MB it was sent.
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(30 * 1024 * 1024);

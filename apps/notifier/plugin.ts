@@ -75,9 +75,14 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
 
   const serve = async (reply: FastifyReply, clientId: string, from: ResumeFrom, jobId?: string) => {
     if (deps.hub.streamsOf(clientId) >= deps.maxStreamsPerClient) {
-      throw new HeraldError(429, "too_many_streams", `at most ${deps.maxStreamsPerClient} event streams per client; close one first`, {
-        "retry-after": "5",
-      });
+      throw new HeraldError(
+        429,
+        "too_many_streams",
+        `at most ${deps.maxStreamsPerClient} event streams per client; close one first`,
+        {
+          "retry-after": "5",
+        },
+      );
     }
     requireFeed();
     // A stream that resumes reads RESULTS first: those wait for a slot (or are shed). One that
@@ -158,7 +163,12 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       ...(params ? { params } : {}),
       querystring: {
         type: "object",
-        properties: { lastEventId: { type: "string", description: "resume after this event id, or `earliest` (the Last-Event-ID header wins)" } },
+        properties: {
+          lastEventId: {
+            type: "string",
+            description: "resume after this event id, or `earliest` (the Last-Event-ID header wins)",
+          },
+        },
       },
       headers: { type: "object", properties: { "last-event-id": { type: "string" } } },
       produces: ["text/event-stream"],
@@ -173,12 +183,16 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
     });
   }
 
-  app.get("/v1/events", stream("Server-Sent Events: every event of the caller's jobs, resuming after Last-Event-ID"), async (request, reply) => {
-    acceptsEventStream(request.headers.accept);
-    const clientId = await authenticate(request, deps.tokens);
-    const from = resumeFrom(request);
-    await serve(reply, clientId, from);
-  });
+  app.get(
+    "/v1/events",
+    stream("Server-Sent Events: every event of the caller's jobs, resuming after Last-Event-ID"),
+    async (request, reply) => {
+      acceptsEventStream(request.headers.accept);
+      const clientId = await authenticate(request, deps.tokens);
+      const from = resumeFrom(request);
+      await serve(reply, clientId, from);
+    },
+  );
 
   app.get(
     "/v1/jobs/:id/events",
@@ -188,16 +202,15 @@ export const notifierPlugin: FastifyPluginAsync<NotifierDeps> = async (app, deps
       required: ["id"],
     }),
     async (request, reply) => {
-    acceptsEventStream(request.headers.accept);
-    const clientId = await authenticate(request, deps.tokens);
-    const jobId = (request.params as { id?: string }).id;
-    if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
-    const from = resumeFrom(request);
-    requireFeed(); // before the read below, which needs NATS too
-    // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
-    if ((await jobStreamStart(deps.jsm, clientId, jobId, from)) === "end_seen") return reply.code(204).send();
-    await serve(reply, clientId, from, jobId);
+      acceptsEventStream(request.headers.accept);
+      const clientId = await authenticate(request, deps.tokens);
+      const jobId = (request.params as { id?: string }).id;
+      if (!isJobId(jobId)) throw new InvalidInputError("the job id must be a ULID (26 characters)", "invalid_job_id");
+      const from = resumeFrom(request);
+      requireFeed(); // before the read below, which needs NATS too
+      // The job has ended and the client has seen its end: 204 tells EventSource to stop reconnecting.
+      if ((await jobStreamStart(deps.jsm, clientId, jobId, from)) === "end_seen") return reply.code(204).send();
+      await serve(reply, clientId, from, jobId);
     },
   );
 };
-

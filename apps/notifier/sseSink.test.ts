@@ -14,8 +14,12 @@ describe("the SSE wire format", () => {
     const json = '{"event":"progress","jobId":"j"}';
     expect(formatEventFrame(42, "progress", json)).toBe(`id: 42\nevent: job.progress\ndata: ${json}\n\n`);
     const broken = '{"event":"progress",\n"jobId":"j"}';
-    expect(formatEventFrame(43, "progress", broken)).toBe('id: 43\nevent: job.progress\ndata: {"event":"progress",\ndata: "jobId":"j"}\n\n');
-    expect(formatEventFrame(43, "progress", broken)).toBe(formatFrame({ id: "43", event: "job.progress", data: broken }));
+    expect(formatEventFrame(43, "progress", broken)).toBe(
+      'id: 43\nevent: job.progress\ndata: {"event":"progress",\ndata: "jobId":"j"}\n\n',
+    );
+    expect(formatEventFrame(43, "progress", broken)).toBe(
+      formatFrame({ id: "43", event: "job.progress", data: broken }),
+    );
   });
 });
 
@@ -43,7 +47,11 @@ describe("SseSink over a real HTTP response", () => {
     return { url, opened };
   }
 
-  async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: { value: string }, done: (t: string) => boolean) {
+  async function readUntil(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    text: { value: string },
+    done: (t: string) => boolean,
+  ) {
     const decoder = new TextDecoder();
     while (!done(text.value)) {
       const chunk = await reader.read();

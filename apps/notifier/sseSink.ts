@@ -36,7 +36,8 @@ export function formatFrame(frame: Frame): string {
  * not write could have one) is split into `data:` lines by formatFrame.
  */
 export function formatEventFrame(seq: number, event: string, json: string): string {
-  if (LINE_BREAK.test(json)) return formatFrame({ id: String(seq), event: sseEventName(event as JobEventName), data: json });
+  if (LINE_BREAK.test(json))
+    return formatFrame({ id: String(seq), event: sseEventName(event as JobEventName), data: json });
   return `id: ${seq}\nevent: ${sseEventName(event as JobEventName)}\ndata: ${json}\n\n`;
 }
 
@@ -103,7 +104,8 @@ export class SseSink implements EventSink {
     // open and unused, and the notifier's close waited for it (the test stacks' teardown hung).
     raw.setHeader("Connection", "keep-alive");
     raw.setHeader("X-Accel-Buffering", "no"); // no buffering in nginx
-    for (const [name, value] of Object.entries(this.#reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
+    for (const [name, value] of Object.entries(this.#reply.getHeaders()))
+      if (value !== undefined) raw.setHeader(name, value);
     raw.writeHead(raw.statusCode ?? 200);
     this.#headersSent = true;
   }

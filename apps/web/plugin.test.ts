@@ -20,9 +20,15 @@ function tempDir(): string {
 }
 
 /** A server with only the web plugin, and the log lines it wrote. */
-async function serve(opts: { dist: string; sources: string[] }): Promise<{ app: FastifyInstance; logs: Array<{ level: number; msg: string }> }> {
+async function serve(opts: {
+  dist: string;
+  sources: string[];
+}): Promise<{ app: FastifyInstance; logs: Array<{ level: number; msg: string }> }> {
   const logs: Array<{ level: number; msg: string }> = [];
-  const log = createLogger({ level: "info", destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
+  const log = createLogger({
+    level: "info",
+    destination: { write: (line: string) => void logs.push(JSON.parse(line)) },
+  });
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
   apps.push(app);
   await app.register(webPlugin, opts);

@@ -29,8 +29,15 @@ export const webPlugin: FastifyPluginAsync<WebPluginOptions> = async (app, opts)
     return;
   }
   const stale = newestSource(opts.sources ?? WEB_SOURCES) > statSync(path.join(dist, "app.js")).mtimeMs;
-  if (stale) app.log.warn({ dist }, "the web page is older than its sources: run `npm run build` to serve the current one");
-  await app.register(fastifyStatic, { root: dist, index: "index.html", wildcard: false, cacheControl: true, maxAge: 0 });
+  if (stale)
+    app.log.warn({ dist }, "the web page is older than its sources: run `npm run build` to serve the current one");
+  await app.register(fastifyStatic, {
+    root: dist,
+    index: "index.html",
+    wildcard: false,
+    cacheControl: true,
+    maxAge: 0,
+  });
 };
 
 /** The newest modification time of any file under these folders (0 for none). */

@@ -1,10 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import { createLogger } from "../../libs/log/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { createJobRegistry, defineJob, PermanentJobError, Type } from "../../libs/jobs/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
-import { JOBS_STREAM, RESULTS_STREAM, resultSubject, WORKERS_CONSUMER, type JobEvent, type JobMessage } from "../../libs/contracts/mod.ts";
+import {
+  JOBS_STREAM,
+  RESULTS_STREAM,
+  resultSubject,
+  WORKERS_CONSUMER,
+  type JobEvent,
+  type JobMessage,
+} from "../../libs/contracts/mod.ts";
 import { enqueueJob, listDeadLetters } from "../../libs/queue/mod.ts";
 import { appendEvent, readFenceBase } from "../../libs/results/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
@@ -68,7 +75,13 @@ beforeEach(async () => {
 
 /** Stores a job as the API does and takes its delivery from the workers consumer, as a worker does. */
 async function delivered(type: string): Promise<{ job: JobMessage; msg: JsMsg; queuedSeq: number }> {
-  const job: JobMessage = { jobId: newId(), clientId: newId(), type, payload: {}, submittedAt: new Date().toISOString() };
+  const job: JobMessage = {
+    jobId: newId(),
+    clientId: newId(),
+    type,
+    payload: {},
+    submittedAt: new Date().toISOString(),
+  };
   const queuedSeq = await enqueueJob(deps, job);
   const consumer = await deps.js.consumers.get(JOBS_STREAM, WORKERS_CONSUMER);
   for await (const msg of await consumer.fetch({ max_messages: 1, expires: 5_000 })) return { job, msg, queuedSeq };
@@ -78,7 +91,10 @@ async function delivered(type: string): Promise<{ job: JobMessage; msg: JsMsg; q
 async function eventsOf(job: JobMessage): Promise<JobEvent["event"][]> {
   const out: JobEvent["event"][] = [];
   for (let seq = 1; ; ) {
-    const m = await deps.jsm.direct.getMessage(RESULTS_STREAM, { seq, next_by_subj: resultSubject(job.clientId, job.jobId) });
+    const m = await deps.jsm.direct.getMessage(RESULTS_STREAM, {
+      seq,
+      next_by_subj: resultSubject(job.clientId, job.jobId),
+    });
     if (!m) return out;
     out.push(m.json<JobEvent>().event);
     seq = m.seq + 1;
@@ -155,7 +171,13 @@ describe("Attempt", () => {
     const { job, msg, queuedSeq } = await delivered("throws");
     const base = (await readFenceBase(deps.jsm, job.clientId, job.jobId))!.event;
     const started = await appendEvent(deps.js, { ...base, event: "started", attempt: 3 }, queuedSeq);
-    const attempt = new Attempt(deps, msg, job, { seq: started, event: "started", attempt: 3 }, new AbortController().signal);
+    const attempt = new Attempt(
+      deps,
+      msg,
+      job,
+      { seq: started, event: "started", attempt: 3 },
+      new AbortController().signal,
+    );
     expect(attempt.number).toBe(4);
     expect(await attempt.begin()).toBe(true);
     expect(await attempt.settle(await attempt.runHandler())).toBe("failed");

@@ -47,7 +47,13 @@ export class Attempt {
     // expired pull request; the floor has that fixed, but a delivery that never ran still counts.
     // An attempt is one that stored `started`; this is the next one.
     this.number = last && last.event !== "queued" ? last.attempt + 1 : 1;
-    this.log = deps.log.child({ jobId: job.jobId, clientId: job.clientId, type: job.type, attempt: this.number, reqId: job.requestId });
+    this.log = deps.log.child({
+      jobId: job.jobId,
+      clientId: job.clientId,
+      type: job.type,
+      attempt: this.number,
+      reqId: job.requestId,
+    });
     this.#writer = new JobEventWriter({
       js: deps.js,
       job,
@@ -204,7 +210,8 @@ export class Attempt {
 
   #whyItCannotRun(): JobError | null {
     const job = this.#job;
-    if (!this.#jobType) return { code: "unknown_job_type", message: `no worker handles job type ${JSON.stringify(job.type)}` };
+    if (!this.#jobType)
+      return { code: "unknown_job_type", message: `no worker handles job type ${JSON.stringify(job.type)}` };
     const invalid = this.#deps.registry.validate(this.#jobType, job.payload);
     if (invalid) return { code: "invalid_payload", message: invalid };
     if (this.number > this.#deps.maxAttempts) {
@@ -217,7 +224,10 @@ export class Attempt {
   }
 
   /** Stores the terminal event, then settles. A duplicate/fenced terminal means the job ended elsewhere. */
-  async #finish(event: "succeeded" | "failed", fields: { result?: unknown; error?: JobError }): Promise<DeliveryOutcome> {
+  async #finish(
+    event: "succeeded" | "failed",
+    fields: { result?: unknown; error?: JobError },
+  ): Promise<DeliveryOutcome> {
     this.#writer.close();
     try {
       await this.#writer.write(event, fields);

@@ -87,7 +87,10 @@ export class JobEventWriter {
   progress(pct: number, message?: string): void {
     if (this.#closed || this.#broken) return;
     const clamped = Number.isFinite(pct) ? Math.min(100, Math.max(0, pct)) : 0;
-    this.#pendingProgress = { pct: Math.round(clamped * 100) / 100, message: message === undefined ? null : String(message).slice(0, 1_000) };
+    this.#pendingProgress = {
+      pct: Math.round(clamped * 100) / 100,
+      message: message === undefined ? null : String(message).slice(0, 1_000),
+    };
     if (this.#progressTimer) return;
     const wait = this.#lastProgressAt + this.#intervalMs - Date.now();
     if (wait <= 0) this.#flushProgress();

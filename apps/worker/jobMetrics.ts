@@ -5,7 +5,12 @@ import type { Metrics } from "../../libs/metrics/mod.ts";
  * Counts a job this worker ended, with how long its last attempt ran (from `startedAt`) and how
  * long its client waited for it (from its submission).
  */
-export function recordJobEnd(metrics: Metrics, job: JobMessage, outcome: "succeeded" | "failed", startedAt: number): void {
+export function recordJobEnd(
+  metrics: Metrics,
+  job: JobMessage,
+  outcome: "succeeded" | "failed",
+  startedAt: number,
+): void {
   const now = Date.now();
   metrics.jobsFinished.inc({ type: job.type, outcome });
   metrics.jobRunSeconds.observe({ type: job.type }, (now - startedAt) / 1000);

@@ -11,7 +11,10 @@ await runService({
   // Running jobs get WORKER_SHUTDOWN_GRACE to finish before they are handed back.
   shutdownTimeoutMs: (config) => config.workerShutdownGraceMs + 20_000,
   async start({ nats, config, log, metrics, jobRegistry }) {
-    const worker = await startWorker(workerDeps(nats, await jobRegistry(), config, log, metrics), config.workerConcurrency);
+    const worker = await startWorker(
+      workerDeps(nats, await jobRegistry(), config, log, metrics),
+      config.workerConcurrency,
+    );
     return () => worker.stop(config.workerShutdownGraceMs);
   },
 });

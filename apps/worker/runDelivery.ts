@@ -46,7 +46,12 @@ function terminateMalformed(deps: WorkerDeps, msg: JsMsg): DeliveryOutcome {
 }
 
 /** Step 2: an Attempt whose first event is stored, or how the delivery ended without one. */
-async function beginAttempt(deps: WorkerDeps, msg: JsMsg, job: JobMessage, shutdown: AbortSignal): Promise<Attempt | DeliveryOutcome> {
+async function beginAttempt(
+  deps: WorkerDeps,
+  msg: JsMsg,
+  job: JobMessage,
+  shutdown: AbortSignal,
+): Promise<Attempt | DeliveryOutcome> {
   const queued = queuedEventOf(job, msg);
   if (queued) {
     const attempt = new Attempt(deps, msg, job, queued, shutdown);
@@ -66,7 +71,13 @@ async function beginAttempt(deps: WorkerDeps, msg: JsMsg, job: JobMessage, shutd
     deps.log.debug({ jobId: job.jobId, event: last.event.event }, "job already ended; acked");
     return "already-ended";
   }
-  const attempt = new Attempt(deps, msg, job, last ? { seq: last.seq, event: last.event.event, attempt: last.event.attempt } : null, shutdown);
+  const attempt = new Attempt(
+    deps,
+    msg,
+    job,
+    last ? { seq: last.seq, event: last.event.event, attempt: last.event.attempt } : null,
+    shutdown,
+  );
   return (await attempt.begin()) ? attempt : attempt.stop("superseded");
 }
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "../../libs/log/mod.ts";
 import { appendEvent } from "../../libs/results/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import type { JobEvent } from "../../libs/contracts/mod.ts";
@@ -12,7 +11,6 @@ let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
-const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
   nats = await startProvisionedNats("watch-for-cancel-test");
@@ -23,13 +21,31 @@ afterAll(() => nats?.close());
 /** A running job: `queued` and `started` stored; returns how to store its cancel. */
 async function runningJob() {
   const jobId = newId();
-  const base: JobEvent = { jobId, clientId: "watcher", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  const base: JobEvent = {
+    jobId,
+    clientId: "watcher",
+    type: "echo",
+    event: "queued",
+    attempt: 0,
+    progress: null,
+    result: null,
+    error: null,
+    at: new Date().toISOString(),
+  };
   const queued = await appendEvent(js, base, 0);
   const started = await appendEvent(js, { ...base, event: "started", attempt: 1 }, queued);
-  return { job: { jobId, clientId: "watcher" }, cancel: () => appendEvent(js, { ...base, event: "canceled", attempt: 1 }, started) };
+  return {
+    job: { jobId, clientId: "watcher" },
+    cancel: () => appendEvent(js, { ...base, event: "canceled", attempt: 1 }, started),
+  };
 }
 
-const subscriptions = async () => (await (await fetch(`${nats.server.monitorUrl}/connz?subs=1`)).json()).connections.reduce((n: number, c: { subscriptions_list?: string[] }) => n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length, 0);
+const subscriptions = async () =>
+  (await (await fetch(`${nats.server.monitorUrl}/connz?subs=1`)).json()).connections.reduce(
+    (n: number, c: { subscriptions_list?: string[] }) =>
+      n + (c.subscriptions_list ?? []).filter((s) => s.startsWith("live.")).length,
+    0,
+  );
 
 describe("watchForCancel", () => {
   it("sees a cancel stored before it started listening (it reads the job's last event once subscribed)", async () => {

@@ -60,7 +60,10 @@ const canceledOnLastAttempt = defineJob({
   schema: Type.Object({ authorization: Type.String() }),
   async run(ctx) {
     if (ctx.attempt === ctx.maxAttempts) {
-      const res = await stack.http(`/v1/jobs/${ctx.jobId}`, { method: "DELETE", headers: { authorization: ctx.payload.authorization } });
+      const res = await stack.http(`/v1/jobs/${ctx.jobId}`, {
+        method: "DELETE",
+        headers: { authorization: ctx.payload.authorization },
+      });
       if (res.status !== 202) throw new Error(`cancel answered ${res.status}`);
     }
     throw new Error(`planned failure ${ctx.attempt} of ${ctx.maxAttempts}`);
@@ -98,7 +101,15 @@ describe("worker lifecycle", () => {
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event).toMatchObject({ event: "succeeded", attempt: 1, result: { sleptMs: 1000, steps: 4 } });
     const events = await stack.events(c.clientId, jobId);
-    expect(eventNames(events)).toEqual(["queued", "started", "progress", "progress", "progress", "progress", "succeeded"]);
+    expect(eventNames(events)).toEqual([
+      "queued",
+      "started",
+      "progress",
+      "progress",
+      "progress",
+      "progress",
+      "succeeded",
+    ]);
     expect(events.filter((e) => e.event.event === "progress").map((e) => e.event.progress)).toEqual([
       { pct: 25, message: "step 1 of 4" },
       { pct: 50, message: "step 2 of 4" },
@@ -129,7 +140,15 @@ describe("worker lifecycle", () => {
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event).toMatchObject({ event: "succeeded", attempt: 3, result: { succeededOnAttempt: 3 } });
     const events = await stack.events(c.clientId, jobId);
-    expect(eventNames(events)).toEqual(["queued", "started", "retrying", "started", "retrying", "started", "succeeded"]);
+    expect(eventNames(events)).toEqual([
+      "queued",
+      "started",
+      "retrying",
+      "started",
+      "retrying",
+      "started",
+      "succeeded",
+    ]);
     expect(events[2]!.event.error).toEqual({ code: "handler_error", message: "flaky: planned failure 1 of 2" });
     expect(events.map((e) => e.event.attempt)).toEqual([0, 1, 1, 2, 2, 3, 3]);
   });
@@ -140,7 +159,13 @@ describe("worker lifecycle", () => {
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event).toMatchObject({ event: "failed", attempt: 3, error: { code: "handler_error" } });
     expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
-      "queued", "started", "retrying", "started", "retrying", "started", "failed",
+      "queued",
+      "started",
+      "retrying",
+      "started",
+      "retrying",
+      "started",
+      "failed",
     ]);
   });
 
@@ -156,7 +181,13 @@ describe("worker lifecycle", () => {
     const c = await stack.client();
     // An operator (or an older API) put a job straight on JOBS; it must not be redelivered forever.
     const { jobId } = await stack.submit(c.auth, "echo", {});
-    const bad: JobMessage = { jobId, clientId: c.clientId, type: "sleep", payload: { ms: "x" }, submittedAt: new Date().toISOString() };
+    const bad: JobMessage = {
+      jobId,
+      clientId: c.clientId,
+      type: "sleep",
+      payload: { ms: "x" },
+      submittedAt: new Date().toISOString(),
+    };
     // Reuse the job's queued event: only the JOBS message differs from a normal submit.
     await stack.nats.js.publish(jobSubject("sleep", c.clientId), JSON.stringify(bad));
     const end = await stack.waitForTerminal(c.clientId, jobId);
@@ -173,19 +204,48 @@ describe("worker lifecycle", () => {
     // queuedSeq fails, and the worker must start over from what RESULTS holds, not give the job up.
     const c = await stack.client();
     const jobId = newId();
-    const base = { jobId, clientId: c.clientId, type: "echo", progress: null, result: null, error: null, at: new Date().toISOString() };
+    const base = {
+      jobId,
+      clientId: c.clientId,
+      type: "echo",
+      progress: null,
+      result: null,
+      error: null,
+      at: new Date().toISOString(),
+    };
     const queuedSeq = await appendEvent(stack.nats.js, { ...base, event: "queued", attempt: 0 }, 0);
     const startedSeq = await appendEvent(stack.nats.js, { ...base, event: "started", attempt: 1 }, queuedSeq);
-    await appendEvent(stack.nats.js, { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } }, startedSeq);
-    const job: JobMessage = { jobId, clientId: c.clientId, type: "echo", payload: "again", submittedAt: base.at, queuedSeq };
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    await appendEvent(
+      stack.nats.js,
+      { ...base, event: "retrying", attempt: 1, error: { code: "handler_error", message: "x" } },
+      startedSeq,
+    );
+    const job: JobMessage = {
+      jobId,
+      clientId: c.clientId,
+      type: "echo",
+      payload: "again",
+      submittedAt: base.at,
+      queuedSeq,
+    };
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 })
+      .toBe(0);
     const deliveries = async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).delivered.consumer_seq;
     const deliveredBefore = await deliveries();
     await stack.nats.js.publish(jobSubject("echo", c.clientId), JSON.stringify(job));
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event).toMatchObject({ event: "succeeded", attempt: 2, result: "again" });
-    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "retrying", "started", "succeeded"]);
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
+      "queued",
+      "started",
+      "retrying",
+      "started",
+      "succeeded",
+    ]);
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 })
+      .toBe(0);
     // In that one delivery: not left to the ack timeout and a redelivery.
     expect((await deliveries()) - deliveredBefore).toBe(1);
   });
@@ -206,7 +266,9 @@ describe("worker lifecycle", () => {
     const end = await stack.waitForTerminal(c.clientId, ghost.jobId);
     expect(end.event).toMatchObject({ event: "failed", error: { code: "unknown_job_type" } });
     // The queue drains: the garbage was terminated, not left for redelivery.
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 })
+      .toBe(0);
     // And the workers still run jobs.
     const next = await stack.submit(c.auth, "echo", "still alive");
     expect((await stack.waitForTerminal(c.clientId, next.jobId)).event.result).toBe("still alive");
@@ -257,12 +319,20 @@ describe("dead letters", () => {
     const end = await stack.waitForTerminal(c.clientId, jobId);
     expect(end.event).toMatchObject({ event: "canceled", attempt: 3 });
     // The worker has settled the delivery (acked) once JOBS holds nothing more.
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 })
+      .toBe(0);
     expect((await listDeadLetters(stack.nats.jsm)).some((l) => l.job.jobId === jobId)).toBe(false);
     const state = await (await stack.http(`/v1/jobs/${jobId}`, { headers: c.auth })).json();
     expect(state).toMatchObject({ status: "canceled" });
     expect(eventNames(await stack.events(c.clientId, jobId))).toEqual([
-      "queued", "started", "retrying", "started", "retrying", "started", "canceled",
+      "queued",
+      "started",
+      "retrying",
+      "started",
+      "retrying",
+      "started",
+      "canceled",
     ]);
   });
 
@@ -275,8 +345,14 @@ describe("dead letters", () => {
     // The delivery was left unacked; it comes back after JOB_ACK_WAIT (2 s here) and keeps the letter.
     await expect
       .poll(async () => (await listDeadLetters(stack.nats.jsm)).find((l) => l.job.jobId === jobId), { timeout: 15_000 })
-      .toMatchObject({ job: { jobId, type: "loses-its-dead-letter" }, attempts: 1, error: { code: "permanent_failure" } });
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 10_000 }).toBe(0);
+      .toMatchObject({
+        job: { jobId, type: "loses-its-dead-letter" },
+        attempts: 1,
+        error: { code: "permanent_failure" },
+      });
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 10_000 })
+      .toBe(0);
     expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "started", "failed"]);
   });
 
@@ -334,7 +410,9 @@ describe("cancel", () => {
     await expect.poll(() => aborted.get(jobId), { timeout: 5_000 }).toBe("canceled");
     const events = await stack.events(c.clientId, jobId);
     expect(eventNames(events)).toEqual(["queued", "started", "canceled"]);
-    await expect.poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 })
+      .toBe(0);
     expect((await stack.nats.jsm.streams.info("JOBS")).state.messages).toBe(0);
   });
 
@@ -347,7 +425,9 @@ describe("cancel", () => {
     await expect.poll(() => aborted.get(jobId), { timeout: 5_000 }).toBe("canceled");
     const names = eventNames(await stack.events(c.clientId, jobId));
     expect(names.filter((n) => ["succeeded", "failed", "canceled"].includes(n))).toEqual(["canceled"]);
-    await expect.poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await stack.nats.jsm.consumers.info("JOBS", "workers")).num_ack_pending, { timeout: 5_000 })
+      .toBe(0);
   });
 
   it("a job canceled while queued never runs", async () => {
@@ -363,7 +443,9 @@ describe("cancel", () => {
     const res = await stack.http(`/v1/jobs/${jobId}`, { method: "DELETE", headers: c.auth });
     expect(res.status).toBe(202);
     await Promise.all(fillers.map((id) => stack.waitForTerminal(c.clientId, id)));
-    await expect.poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await stack.nats.jsm.streams.info("JOBS")).state.messages, { timeout: 5_000 })
+      .toBe(0);
     expect(eventNames(await stack.events(c.clientId, jobId))).toEqual(["queued", "canceled"]);
   });
 

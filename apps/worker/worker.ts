@@ -70,10 +70,7 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
       if (running.size > 0 && graceMs > 0) {
         deps.log.info({ running: running.size, graceMs }, "waiting for running jobs to finish");
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...running]),
-          new Promise((r) => (timer = setTimeout(r, graceMs))),
-        ]);
+        await Promise.race([Promise.allSettled([...running]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
         clearTimeout(timer);
       }
       if (running.size > 0) deps.log.warn({ running: running.size }, "grace period over; handing running jobs back");

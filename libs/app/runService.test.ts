@@ -25,7 +25,8 @@ interface Child {
 
 function startFixture(env: Record<string, string>): Child {
   const base: Record<string, string | undefined> = { ...process.env };
-  for (const name of Object.keys(base)) if (/^(NATS_|TOKEN_|PORT$|HOST$|LOG_LEVEL$|DATA_DIR$)/.test(name)) delete base[name];
+  for (const name of Object.keys(base))
+    if (/^(NATS_|TOKEN_|PORT$|HOST$|LOG_LEVEL$|DATA_DIR$)/.test(name)) delete base[name];
   const proc = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
     cwd: ROOT,
     env: { ...base, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
@@ -82,7 +83,13 @@ describe("runService", () => {
     // last line can overtake a write still in flight.)
     const messages = child.messages();
     const steps = messages.slice(messages.indexOf("shutting down")).filter((m) => m !== "stopped");
-    expect(steps).toEqual(["shutting down", "HTTP server draining", "HTTP server closed", "beside stopped", "NATS connection drained"]);
+    expect(steps).toEqual([
+      "shutting down",
+      "HTTP server draining",
+      "HTTP server closed",
+      "beside stopped",
+      "NATS connection drained",
+    ]);
     expect(messages).toContain("stopped");
   });
 

@@ -2,14 +2,21 @@ import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { loadConfig, requireTokenSecrets, type Config } from "../config/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
-import { connectAndProvision, drainNats, serversOrDefault, startEmbeddedServer, type EmbeddedServer, type HeraldNats } from "../nats/mod.ts";
+import {
+  connectAndProvision,
+  drainNats,
+  serversOrDefault,
+  startEmbeddedServer,
+  type EmbeddedServer,
+  type HeraldNats,
+} from "../nats/mod.ts";
 import { createTokens, loadOrCreateTokenSecret, type Tokens } from "../auth/mod.ts";
 import { createJobRegistry, loadJobTypes } from "../jobs/mod.ts";
 import { createHttpServer, drainAndClose, opsPlugin, Readiness } from "../http/mod.ts";
 import { createMetrics } from "../metrics/mod.ts";
 import { exitOnStartupError, loadConfigOrExit, onShutdown } from "./lifecycle.ts";
 import { LISTEN_BACKLOG } from "./listenBacklog.ts";
-import type { NatsSource, Service, ServiceParts, StopBeside } from "./service.ts";
+import type { NatsSource, Service, ServiceParts } from "./service.ts";
 
 /**
  * Runs one herald process: the configuration (every bad variable reported at once, before anything
@@ -52,7 +59,7 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
       tokens: once(() => tokensFor(service, config, log)),
       jobRegistry: once(async () => createJobRegistry(await loadJobTypes(config.workerJobs))),
     } as ServiceParts<S>;
-    const stopBeside: StopBeside | void = await service.start(parts);
+    const stopBeside = await service.start(parts);
     const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
     service.onListening?.(address, parts);
 
@@ -98,4 +105,3 @@ function once<T>(make: () => T): () => T {
   let made: { value: T } | null = null;
   return () => (made ??= { value: make() }).value;
 }
-

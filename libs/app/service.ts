@@ -51,6 +51,7 @@ export interface Service<S extends NatsSource = NatsSource> {
   /** How long a stop may take before the process exits anyway (default 30 s). */
   shutdownTimeoutMs?: (config: Config) => number;
   /** Registers the service's plugins on `parts.app` and starts what runs beside them. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a service that runs nothing beside its server returns nothing
   start(parts: ServiceParts<S>): Promise<StopBeside | void>;
   /** Once the server listens, at `address`. */
   onListening?(address: string, parts: ServiceParts<S>): void;

@@ -21,7 +21,10 @@ describe("tokens", () => {
   it("mints an HS256 JWT with sub and exp, and verifies it", async () => {
     const tokens = createTokens([A], 60_000);
     const { token, expiresAt } = await tokens.mint("user_42");
-    const [header, payload] = token.split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
+    const [header, payload] = token
+      .split(".")
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
     expect(header).toMatchObject({ alg: "HS256", typ: "JWT" });
     expect(payload).toMatchObject({ sub: "user_42", exp: Math.floor(expiresAt.getTime() / 1000) });
     expect(await tokens.verify(token)).toEqual({ clientId: "user_42", expiresAt });
@@ -48,10 +51,17 @@ describe("tokens", () => {
     expect(await codeOf(tokens.verify(none))).toBe("invalid_token");
     expect(await codeOf(tokens.verify("garbage"))).toBe("invalid_token");
     for (const sub of ["a.b", "*", ">", "has space", "x".repeat(65)]) {
-      const t = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("1h").sign(new TextEncoder().encode(A));
+      const t = await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(sub)
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(A));
       expect(await codeOf(tokens.verify(t)), sub).toBe("invalid_token");
     }
-    const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("c1").sign(new TextEncoder().encode(A));
+    const noExp = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("c1")
+      .sign(new TextEncoder().encode(A));
     expect(await codeOf(tokens.verify(noExp))).toBe("invalid_token");
   });
 
@@ -65,16 +75,30 @@ describe("tokens", () => {
     };
     const exp = Math.floor(Date.now() / 1000) + 600;
     expect(await codeOf(tokens.verify(await sign({ alg: "HS384" }, { sub: "c1", exp })))).toBe("invalid_token");
-    expect(await codeOf(tokens.verify(await sign({ alg: "HS256", crit: ["x"], x: 1 }, { sub: "c1", exp })))).toBe("invalid_token");
-    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, nbf: exp - 60 })))).toBe("invalid_token");
-    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, iat: "now" })))).toBe("invalid_token");
-    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp: String(exp) })))).toBe("invalid_token");
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256", crit: ["x"], x: 1 }, { sub: "c1", exp })))).toBe(
+      "invalid_token",
+    );
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, nbf: exp - 60 })))).toBe(
+      "invalid_token",
+    );
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp, iat: "now" })))).toBe(
+      "invalid_token",
+    );
+    expect(await codeOf(tokens.verify(await sign({ alg: "HS256" }, { sub: "c1", exp: String(exp) })))).toBe(
+      "invalid_token",
+    );
     const good = await sign({ alg: "HS256" }, { sub: "c1", exp, nbf: exp - 1200 });
     expect((await tokens.verify(good)).clientId).toBe("c1");
     const [h, p, sig] = good.split(".") as [string, string, string];
     const flipped = Buffer.from(sig, "base64url");
     flipped[0] = flipped[0]! ^ 1;
-    for (const bad of [`${h}.${p}.${flipped.toString("base64url")}`, `${h}.${p}.${sig.slice(0, -2)}`, `${h}.${p}.${sig}=`, `${h}.${p}`, `${h}.${p}.${sig}.x`]) {
+    for (const bad of [
+      `${h}.${p}.${flipped.toString("base64url")}`,
+      `${h}.${p}.${sig.slice(0, -2)}`,
+      `${h}.${p}.${sig}=`,
+      `${h}.${p}`,
+      `${h}.${p}.${sig}.x`,
+    ]) {
       expect(await codeOf(tokens.verify(bad)), bad).toBe("invalid_token");
     }
   });

@@ -30,7 +30,9 @@ export function createTokens(secrets: readonly string[], ttlMs: number): Tokens 
   let keys: Promise<CryptoKey[]> | null = null;
   const cryptoKeys = () =>
     (keys ??= Promise.all(
-      rawKeys.map((raw) => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])),
+      rawKeys.map((raw) =>
+        crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+      ),
     ));
   const verified = new VerifiedTokenCache(VERIFIED_CACHE_SIZE);
 
@@ -87,9 +89,11 @@ function verifyHs256(token: string, secrets: readonly Buffer[]): VerifiedToken {
   const now = Math.floor(Date.now() / 1000);
   const { sub, exp, nbf, iat } = claims;
   if (typeof exp !== "number" || !Number.isFinite(exp)) throw invalid();
-  if ((nbf !== undefined && (typeof nbf !== "number" || nbf > now)) || (iat !== undefined && typeof iat !== "number")) throw invalid();
+  if ((nbf !== undefined && (typeof nbf !== "number" || nbf > now)) || (iat !== undefined && typeof iat !== "number"))
+    throw invalid();
   if (exp <= now) throw new UnauthorizedError("the token has expired", "token_expired");
-  if (typeof sub !== "string" || !isClientId(sub)) throw new UnauthorizedError("the token's subject is not a valid client id", "invalid_token");
+  if (typeof sub !== "string" || !isClientId(sub))
+    throw new UnauthorizedError("the token's subject is not a valid client id", "invalid_token");
   return { clientId: sub, expiresAt: new Date(exp * 1000) };
 }
 

@@ -72,7 +72,13 @@ describe("client library", () => {
     await expect(stranger.status(job.jobId)).rejects.toMatchObject({ code: "invalid_token" });
     // A stream refused for good ends with the same typed error.
     const it = stranger.events({ since: "earliest" });
-    await expect((async () => { for await (const _ of it) { /* drain */ } })()).rejects.toBeInstanceOf(HeraldAuthError);
+    await expect(
+      (async () => {
+        for await (const _ of it) {
+          /* drain */
+        }
+      })(),
+    ).rejects.toBeInstanceOf(HeraldAuthError);
     const offline = createClient({ url: "http://127.0.0.1:1", token: "x" });
     await expect(offline.status(job.jobId)).rejects.toBeInstanceOf(HeraldConnectionError);
   });
@@ -83,15 +89,23 @@ describe("client library", () => {
     const items: StreamItem[] = [];
     const published: number[] = [];
     const reading = (async () => {
-      for await (const item of client.events({ since: "earliest", signal: ctl.signal, backoff: { initialMs: 50 } })) items.push(item);
+      for await (const item of client.events({ since: "earliest", signal: ctl.signal, backoff: { initialMs: 50 } }))
+        items.push(item);
     })();
     const jobId = ulid();
     let publishing = true;
     const producer = (async () => {
       for (let i = 0; publishing; i++) {
         const ev: JobEvent = {
-          jobId, clientId: identity.clientId, type: "echo", event: "progress", attempt: 1,
-          progress: { pct: i % 100, message: null }, result: null, error: null, at: new Date().toISOString(),
+          jobId,
+          clientId: identity.clientId,
+          type: "echo",
+          event: "progress",
+          attempt: 1,
+          progress: { pct: i % 100, message: null },
+          result: null,
+          error: null,
+          at: new Date().toISOString(),
         };
         published.push((await stack.nats.js.publish(resultSubject(identity.clientId, jobId), JSON.stringify(ev))).seq);
         await new Promise((r) => setTimeout(r, 3));
@@ -103,7 +117,9 @@ describe("client library", () => {
     current = 1 - current; // the proxy sends new connections to the other notifier
     await notifiers[before]!.stop();
     notifiers[before] = await stack.addNotifier();
-    await expect.poll(() => items.some((i) => i.type === "connection" && i.state === "resumed"), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => items.some((i) => i.type === "connection" && i.state === "resumed"), { timeout: 10_000 })
+      .toBe(true);
     await new Promise((r) => setTimeout(r, 100));
     publishing = false;
     await producer;
@@ -131,8 +147,15 @@ describe("client library", () => {
         const jobId = ulid();
         for (let i = 0; i < n; i++) {
           const ev: JobEvent = {
-            jobId, clientId: identity.clientId, type: "echo", event: "progress", attempt: 1,
-            progress: { pct: i, message: null }, result: null, error: null, at: new Date().toISOString(),
+            jobId,
+            clientId: identity.clientId,
+            type: "echo",
+            event: "progress",
+            attempt: 1,
+            progress: { pct: i, message: null },
+            result: null,
+            error: null,
+            at: new Date().toISOString(),
           };
           seqs.push((await stack.nats.js.publish(resultSubject(identity.clientId, jobId), JSON.stringify(ev))).seq);
         }
@@ -142,14 +165,23 @@ describe("client library", () => {
       const hog = await newClient();
       for (let i = 0; i < 100; i++) {
         const ev: JobEvent = {
-          jobId: ulid(), clientId: hog.identity.clientId, type: "echo", event: "progress", attempt: 1,
-          progress: { pct: 1, message: "x".repeat(100_000) }, result: null, error: null, at: new Date().toISOString(),
+          jobId: ulid(),
+          clientId: hog.identity.clientId,
+          type: "echo",
+          event: "progress",
+          attempt: 1,
+          progress: { pct: 1, message: "x".repeat(100_000) },
+          result: null,
+          error: null,
+          at: new Date().toISOString(),
         };
         await stack.nats.js.publish(resultSubject(hog.identity.clientId, ev.jobId), JSON.stringify(ev));
       }
       socket = net.connect(Number(new URL(shedding.url).port), "127.0.0.1");
       await new Promise<void>((r) => socket!.once("connect", () => r()));
-      socket.write(`GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${hog.identity.token}\r\n\r\n`);
+      socket.write(
+        `GET /v1/events?lastEventId=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${hog.identity.token}\r\n\r\n`,
+      );
       socket.pause();
       socket.on("error", () => undefined);
       await expect.poll(() => shedding.hub.size, { timeout: 5_000 }).toBe(1);
@@ -161,10 +193,16 @@ describe("client library", () => {
       const ctl = new AbortController();
       const items: StreamItem[] = [];
       const reading = (async () => {
-        for await (const item of client.events({ since: seqs[0]!, signal: ctl.signal, backoff: { initialMs: 50 } })) items.push(item);
+        for await (const item of client.events({ since: seqs[0]!, signal: ctl.signal, backoff: { initialMs: 50 } }))
+          items.push(item);
       })();
-      await expect.poll(() => items.find((i) => i.type === "connection" && i.state === "reconnecting"), { timeout: 5_000 }).toBeTruthy();
-      const refused = items.find((i) => i.type === "connection" && i.state === "reconnecting") as Extract<StreamItem, { type: "connection" }>;
+      await expect
+        .poll(() => items.find((i) => i.type === "connection" && i.state === "reconnecting"), { timeout: 5_000 })
+        .toBeTruthy();
+      const refused = items.find((i) => i.type === "connection" && i.state === "reconnecting") as Extract<
+        StreamItem,
+        { type: "connection" }
+      >;
       expect(refused.error).toBeInstanceOf(HeraldHttpError);
       expect((refused.error as HeraldHttpError).status).toBe(503);
       // The server's Retry-After (1-5 s), not the 50 ms backoff.

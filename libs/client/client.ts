@@ -1,4 +1,11 @@
-import { isTerminal, type ClientIdentity, type JobEvent, type JobState, type SubmitJobRequest, type SubmittedJob } from "../contracts/mod.ts";
+import {
+  isTerminal,
+  type ClientIdentity,
+  type JobEvent,
+  type JobState,
+  type SubmitJobRequest,
+  type SubmittedJob,
+} from "../contracts/mod.ts";
 import { HeraldConnectionError, httpError } from "./errors.ts";
 import { streamEvents } from "./events.ts";
 import type { ClientOptions, EventsOptions, StreamItem, SubmitOptions, WaitOptions } from "./types.ts";
@@ -51,7 +58,11 @@ async function request<T>(
 
 /** A new client identity (POST /v1/clients): its id and token. */
 export async function registerClient(opts: Omit<ClientOptions, "token">): Promise<ClientIdentity> {
-  return request<ClientIdentity>({ url: trimUrl(opts.url), fetch: opts.fetch ?? globalThis.fetch.bind(globalThis) }, "POST", "/v1/clients");
+  return request<ClientIdentity>(
+    { url: trimUrl(opts.url), fetch: opts.fetch ?? globalThis.fetch.bind(globalThis) },
+    "POST",
+    "/v1/clients",
+  );
 }
 
 /** A herald client for one identity. Works in Node 20+ and in browsers. */
@@ -61,7 +72,13 @@ export function createClient(opts: ClientOptions): HeraldClient {
   const client: HeraldClient = {
     url: o.url,
     submit: (type, payload, so = {}) =>
-      request<SubmittedJob>(o, "POST", "/v1/jobs", { type, payload } satisfies SubmitJobRequest, so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {}),
+      request<SubmittedJob>(
+        o,
+        "POST",
+        "/v1/jobs",
+        { type, payload } satisfies SubmitJobRequest,
+        so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
+      ),
     status: (jobId) => request<JobState>(o, "GET", `/v1/jobs/${id(jobId)}`),
     cancel: (jobId) => request<JobState>(o, "DELETE", `/v1/jobs/${id(jobId)}`),
     events: (eo = {}) => streamEvents({ url: o.url, fetch: o.fetch, ...(o.token ? { token: o.token } : {}) }, eo),

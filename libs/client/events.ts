@@ -25,7 +25,10 @@ interface StreamContext {
  * - 401 and 404 end the stream with HeraldAuthError / HeraldNotFoundError (retrying cannot help);
  * - a job's stream ends after its terminal event (or at the 204 a finished job answers).
  */
-export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}): AsyncGenerator<StreamItem, void, undefined> {
+export async function* streamEvents(
+  ctx: StreamContext,
+  opts: EventsOptions = {},
+): AsyncGenerator<StreamItem, void, undefined> {
   const queue: (StreamItem | { type: "end" } | { type: "fail"; error: Error })[] = [];
   let wake: (() => void) | null = null;
   const push = (item: (typeof queue)[number]) => {
@@ -43,7 +46,8 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
   let delay = initialMs;
 
   const path = opts.job ? `/v1/jobs/${encodeURIComponent(opts.job)}/events` : "/v1/events";
-  const resumeFrom = () => (lastId !== null ? String(lastId) : opts.since === "earliest" || opts.job ? "earliest" : null);
+  const resumeFrom = () =>
+    lastId !== null ? String(lastId) : opts.since === "earliest" || opts.job ? "earliest" : null;
 
   const finish = (item: { type: "end" } | { type: "fail"; error: Error }) => {
     if (ended) return;
@@ -92,7 +96,9 @@ export async function* streamEvents(ctx: StreamContext, opts: EventsOptions = {}
         void describeRefusal(ctx, url, code).then((error) => finish({ type: "fail", error }));
         return;
       }
-      const error = code ? httpError(code, null, null) : new HeraldConnectionError(ctx.url, new Error(message ?? "connection failed"));
+      const error = code
+        ? httpError(code, null, null)
+        : new HeraldConnectionError(ctx.url, new Error(message ?? "connection failed"));
       // The server's Retry-After when it gave one (it spreads a crowd of clients out), else backoff.
       const waitMs = refusedRetryAfterS !== null ? refusedRetryAfterS * 1000 : delay;
       push({ type: "connection", state: "reconnecting", error, retryInMs: waitMs });

@@ -62,7 +62,15 @@ describe("loadConfig", () => {
     expect(err).toBeInstanceOf(ConfigError);
     const names = err!.problems.map((p) => p.split(/[=:]/)[0]);
     expect(names.sort()).toEqual(
-      ["LOG_LEVEL", "NATS_REPLICAS", "NATS_URL", "PORT", "RESULTS_MAX_AGE", "TOKEN_SECRET", "WORKER_CONCURRENCY"].sort(),
+      [
+        "LOG_LEVEL",
+        "NATS_REPLICAS",
+        "NATS_URL",
+        "PORT",
+        "RESULTS_MAX_AGE",
+        "TOKEN_SECRET",
+        "WORKER_CONCURRENCY",
+      ].sort(),
     );
     expect(err!.message).toContain('PORT="abc": expected a whole number from 0 to 65535');
   });

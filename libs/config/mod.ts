@@ -156,7 +156,10 @@ export function loadConfig(env: Env = process.env): Config {
     } catch {
       ok = false;
     }
-    if (!ok) problems.push(`CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port; no path)`);
+    if (!ok)
+      problems.push(
+        `CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port; no path)`,
+      );
   }
 
   const logLevel = (get("LOG_LEVEL") ?? "info") as Config["logLevel"];

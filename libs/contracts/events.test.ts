@@ -15,9 +15,29 @@ const base: JobEvent = {
 
 describe("encodeEvent / eventNameOf", () => {
   it("writes the envelope's keys in one order, whatever the object's, and reads the name back", () => {
-    const shuffled = { at: base.at, error: null, result: base.result, event: "progress", progress: null, attempt: 2, type: "echo", clientId: "client_1", jobId: base.jobId } as JobEvent;
+    const shuffled = {
+      at: base.at,
+      error: null,
+      result: base.result,
+      event: "progress",
+      progress: null,
+      attempt: 2,
+      type: "echo",
+      clientId: "client_1",
+      jobId: base.jobId,
+    } as JobEvent;
     const json = encodeEvent(shuffled);
-    expect(Object.keys(JSON.parse(json))).toEqual(["jobId", "clientId", "type", "event", "attempt", "progress", "result", "error", "at"]);
+    expect(Object.keys(JSON.parse(json))).toEqual([
+      "jobId",
+      "clientId",
+      "type",
+      "event",
+      "attempt",
+      "progress",
+      "result",
+      "error",
+      "at",
+    ]);
     expect(JSON.parse(json)).toEqual(shuffled);
     for (const event of JOB_EVENTS) expect(eventNameOf(encodeEvent({ ...base, event }))).toBe(event);
   });
@@ -25,7 +45,9 @@ describe("encodeEvent / eventNameOf", () => {
   it("is never fooled by event names inside values, and parses in full what herald did not write", () => {
     // Another key order (an operator's publish): parsed, so the top-level `event` wins.
     expect(eventNameOf(JSON.stringify({ result: { event: "failed" }, event: "succeeded" }))).toBe("succeeded");
-    expect(eventNameOf(JSON.stringify({ jobId: 'x","clientId":"y","type":"z","event":"failed', event: "queued" }))).toBe("queued");
+    expect(
+      eventNameOf(JSON.stringify({ jobId: 'x","clientId":"y","type":"z","event":"failed', event: "queued" })),
+    ).toBe("queued");
     expect(eventNameOf(JSON.stringify({ event: "exploded" }))).toBeNull();
     expect(eventNameOf("{not json")).toBeNull();
     expect(eventNameOf("null")).toBeNull();

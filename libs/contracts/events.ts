@@ -1,15 +1,7 @@
 /** The event envelope stored in RESULTS and sent over SSE (DESIGN.md, Events). */
 import type { JobError, JobProgress } from "./schemas.ts";
 
-export const JOB_EVENTS = [
-  "queued",
-  "started",
-  "progress",
-  "retrying",
-  "succeeded",
-  "failed",
-  "canceled",
-] as const;
+export const JOB_EVENTS = ["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"] as const;
 export type JobEventName = (typeof JOB_EVENTS)[number];
 
 export const TERMINAL_EVENTS: ReadonlySet<JobEventName> = new Set(["succeeded", "failed", "canceled"]);

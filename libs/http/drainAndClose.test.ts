@@ -26,7 +26,9 @@ describe("drainAndClose", () => {
     let received = "";
     socket.on("data", (c: Buffer) => (received += c.toString("utf8")));
     const endedByServer = new Promise<void>((r) => socket.once("end", () => r()));
-    socket.write("POST /slow HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    socket.write(
+      "POST /slow HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
     await inFlight;
 
     const closed = drainAndClose(app);

@@ -28,13 +28,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (isNatsUnavailable(err)) {
       request.log.warn({ err }, "NATS unavailable");
-      return reply.status(503).header("retry-after", "2").send(errorBody("nats_unavailable", "NATS is unavailable; try again shortly"));
+      return reply
+        .status(503)
+        .header("retry-after", "2")
+        .send(errorBody("nats_unavailable", "NATS is unavailable; try again shortly"));
     }
     const fe = err as FastifyError;
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code =
-        (fe.code && FASTIFY_CODES[fe.code]) ?? (fe.validation ? "invalid_input" : status === 413 ? "payload_too_large" : "bad_request");
+        (fe.code && FASTIFY_CODES[fe.code]) ??
+        (fe.validation ? "invalid_input" : status === 413 ? "payload_too_large" : "bad_request");
       return reply.status(status).send(errorBody(code, fe.message));
     }
     request.log.error({ err }, "unhandled error");

@@ -43,12 +43,18 @@ export const opsPlugin: FastifyPluginAsync<OpsDeps> = async (app, { metrics, nat
 
   const ops = (summary: string) => ({ schema: { tags: ["operations"], summary } });
   app.get("/healthz", ops("The process is alive"), async () => ({ status: "ok" }));
-  app.get("/readyz", ops("NATS connected and streams present; 503 otherwise and while draining"), async (_request, reply) => {
-    const own = readiness?.results() ?? {};
-    const checks = nats ? { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk(nats)), ...own } : own;
-    const ready = Object.values(checks).every(Boolean);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
-  });
+  app.get(
+    "/readyz",
+    ops("NATS connected and streams present; 503 otherwise and while draining"),
+    async (_request, reply) => {
+      const own = readiness?.results() ?? {};
+      const checks = nats
+        ? { nats: nats.state.connected, streams: nats.state.connected && (await streamsOk(nats)), ...own }
+        : own;
+      const ready = Object.values(checks).every(Boolean);
+      return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    },
+  );
   app.get("/metrics", ops("Prometheus metrics"), async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

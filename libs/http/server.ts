@@ -48,7 +48,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
       // (Fastify types this reply by route generics; it is a plain reply here.)
-      (reply as unknown as FastifyReply).status(status).send(errorBody(status === 414 ? "uri_too_long" : "bad_request", error.message));
+      (reply as unknown as FastifyReply)
+        .status(status)
+        .send(errorBody(status === 414 ? "uri_too_long" : "bad_request", error.message));
     },
     // Node would answer an HTTP/1.1 request without Host itself, with an empty 400; let it reach
     // herald (it is refused below, in herald's format).
@@ -63,12 +65,18 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // CONNECT (no tunnels here).
   app.server.on("checkExpectation", (_req, res) => {
     const body = JSON.stringify(errorBody("expectation_failed", "only Expect: 100-continue is supported"));
-    res.writeHead(417, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
+    res.writeHead(417, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+    });
     res.end(body);
   });
   app.server.on("connect", (_req, socket: Socket) => {
     const body = JSON.stringify(errorBody("method_not_allowed", "CONNECT is not supported"));
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   // A response finished after the drain began closes its connection. Without this, a keep-alive
   // connection whose request was in flight when the drain began stayed open after its response
@@ -90,12 +98,19 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // CSRF: a browser sends the cookie with a cross-site request too; it also says where the
     // request comes from. A cookie-authenticated write from any origin but ours (or an allowed
     // one) is refused. Bearer and ?access_token= requests carry their credential explicitly.
-    if (UNSAFE_METHODS.has(request.method) && !request.headers.authorization && request.headers.cookie?.includes(`${TOKEN_COOKIE}=`)) {
+    if (
+      UNSAFE_METHODS.has(request.method) &&
+      !request.headers.authorization &&
+      request.headers.cookie?.includes(`${TOKEN_COOKIE}=`)
+    ) {
       const origin = request.headers.origin;
       const site = request.headers["sec-fetch-site"];
-      const foreign = (origin !== undefined && origin !== ownOrigin(request) && !corsOrigins.has(origin)) || site === "cross-site";
+      const foreign =
+        (origin !== undefined && origin !== ownOrigin(request) && !corsOrigins.has(origin)) || site === "cross-site";
       if (foreign) {
-        return reply.status(403).send(errorBody("csrf_rejected", "a cookie-authenticated request from another site is not allowed"));
+        return reply
+          .status(403)
+          .send(errorBody("csrf_rejected", "a cookie-authenticated request from another site is not allowed"));
       }
     }
   });
@@ -150,7 +165,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // The OpenAPI document, generated from the route schemas as routes are registered, at /docs.
   void app.register(swagger, {
     openapi: {
-      info: { title: "herald", version: "1", description: "Run a slow job; push its progress and result to whoever asked, the moment it happens." },
+      info: {
+        title: "herald",
+        version: "1",
+        description: "Run a slow job; push its progress and result to whoever asked, the moment it happens.",
+      },
       components: {
         securitySchemes: {
           bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },

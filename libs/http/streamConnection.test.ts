@@ -45,7 +45,8 @@ function connect(port: number, request: string) {
   return { socket, received: () => received, ended };
 }
 
-const GET_STREAM = "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer secret-token\r\n\r\n";
+const GET_STREAM =
+  "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer secret-token\r\n\r\n";
 
 let app: FastifyInstance | null = null;
 afterEach(async () => {

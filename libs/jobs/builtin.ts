@@ -92,10 +92,7 @@ export const fail = defineJob({
 export const flaky = defineJob({
   name: "flaky",
   description: "Fails its first `failTimes` attempts, then succeeds (shows retries).",
-  schema: Type.Object(
-    { failTimes: Type.Integer({ minimum: 0, maximum: 100 }) },
-    { additionalProperties: false },
-  ),
+  schema: Type.Object({ failTimes: Type.Integer({ minimum: 0, maximum: 100 }) }, { additionalProperties: false }),
   example: { failTimes: 2 },
   async run(ctx) {
     if (ctx.attempt <= ctx.payload.failTimes) {

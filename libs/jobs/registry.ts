@@ -35,7 +35,8 @@ export function createJobRegistry(extra: readonly JobType[] = []): JobRegistry {
     if (!isJobTypeName(type.name)) {
       throw new JobTypeDefinitionError(`job type name ${JSON.stringify(type.name)} must match ^[a-z][a-z0-9_-]{0,63}$`);
     }
-    if (types.has(type.name)) throw new JobTypeDefinitionError(`job type ${JSON.stringify(type.name)} is defined twice`);
+    if (types.has(type.name))
+      throw new JobTypeDefinitionError(`job type ${JSON.stringify(type.name)} is defined twice`);
     types.set(type.name, { type, validate: ajv.compile(type.schema) });
   }
   return {

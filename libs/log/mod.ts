@@ -14,7 +14,9 @@ export function redactUrl(url: string): string {
  * The one logger factory: pino JSON, one line per event. Tokens are redacted wherever they
  * can appear: auth headers, cookies, `token` fields and `access_token` in URLs.
  */
-export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
+): Logger {
   const options: pino.LoggerOptions = {
     name: opts.name ?? "herald",
     level: opts.level ?? "info",

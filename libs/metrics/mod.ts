@@ -31,14 +31,25 @@ export function createMetrics(app: string): Metrics {
   const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
   return {
     registry,
-    jobsSubmitted: new Counter({ name: "herald_jobs_submitted_total", help: "Jobs accepted (202), by type", labelNames: ["type"], registers: [registry] }),
+    jobsSubmitted: new Counter({
+      name: "herald_jobs_submitted_total",
+      help: "Jobs accepted (202), by type",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
     jobsFinished: new Counter({
       name: "herald_jobs_finished_total",
       help: "Jobs that reached their terminal event, by type and outcome (succeeded, failed, canceled)",
       labelNames: ["type", "outcome"],
       registers: [registry],
     }),
-    jobRunSeconds: new Histogram({ name: "herald_job_run_seconds", help: "Handler run time of the final attempt (started to terminal)", labelNames: ["type"], buckets, registers: [registry] }),
+    jobRunSeconds: new Histogram({
+      name: "herald_job_run_seconds",
+      help: "Handler run time of the final attempt (started to terminal)",
+      labelNames: ["type"],
+      buckets,
+      registers: [registry],
+    }),
     jobLatencySeconds: new Histogram({
       name: "herald_job_latency_seconds",
       help: "Time from submission (queued) to the terminal event",
@@ -46,8 +57,16 @@ export function createMetrics(app: string): Metrics {
       buckets,
       registers: [registry],
     }),
-    sseConnections: new Gauge({ name: "herald_sse_connections", help: "Event streams open on this notifier", registers: [registry] }),
-    sseReplayedEvents: new Counter({ name: "herald_sse_replayed_events_total", help: "Events sent from RESULTS to resuming clients", registers: [registry] }),
+    sseConnections: new Gauge({
+      name: "herald_sse_connections",
+      help: "Event streams open on this notifier",
+      registers: [registry],
+    }),
+    sseReplayedEvents: new Counter({
+      name: "herald_sse_replayed_events_total",
+      help: "Events sent from RESULTS to resuming clients",
+      registers: [registry],
+    }),
     sseSlowClientDisconnects: new Counter({
       name: "herald_sse_slow_client_disconnects_total",
       help: "Streams closed because the client stopped reading (send buffer full)",
@@ -65,7 +84,15 @@ export function createMetrics(app: string): Metrics {
       labelNames: ["reason"],
       registers: [registry],
     }),
-    sseStreamErrors: new Counter({ name: "herald_sse_stream_errors_total", help: "Event streams ended by an error (e.g. a failed JetStream request)", registers: [registry] }),
-    natsReconnects: new Counter({ name: "herald_nats_reconnects_total", help: "Times this process reconnected to NATS", registers: [registry] }),
+    sseStreamErrors: new Counter({
+      name: "herald_sse_stream_errors_total",
+      help: "Event streams ended by an error (e.g. a failed JetStream request)",
+      registers: [registry],
+    }),
+    natsReconnects: new Counter({
+      name: "herald_nats_reconnects_total",
+      help: "Times this process reconnected to NATS",
+      registers: [registry],
+    }),
   };
 }

@@ -40,9 +40,18 @@ describe("coalesced writes", () => {
     );
     await sub.flush();
     for (let i = 0; i < 1_000; i++) pub.publish("coalesce.one-turn", `a${i}`);
-    for (let i = 0; i < 1_000; i++) await new Promise<void>((r) => setImmediate(() => (pub.publish("coalesce.many-turns", `b${i}`), r())));
+    for (let i = 0; i < 1_000; i++)
+      await new Promise<void>((r) =>
+        setImmediate(() => {
+          pub.publish("coalesce.many-turns", `b${i}`);
+          r();
+        }),
+      );
     await all;
-    expect(got).toEqual([...Array.from({ length: 1_000 }, (_, i) => `a${i}`), ...Array.from({ length: 1_000 }, (_, i) => `b${i}`)]);
+    expect(got).toEqual([
+      ...Array.from({ length: 1_000 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 1_000 }, (_, i) => `b${i}`),
+    ]);
   });
 
   it("sends a lone message at once: a request is answered with nothing else going on", async () => {

@@ -9,7 +9,10 @@ describe("the default NATS server", () => {
   it("is a local nats-server on its default port, used when NATS_URL is not set", () => {
     expect(DEFAULT_NATS_URL).toBe("nats://127.0.0.1:4222");
     expect(serversOrDefault({ natsServers: [] })).toEqual([DEFAULT_NATS_URL]);
-    expect(serversOrDefault({ natsServers: ["nats://a:4222", "nats://b:4222"] })).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(serversOrDefault({ natsServers: ["nats://a:4222", "nats://b:4222"] })).toEqual([
+      "nats://a:4222",
+      "nats://b:4222",
+    ]);
   });
 
   it("is the tools' last resort, after NATS_URL and the one-process mode's own server", () => {

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, DiscardPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  jetstream,
+  jetstreamManager,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../log/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
@@ -13,7 +19,11 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   server = await startTestNats();
-  nc = await connectNats({ servers: [server.url], name: "jetstream-errors-test", log: createLogger({ level: "silent" }) });
+  nc = await connectNats({
+    servers: [server.url],
+    name: "jetstream-errors-test",
+    log: createLogger({ level: "silent" }),
+  });
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "ONE", subjects: ["one.>"], max_msgs: 1, discard: DiscardPolicy.New });
@@ -23,7 +33,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-const failure = (p: Promise<unknown>) => p.then(() => null, (err: unknown) => err);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (err: unknown) => err,
+  );
 
 describe("JetStreamErrorCode: each name is what the server answers", () => {
   it("STREAM_NOT_FOUND and CONSUMER_NOT_FOUND", async () => {

@@ -32,7 +32,8 @@ describe("provision", () => {
       const { config } = await jsm.streams.info(name);
       // Every setting in the file is what the server has, but for the ones the environment sets.
       const expected = { ...file, ...(name === "RESULTS" ? { max_age: 3_600_000 * 1e6 } : {}) };
-      for (const [k, v] of Object.entries(expected)) expect((config as Record<string, unknown>)[k], `${name}.${k}`).toEqual(v);
+      for (const [k, v] of Object.entries(expected))
+        expect((config as Record<string, unknown>)[k], `${name}.${k}`).toEqual(v);
     }
     const file = json("consumers", "workers.json");
     const { config } = await jsm.consumers.info("JOBS", "workers");
@@ -65,13 +66,20 @@ describe("provision", () => {
     const a = loadDefinitions(overrides);
     const b = loadDefinitions({ ...overrides, resultsMaxAgeMs: 7_200_000, jobAckWaitMs: 20_000 });
     const matches = (actual: unknown, defined: object) =>
-      Object.entries(defined).every(([k, v]) => JSON.stringify((actual as Record<string, unknown>)[k]) === JSON.stringify(v));
+      Object.entries(defined).every(
+        ([k, v]) => JSON.stringify((actual as Record<string, unknown>)[k]) === JSON.stringify(v),
+      );
     for (let round = 1; round <= 3; round++) {
       const fresh = await startTestNats();
-      const conns = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => connectNats({ servers: [fresh.url], name: `p${i}`, log })));
+      const conns = await Promise.all(
+        [1, 2, 3, 4, 5, 6].map((i) => connectNats({ servers: [fresh.url], name: `p${i}`, log })),
+      );
       try {
         const settled = await Promise.allSettled(conns.map((c, i) => provision(c, i % 2 ? b : a, log)));
-        expect(settled.map((s) => (s.status === "fulfilled" ? "ok" : String(s.reason))), `round ${round}`).toEqual(Array(6).fill("ok"));
+        expect(
+          settled.map((s) => (s.status === "fulfilled" ? "ok" : String(s.reason))),
+          `round ${round}`,
+        ).toEqual(Array(6).fill("ok"));
 
         const freshJsm = await jetstreamManager(conns[0]!);
         const streams: string[] = [];
@@ -79,19 +87,26 @@ describe("provision", () => {
         expect(streams.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
         for (const name of ["jobs", "results", "deadLetters"] as const) {
           const { config } = await freshJsm.streams.info(a[name].name);
-          expect(matches(config, a[name]) || matches(config, b[name]), `${a[name].name}: ${JSON.stringify(config)}`).toBe(true);
+          expect(
+            matches(config, a[name]) || matches(config, b[name]),
+            `${a[name].name}: ${JSON.stringify(config)}`,
+          ).toBe(true);
         }
         const consumers: string[] = [];
         for await (const c of freshJsm.consumers.list("JOBS")) consumers.push(c.name);
         expect(consumers).toEqual(["workers"]);
         const { config: workers } = await freshJsm.consumers.info("JOBS", "workers");
-        expect(matches(workers, a.workers) || matches(workers, b.workers), `workers: ${JSON.stringify(workers)}`).toBe(true);
+        expect(matches(workers, a.workers) || matches(workers, b.workers), `workers: ${JSON.stringify(workers)}`).toBe(
+          true,
+        );
         const kv = await freshJsm.streams.info("KV_idempotency");
         expect([3_600_000 * 1e6, 7_200_000 * 1e6]).toContain(kv.config.max_age);
         expect(kv.config.max_msgs_per_subject).toBe(1);
 
         // Every app's bucket handle is the one bucket: what one writes, the others read.
-        const buckets = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof provision>>>).value.idempotency);
+        const buckets = settled.map(
+          (s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof provision>>>).value.idempotency,
+        );
         await buckets[0]!.put("k", `round-${round}`);
         for (const kvHandle of buckets) expect((await kvHandle.get("k"))?.string()).toBe(`round-${round}`);
       } finally {

@@ -4,7 +4,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
-import { startRawNatsServer, unsupportedNatsServerBin, type RawNatsServer } from "../../test/helpers/unsupportedNats.ts";
+import {
+  startRawNatsServer,
+  unsupportedNatsServerBin,
+  type RawNatsServer,
+} from "../../test/helpers/unsupportedNats.ts";
 import { connectNats, natsServerFromEnv, NatsServerTooOldError, startEmbeddedServer, versionAtLeast } from "./mod.ts";
 
 const log = createLogger({ level: "silent", name: "server-version-test" });
@@ -25,8 +29,10 @@ afterAll(async () => {
 
 describe("the supported nats-server releases", () => {
   it("compares versions: 2.10.14 and later are supported; 2.9, early 2.10 and unreadable ones are not", () => {
-    for (const v of ["2.10.14", "2.10.27", "2.11.0-RC.1", "2.15.1", "v2.12.3", "3.0.0"]) expect(versionAtLeast(v), v).toBe(true);
-    for (const v of ["2.10.13", "2.10.0", "2.9.10", "2.9.25", "1.99.99", "", "unknown"]) expect(versionAtLeast(v), v).toBe(false);
+    for (const v of ["2.10.14", "2.10.27", "2.11.0-RC.1", "2.15.1", "v2.12.3", "3.0.0"])
+      expect(versionAtLeast(v), v).toBe(true);
+    for (const v of ["2.10.13", "2.10.0", "2.9.10", "2.9.25", "1.99.99", "", "unknown"])
+      expect(versionAtLeast(v), v).toBe(false);
   });
 
   it("the binary chosen for this environment is the one the suite's servers run, and it is supported", async () => {
@@ -50,7 +56,9 @@ describe("the supported nats-server releases", () => {
   });
 
   it("npm start's embedded server: a 2.9 binary is refused before it starts", async () => {
-    const err = await startEmbeddedServer({ storeDir: "/nonexistent/never-created", bin: oldBin }).catch((e: unknown) => e);
+    const err = await startEmbeddedServer({ storeDir: "/nonexistent/never-created", bin: oldBin }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NatsServerTooOldError);
     expect((err as Error).message).toContain(oldBin);
   });
@@ -58,7 +66,14 @@ describe("the supported nats-server releases", () => {
   it("an app (the notifier) pointed at nats-server 2.9 exits 1 and says why", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "apps/notifier/main.ts"], {
       cwd: ROOT,
-      env: { ...process.env, NATS_URL: old.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", TOKEN_SECRET: "x".repeat(32) },
+      env: {
+        ...process.env,
+        NATS_URL: old.url,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+        TOKEN_SECRET: "x".repeat(32),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";

@@ -17,7 +17,9 @@ export class NatsServerTooOldError extends Error {
   constructor(found: string, where: string) {
     super(
       `nats-server ${found} (${where}) is older than ${NATS_SERVER_FLOOR}, the oldest herald supports. ` +
-        "Run `npm run setup` to get the current nats-server into .tools/, or install " + NATS_SERVER_FLOOR + " or newer " +
+        "Run `npm run setup` to get the current nats-server into .tools/, or install " +
+        NATS_SERVER_FLOOR +
+        " or newer " +
         "and point NATS_SERVER_BIN (npm start) or NATS_URL (the apps) at it.",
     );
     this.name = "NatsServerTooOldError";

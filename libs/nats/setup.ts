@@ -19,7 +19,12 @@ export interface HeraldNats {
 }
 
 /** Connects (with retry) and provisions streams, consumer and bucket: what every app does first. */
-export async function connectAndProvision(config: Config, servers: string[], name: string, log: Logger): Promise<HeraldNats> {
+export async function connectAndProvision(
+  config: Config,
+  servers: string[],
+  name: string,
+  log: Logger,
+): Promise<HeraldNats> {
   const nc = await connectNats({ servers, name, log });
   const state = new ConnectionState(nc, log);
   const defs = loadDefinitions({

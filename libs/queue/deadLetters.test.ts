@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "../log/mod.ts";
 import { newId } from "../ids/mod.ts";
 import { DLQ_STREAM, JOBS_STREAM, type DeadLetter } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
@@ -13,7 +12,6 @@ let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
-const log = createLogger({ level: "silent" });
 const execFileAsync = promisify(execFile);
 
 beforeAll(async () => {
@@ -98,7 +96,10 @@ describe("npm run dlq (apps/dlq/main.ts), as an operator runs it", () => {
     await jsm.streams.purge(DLQ_STREAM);
     await jsm.streams.purge(JOBS_STREAM);
     const ids = await storeDeadLetters(1_050);
-    const listed = (await dlq("list", "--json")).stdout.trim().split("\n").map((l) => (JSON.parse(l) as DeadLetter).job.jobId);
+    const listed = (await dlq("list", "--json")).stdout
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as DeadLetter).job.jobId);
     expect(listed).toEqual(ids);
     const resubmitted = (await dlq("resubmit", "--all")).stdout.trim().split("\n");
     expect(resubmitted).toHaveLength(1_050);

@@ -37,7 +37,9 @@ export async function* readDeadLetters(jsm: JetStreamManager): AsyncGenerator<St
   const { state } = await jsm.streams.info(DLQ_STREAM);
   for (let seq = state.first_seq; seq <= state.last_seq; ) {
     // next_by_subj is a MsgRequest the server has long answered, missing from nats.js's type.
-    const query = { seq, next_by_subj: ALL_DEAD_LETTERS } as unknown as Parameters<JetStreamManager["streams"]["getMessage"]>[1];
+    const query = { seq, next_by_subj: ALL_DEAD_LETTERS } as unknown as Parameters<
+      JetStreamManager["streams"]["getMessage"]
+    >[1];
     const m = await jsm.streams.getMessage(DLQ_STREAM, query);
     if (!m || m.seq > state.last_seq) return;
     yield { seq: m.seq, ...m.json<DeadLetter>() };

@@ -1,4 +1,11 @@
-import { HeraldError, jobMsgId, jobSubject, UnavailableError, type JobEvent, type JobMessage } from "../contracts/mod.ts";
+import {
+  HeraldError,
+  jobMsgId,
+  jobSubject,
+  UnavailableError,
+  type JobEvent,
+  type JobMessage,
+} from "../contracts/mod.ts";
 import { appendEvent, EventFencedError, readFirstEvent } from "../results/mod.ts";
 import type { JetStreamApiError, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
@@ -15,7 +22,10 @@ import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
  * for a job that will never run, and a QueueFullError (503) is raised. If NATS does not answer, the
  * outcome is unknown: a 503, and the job is left as it is for a retry to complete.
  */
-export async function enqueueJob(deps: { js: JetStreamClient; jsm: JetStreamManager }, job: JobMessage): Promise<number> {
+export async function enqueueJob(
+  deps: { js: JetStreamClient; jsm: JetStreamManager },
+  job: JobMessage,
+): Promise<number> {
   const queued: JobEvent = {
     jobId: job.jobId,
     clientId: job.clientId,

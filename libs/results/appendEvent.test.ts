@@ -1,26 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "../log/mod.ts";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { newId } from "../ids/mod.ts";
 import type { JobEvent } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { appendEvent, AlreadyTerminalError, EventFencedError, isFencedOut, readLastEvent } from "./mod.ts";
 
 let nats: ProvisionedNats;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
-const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
   nats = await startProvisionedNats("append-event-test");
-  ({ nc, js, jsm } = nats);
+  ({ js, jsm } = nats);
 });
 afterAll(() => nats?.close());
 
 function job(): JobEvent {
-  return { jobId: newId(), clientId: "appender", type: "echo", event: "queued", attempt: 0, progress: null, result: null, error: null, at: new Date().toISOString() };
+  return {
+    jobId: newId(),
+    clientId: "appender",
+    type: "echo",
+    event: "queued",
+    attempt: 0,
+    progress: null,
+    result: null,
+    error: null,
+    at: new Date().toISOString(),
+  };
 }
 
 describe("appendEvent", () => {
@@ -29,7 +35,10 @@ describe("appendEvent", () => {
     const q = await appendEvent(js, queued, 0);
     const s = await appendEvent(js, { ...queued, event: "started", attempt: 1 }, q);
     expect(s).toBeGreaterThan(q);
-    expect(await readLastEvent(jsm, queued.clientId, queued.jobId, "leader")).toEqual({ seq: s, event: { ...queued, event: "started", attempt: 1 } });
+    expect(await readLastEvent(jsm, queued.clientId, queued.jobId, "leader")).toEqual({
+      seq: s,
+      event: { ...queued, event: "started", attempt: 1 },
+    });
   });
 
   it("refuses a write fenced on a sequence that is no longer the job's last (EventFencedError), and stores nothing", async () => {

@@ -14,11 +14,7 @@ import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
  * Throws EventFencedError when another event came first, AlreadyTerminalError when a terminal
  * event already exists (duplicate Msg-Id).
  */
-export async function appendEvent(
-  js: JetStreamClient,
-  event: JobEvent,
-  expectedLastSeq: number,
-): Promise<number> {
+export async function appendEvent(js: JetStreamClient, event: JobEvent, expectedLastSeq: number): Promise<number> {
   const terminal = isTerminal(event.event);
   const msgID = terminal ? terminalMsgId(event.jobId) : event.event === "queued" ? queuedMsgId(event.jobId) : undefined;
   try {

@@ -1,21 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "../log/mod.ts";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { newId } from "../ids/mod.ts";
 import { clientResultsFilter, encodeEvent, RESULTS_STREAM, resultSubject, type JobEvent } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { readEventsFrom, type RawEvent } from "./mod.ts";
 
 let nats: ProvisionedNats;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
-const log = createLogger({ level: "silent" });
 
 beforeAll(async () => {
   nats = await startProvisionedNats("read-events-from-test");
-  ({ nc, js, jsm } = nats);
+  ({ js, jsm } = nats);
 });
 afterAll(() => nats?.close());
 
@@ -24,7 +20,17 @@ async function storeEvents(clientId: string, n: number, jobId = newId()): Promis
   const seqs: number[] = [];
   for (let i = 0; i < n; i += 100) {
     const batch = Array.from({ length: Math.min(100, n - i) }, (_, k) => {
-      const ev: JobEvent = { jobId, clientId, type: "echo", event: "progress", attempt: 1, progress: { pct: 0, message: String(i + k) }, result: null, error: null, at: new Date().toISOString() };
+      const ev: JobEvent = {
+        jobId,
+        clientId,
+        type: "echo",
+        event: "progress",
+        attempt: 1,
+        progress: { pct: 0, message: String(i + k) },
+        result: null,
+        error: null,
+        at: new Date().toISOString(),
+      };
       return js.publish(resultSubject(clientId, jobId), encodeEvent(ev));
     });
     seqs.push(...(await Promise.all(batch)).map((a) => a.seq));
@@ -64,7 +70,8 @@ describe("readEventsFrom (the replay)", () => {
     const read = await collect(readEventsFrom(js, jsm, clientResultsFilter(clientId), 1, seqs[199]!, 50));
     expect(read.map((e) => e.seq)).toEqual(seqs.slice(0, 200));
     let taken = 0;
-    for await (const _ of readEventsFrom(js, jsm, clientResultsFilter(clientId), 1, seqs.at(-1)!, 50)) if (++taken === 100) break;
+    for await (const _ of readEventsFrom(js, jsm, clientResultsFilter(clientId), 1, seqs.at(-1)!, 50))
+      if (++taken === 100) break;
     expect((await jsm.streams.info(RESULTS_STREAM)).state.consumer_count).toBe(0);
   });
 

@@ -1,4 +1,10 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import { RESULTS_STREAM } from "../contracts/mod.ts";
 import { ReplayStalledError } from "./errors.ts";
 import { readResultsMessage } from "./resultsMessage.ts";

@@ -17,7 +17,10 @@ export async function readResultsBounds(jsm: JetStreamManager): Promise<ResultsB
 }
 
 /** The event stored at `seq`, with its subject, from the leader; null if none is (any more). */
-export async function readEventAt(jsm: JetStreamManager, seq: number): Promise<(RawEvent & { subject: string }) | null> {
+export async function readEventAt(
+  jsm: JetStreamManager,
+  seq: number,
+): Promise<(RawEvent & { subject: string }) | null> {
   const m = await jsm.streams.getMessage(RESULTS_STREAM, { seq });
   return m ? { seq: m.seq, subject: m.subject, json: m.string() } : null;
 }

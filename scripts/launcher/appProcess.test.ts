@@ -46,7 +46,7 @@ describe("AppProcess: herald apps as real processes", () => {
     expect(await worker.exited).toEqual({ code: null, signal: "SIGKILL" });
   });
 
-  it("a worker at info level is in service once it logs \"worker started\", before its ops port listens (here it never can)", async () => {
+  it('a worker at info level is in service once it logs "worker started", before its ops port listens (here it never can)', async () => {
     const taken = net.createServer((socket) => socket.destroy());
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
     try {

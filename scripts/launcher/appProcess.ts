@@ -149,7 +149,10 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
     const deadline = Date.now() + timeoutMs;
     while (!this.url && !this.#inService) {
       if (this.#done) throw new Error(`${this.kind} exited before it was ready:\n${this.#out.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`${this.kind} did not say where it listens in ${timeoutMs} ms (a log level above info hides it: give it a PORT):\n${this.#out.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${this.kind} did not say where it listens in ${timeoutMs} ms (a log level above info hides it: give it a PORT):\n${this.#out.slice(-3000)}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
     if (this.#inService) return this;
@@ -178,7 +181,11 @@ export class AppProcess<K extends HeraldProcessKind = AppKind> {
 }
 
 /** Starts an app and resolves once it is ready. */
-export async function startApp<K extends HeraldProcessKind>(kind: K, env: Record<string, string>, o: AppProcessOptions = {}): Promise<AppProcess<K>> {
+export async function startApp<K extends HeraldProcessKind>(
+  kind: K,
+  env: Record<string, string>,
+  o: AppProcessOptions = {},
+): Promise<AppProcess<K>> {
   const app = new AppProcess(kind, env, o);
   try {
     return await app.ready();

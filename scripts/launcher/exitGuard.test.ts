@@ -23,7 +23,10 @@ it("a nats-server started through the launcher dies with the process that starte
 const s = await startNatsServer({ storeDir: ${JSON.stringify(storeDir)} });
 process.stdout.write(String(s.pid));
 process.exit(0);`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   const pid = Number(r.stdout.trim());
   expect(pid).toBeGreaterThan(0);

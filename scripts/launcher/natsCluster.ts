@@ -78,7 +78,11 @@ export async function startCluster(baseDir: string): Promise<ClusterNode[]> {
  * `service_healthy` waits: on a fresh cluster that takes the election of a meta leader.
  * `check` runs before each try and may throw to give up (e.g. the caller is stopping).
  */
-export async function waitForJetStream(servers: string[], check: () => void = () => undefined, timeoutMs = 60_000): Promise<void> {
+export async function waitForJetStream(
+  servers: string[],
+  check: () => void = () => undefined,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const nc = await connect({ servers, name: "herald-launcher" });
   try {
@@ -88,7 +92,8 @@ export async function waitForJetStream(servers: string[], check: () => void = ()
         await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`JetStream not available in ${timeoutMs}ms: ${(err as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`JetStream not available in ${timeoutMs}ms: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -40,7 +40,7 @@ it("times out when never ready", async () => {
   await expect(waitReady(s.url, { what: "notifier", timeoutMs: 300 })).rejects.toThrow(/notifier not ready in 300 ms/);
 });
 
-it("resolves without waiting for 200 once another sign of readiness holds (a worker's \"worker started\")", async () => {
+it('resolves without waiting for 200 once another sign of readiness holds (a worker\'s "worker started")', async () => {
   const s = await serve(Infinity);
   let started = false;
   setTimeout(() => (started = true), 300);

@@ -16,7 +16,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves once `baseUrl` + `path` answers 2xx (or `readyBy()` holds); rejects when the process dies or time runs out. */
 export async function waitReady(baseUrl: string, o: WaitReadyOptions = {}): Promise<void> {
-  const { path = "/readyz", timeoutMs = 60_000, what = baseUrl, alive = () => true, logs = () => "", readyBy = () => false } = o;
+  const {
+    path = "/readyz",
+    timeoutMs = 60_000,
+    what = baseUrl,
+    alive = () => true,
+    logs = () => "",
+    readyBy = () => false,
+  } = o;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (readyBy()) return;

@@ -8,7 +8,15 @@ import type { EmbeddedServer } from "../../libs/nats/mod.ts";
 import { listDeadLetters } from "../../libs/queue/mod.ts";
 import { readLastEvent } from "../../libs/results/mod.ts";
 import { TEST_SECRET } from "../helpers/stack.ts";
-import { AppProcess, freePort, startApp, startCluster, startNatsServer, type AppKind, type ClusterNode } from "../../scripts/launcher/mod.ts";
+import {
+  type AppProcess,
+  freePort,
+  startApp,
+  startCluster,
+  startNatsServer,
+  type AppKind,
+  type ClusterNode,
+} from "../../scripts/launcher/mod.ts";
 import { Balancer, Ledger, printLedger, type LedgerTotals } from "./ledger.ts";
 
 // herald's promise under faults, with real processes: nats-server(s), api, workers, notifiers.
@@ -97,17 +105,23 @@ async function diagnose(ledger: Ledger, servers: string[]): Promise<string> {
   const jsm = await jetstreamManager(nc);
   const lines: string[] = [];
   for (const c of ledger.clients) {
-    const seen = new Set(c.sse.events.filter((e) => /succeeded|failed|canceled/.test(e.event)).map((e) => JSON.parse(e.data).jobId));
+    const seen = new Set(
+      c.sse.events.filter((e) => /succeeded|failed|canceled/.test(e.event)).map((e) => JSON.parse(e.data).jobId),
+    );
     for (const jobId of c.accepted) {
       if (seen.has(jobId)) continue;
       const last = await readLastEvent(jsm, c.clientId, jobId);
-      lines.push(`${jobId}: stored last ${last?.event.event} #${last?.seq} (attempt ${last?.event.attempt}); client saw up to #${c.sse.events.at(-1)?.id}, opens ${c.sse.opens}`);
+      lines.push(
+        `${jobId}: stored last ${last?.event.event} #${last?.seq} (attempt ${last?.event.attempt}); client saw up to #${c.sse.events.at(-1)?.id}, opens ${c.sse.opens}`,
+      );
     }
   }
   const jobs = await jsm.streams.info("JOBS");
   const workers = await jsm.consumers.info("JOBS", "workers");
   lines.push(`JOBS: ${JSON.stringify(jobs.state)} leader ${jobs.cluster?.leader}`);
-  lines.push(`workers: pending ${workers.num_pending} ack_pending ${workers.num_ack_pending} redelivered ${workers.num_redelivered} waiting ${workers.num_waiting} delivered ${JSON.stringify(workers.delivered)} ack_floor ${JSON.stringify(workers.ack_floor)} leader ${workers.cluster?.leader}`);
+  lines.push(
+    `workers: pending ${workers.num_pending} ack_pending ${workers.num_ack_pending} redelivered ${workers.num_redelivered} waiting ${workers.num_waiting} delivered ${JSON.stringify(workers.delivered)} ack_floor ${JSON.stringify(workers.ack_floor)} leader ${workers.cluster?.leader}`,
+  );
   await nc.close();
   return lines.join("\n");
 }
@@ -199,7 +213,11 @@ describe.sequential("one nats-server", () => {
         const exit = await app.exited;
         exits.push(exit);
         if (exit.code !== 0) {
-          const lines = app.logs().trim().split("\n").filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
+          const lines = app
+            .logs()
+            .trim()
+            .split("\n")
+            .filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
           lastLines.push(`${app.kind}:`, ...lines.slice(-20));
         }
         await d.start(app.kind);
@@ -259,7 +277,9 @@ describe.sequential("one nats-server", () => {
     const crashes = d.apps.filter((a) => a.kind === "worker" && !a.running && !downBefore.has(a)).length;
     rows.push(ledger.totals());
     ledger.close();
-    const events = c.sse.events.map((e) => JSON.parse(e.data) as { event: string; attempt: number; error: { code: string } | null });
+    const events = c.sse.events.map(
+      (e) => JSON.parse(e.data) as { event: string; attempt: number; error: { code: string } | null },
+    );
     expect(events.map((e) => e.event)).toEqual(["queued", "started", "started", "started", "failed"]);
     expect(events.at(-1)).toMatchObject({ attempt: 3, error: { code: "max_attempts" } });
     expect(crashes).toBe(3);

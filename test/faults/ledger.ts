@@ -72,14 +72,24 @@ export class Ledger {
     for (let i = 0; i < n; i++) {
       const res = await this.#request(api, "/v1/clients", { method: "POST" });
       const { clientId, token } = (await res.json()) as { clientId: string; token: string };
-      const sse = new SseClient({ token, baseUrl: () => notifiers.pick(), path: "/v1/events", lastEventId: "earliest" });
+      const sse = new SseClient({
+        token,
+        baseUrl: () => notifiers.pick(),
+        path: "/v1/events",
+        lastEventId: "earliest",
+      });
       this.clients.push({ clientId, token, sse, accepted: new Set() });
     }
     await Promise.all(this.clients.map((c) => c.sse.waitFor((s) => s.opens >= 1, 10_000, "first connection")));
   }
 
   /** Submits `jobs` jobs on a fixed schedule (open loop), round-robin over the clients. */
-  async submit(api: Balancer, jobs: number, intervalMs: number, job: (i: number) => { type: string; payload: unknown }): Promise<void> {
+  async submit(
+    api: Balancer,
+    jobs: number,
+    intervalMs: number,
+    job: (i: number) => { type: string; payload: unknown },
+  ): Promise<void> {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < jobs; i++) {
       const client = this.clients[i % this.clients.length]!;
@@ -89,14 +99,23 @@ export class Ledger {
     await Promise.all(pending);
   }
 
-  async #submitOne(api: Balancer, client: LoadClient, key: string, body: { type: string; payload: unknown }): Promise<void> {
+  async #submitOne(
+    api: Balancer,
+    client: LoadClient,
+    key: string,
+    body: { type: string; payload: unknown },
+  ): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const started = Date.now();
       try {
         const res = await this.#request(api, "/v1/jobs", {
           method: "POST",
-          headers: { authorization: `Bearer ${client.token}`, "content-type": "application/json", "idempotency-key": key },
+          headers: {
+            authorization: `Bearer ${client.token}`,
+            "content-type": "application/json",
+            "idempotency-key": key,
+          },
           body: JSON.stringify(body),
         });
         if (res.status === 202) {
@@ -185,7 +204,8 @@ export class Ledger {
 }
 
 export function printLedger(rows: LedgerTotals[]): void {
-  const header = "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung | streams refused (503) |";
+  const header =
+    "| fault | accepted | terminal | lost | duplicated | out of order | 503s (median / slowest ms) | hung | streams refused (503) |";
   const lines = rows.map(
     (r) =>
       `| ${r.fault} | ${r.accepted} | ${r.terminal} | ${r.lost} | ${r.duplicated} | ${r.outOfOrder} | ${r.unavailable} (${r.median503Ms} / ${r.slowest503Ms}) | ${r.hung} | ${r.refused} |`,

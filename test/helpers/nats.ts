@@ -4,7 +4,13 @@ import path from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../../libs/log/mod.ts";
-import { connectNats, loadDefinitions, provision, type DefinitionOverrides, type EmbeddedServer } from "../../libs/nats/mod.ts";
+import {
+  connectNats,
+  loadDefinitions,
+  provision,
+  type DefinitionOverrides,
+  type EmbeddedServer,
+} from "../../libs/nats/mod.ts";
 import { startNatsServer } from "../../scripts/launcher/mod.ts";
 
 export interface TestNats extends EmbeddedServer {
@@ -48,7 +54,10 @@ export interface ProvisionedNats {
  * kept an hour), and a connection to it: what a test of one module that reads or writes JetStream
  * starts from.
  */
-export async function startProvisionedNats(name: string, overrides: Partial<DefinitionOverrides> = {}): Promise<ProvisionedNats> {
+export async function startProvisionedNats(
+  name: string,
+  overrides: Partial<DefinitionOverrides> = {},
+): Promise<ProvisionedNats> {
   const server = await startTestNats();
   const log = createLogger({ level: "silent" });
   const nc = await connectNats({ servers: [server.url], name, log });

@@ -4,7 +4,10 @@ import http from "node:http";
  * A tiny reverse proxy on loopback, as nginx would be in front of herald: event streams go to
  * `eventsTarget()` (changeable, to move clients between notifiers), everything else to `apiTarget`.
  */
-export async function startProxy(apiTarget: string, eventsTarget: () => string): Promise<{ url: string; close(): Promise<void> }> {
+export async function startProxy(
+  apiTarget: string,
+  eventsTarget: () => string,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const isEvents = /^\/v1\/(events|jobs\/[^/?]+\/events)(\?|$)/.test(req.url ?? "");
     const target = new URL(req.url ?? "/", isEvents ? eventsTarget() : apiTarget);

@@ -88,7 +88,9 @@ export class SseClient {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this)) {
       if (Date.now() > deadline) {
-        throw new Error(`SSE client: ${what} not reached in ${timeoutMs}ms (events: ${this.events.length}, last id ${this.events.at(-1)?.id}, opens ${this.opens}, errors ${this.errors})`);
+        throw new Error(
+          `SSE client: ${what} not reached in ${timeoutMs}ms (events: ${this.events.length}, last id ${this.events.at(-1)?.id}, opens ${this.opens}, errors ${this.errors})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -186,7 +186,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       for (;;) {
         const last = await readLastEvent(nats.jsm, clientId, jobId);
         if (last && isTerminal(last.event.event)) return last;
-        if (Date.now() > deadline) throw new Error(`job ${jobId} did not end in ${timeoutMs}ms (last: ${last?.event.event})`);
+        if (Date.now() > deadline)
+          throw new Error(`job ${jobId} did not end in ${timeoutMs}ms (last: ${last?.event.event})`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -194,7 +195,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       // Direct gets, one after another: independent of the notifier's reader, and no consumer left behind.
       const out: StoredEvent[] = [];
       for (let seq = 1; ; ) {
-        const m = await nats.jsm.direct.getMessage(RESULTS_STREAM, { seq, next_by_subj: resultSubject(clientId, jobId) });
+        const m = await nats.jsm.direct.getMessage(RESULTS_STREAM, {
+          seq,
+          next_by_subj: resultSubject(clientId, jobId),
+        });
         if (!m) return out;
         out.push({ seq: m.seq, event: m.json<JobEvent>() });
         seq = m.seq + 1;

@@ -29,7 +29,9 @@ export interface RawNatsServer {
  */
 export async function startRawNatsServer(bin: string): Promise<RawNatsServer> {
   const storeDir = mkdtempSync(path.join(tmpdir(), "herald-old-nats-"));
-  const child = spawn(bin, ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", "-1"], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(bin, ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", "-1"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     let log = "";

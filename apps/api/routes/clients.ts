@@ -3,7 +3,12 @@ import { newId } from "../../../libs/ids/mod.ts";
 import { TOKEN_COOKIE, verifyRequest } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors } from "../schemas.ts";
-import { ClientIdentitySchema, CurrentClientSchema, type ClientIdentity, type CurrentClient } from "../../../libs/contracts/schemas.ts";
+import {
+  ClientIdentitySchema,
+  CurrentClientSchema,
+  type ClientIdentity,
+  type CurrentClient,
+} from "../../../libs/contracts/schemas.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 
 /**
@@ -24,17 +29,17 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
       },
     },
     async (request, reply) => {
-    const clientId = newId();
-    const { token, expiresAt } = await tokens.mint(clientId);
-    reply.setCookie(TOKEN_COOKIE, token, {
-      httpOnly: true,
-      sameSite: "lax",
-      secure: request.protocol === "https",
-      path: "/",
-      expires: expiresAt,
-    });
-    request.log.info({ clientId }, "client created");
-    return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() } satisfies ClientIdentity);
+      const clientId = newId();
+      const { token, expiresAt } = await tokens.mint(clientId);
+      reply.setCookie(TOKEN_COOKIE, token, {
+        httpOnly: true,
+        sameSite: "lax",
+        secure: request.protocol === "https",
+        path: "/",
+        expires: expiresAt,
+      });
+      request.log.info({ clientId }, "client created");
+      return reply.status(201).send({ clientId, token, expiresAt: expiresAt.toISOString() } satisfies ClientIdentity);
     },
   );
 
@@ -50,8 +55,8 @@ export const clientRoutes: FastifyPluginAsync<ApiDeps> = async (app, { tokens, r
       },
     },
     async (request): Promise<CurrentClient> => {
-    const { clientId, expiresAt } = await verifyRequest(request, tokens);
-    return { clientId, expiresAt: expiresAt.toISOString() };
+      const { clientId, expiresAt } = await verifyRequest(request, tokens);
+      return { clientId, expiresAt: expiresAt.toISOString() };
     },
   );
 };

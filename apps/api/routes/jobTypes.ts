@@ -9,12 +9,14 @@ import { JobTypeInfoSchema, type JobTypeInfo } from "../../../libs/contracts/sch
  * Public: it says what herald can do, nothing about anyone's jobs.
  */
 export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry }) => {
-  const body = registry.all().map((t): JobTypeInfo => ({
-    name: t.name,
-    description: t.description ?? null,
-    example: t.example ?? null,
-    schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
-  }));
+  const body = registry.all().map(
+    (t): JobTypeInfo => ({
+      name: t.name,
+      description: t.description ?? null,
+      example: t.example ?? null,
+      schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
+    }),
+  );
   app.get(
     "/v1/job-types",
     {

@@ -3,12 +3,17 @@ import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams } from "../schemas.ts";
-import { JobStateSchema, SubmitJobRequestSchema, SubmittedJobSchema, type SubmitJobRequest, type SubmittedJob } from "../../../libs/contracts/schemas.ts";
+import {
+  JobStateSchema,
+  SubmitJobRequestSchema,
+  SubmittedJobSchema,
+  type SubmitJobRequest,
+  type SubmittedJob,
+} from "../../../libs/contracts/schemas.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import { submitJob } from "../submitJob.ts";
 import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
-
 
 /** How soon a client should poll a job that has not ended (seconds). */
 const RETRY_AFTER_SECONDS = "1";
@@ -31,13 +36,19 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   app.addHook("onRequest", async (request) => {
     // While NATS is down nothing here can be answered: say so at once (a publish would otherwise
     // wait for its timeout). Clients retry after Retry-After, with their Idempotency-Key.
-    if (!deps.natsConnected()) throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
+    if (!deps.natsConnected())
+      throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
     // Authenticate first: no body is parsed, and no limit is counted, for a stranger.
     request.clientId = await authenticate(request, deps.tokens);
   });
-  const submitLimit = deps.rateLimitJobs > 0
-    ? { max: deps.rateLimitJobs, timeWindow: 60_000, keyGenerator: (request: { clientId: string }) => request.clientId }
-    : false;
+  const submitLimit =
+    deps.rateLimitJobs > 0
+      ? {
+          max: deps.rateLimitJobs,
+          timeWindow: 60_000,
+          keyGenerator: (request: { clientId: string }) => request.clientId,
+        }
+      : false;
   app.post(
     "/v1/jobs",
     {
@@ -78,18 +89,32 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   );
 
   const byId = (summary: string, ok: number, codes: number[]) => ({
-    schema: { tags: ["jobs"], summary, security, params: jobIdParams, response: { [ok]: { $ref: `${JobStateSchema.$id}#` }, ...errors(...codes) } },
+    schema: {
+      tags: ["jobs"],
+      summary,
+      security,
+      params: jobIdParams,
+      response: { [ok]: { $ref: `${JobStateSchema.$id}#` }, ...errors(...codes) },
+    },
   });
-  app.get("/v1/jobs/:id", byId("A job's latest state; Retry-After while it has not ended", 200, [400, 401, 404, 503]), async (request, reply) => {
-    const state = await getJobState(deps, request.clientId, jobIdParam(request.params));
-    if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
-    return state;
-  });
+  app.get(
+    "/v1/jobs/:id",
+    byId("A job's latest state; Retry-After while it has not ended", 200, [400, 401, 404, 503]),
+    async (request, reply) => {
+      const state = await getJobState(deps, request.clientId, jobIdParam(request.params));
+      if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
+      return state;
+    },
+  );
 
-  app.delete("/v1/jobs/:id", byId("Cancel a job that has not ended (409 if it has)", 202, [400, 401, 403, 404, 409, 503]), async (request, reply) => {
-    const state = await cancelJob(deps, request.clientId, jobIdParam(request.params));
-    request.log.info({ clientId: request.clientId, jobId: state.jobId }, "job canceled");
-    deps.metrics.jobsFinished.inc({ type: state.type, outcome: "canceled" });
-    return reply.status(202).send(state);
-  });
+  app.delete(
+    "/v1/jobs/:id",
+    byId("Cancel a job that has not ended (409 if it has)", 202, [400, 401, 403, 404, 409, 503]),
+    async (request, reply) => {
+      const state = await cancelJob(deps, request.clientId, jobIdParam(request.params));
+      request.log.info({ clientId: request.clientId, jobId: state.jobId }, "job canceled");
+      deps.metrics.jobsFinished.inc({ type: state.type, outcome: "canceled" });
+      return reply.status(202).send(state);
+    },
+  );
 };

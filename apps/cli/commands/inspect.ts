@@ -1,4 +1,5 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, serversForTools } from "../../../libs/nats/mod.ts";
 import { DLQ_STREAM, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../../../libs/contracts/mod.ts";
 import { loadConfig } from "../../../libs/config/mod.ts";
@@ -41,14 +42,15 @@ async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
   };
 }
 
-const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+const size = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
 /** `herald inspect`: what an operator looks at, read from NATS like `nats stream report`. */
 export async function inspect(json: boolean): Promise<number> {
   const config = loadConfig();
   const servers = serversForTools(config);
   const log = createLogger({ level: "silent" });
-  let nc;
+  let nc: NatsConnection;
   try {
     nc = await connectNats({ servers, name: "herald-inspect", log, firstConnectTimeoutMs: 3_000 });
   } catch (err) {

@@ -6,7 +6,9 @@ import { CliError } from "../context.ts";
 export async function login(url: string, out: NodeJS.WritableStream): Promise<void> {
   const identity = await registerClient({ url });
   saveCredentials(url, identity);
-  out.write(`logged in to ${url} as ${identity.clientId} (token expires ${identity.expiresAt}; kept in ${credentialsPath()})\n`);
+  out.write(
+    `logged in to ${url} as ${identity.clientId} (token expires ${identity.expiresAt}; kept in ${credentialsPath()})\n`,
+  );
 }
 
 /** `herald token`: the stored token, for scripts (curl -H "Authorization: Bearer $(herald token)"). */

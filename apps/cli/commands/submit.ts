@@ -13,7 +13,8 @@ export interface SubmitArgs {
 }
 
 function parsePayload(args: SubmitArgs): unknown {
-  if (args.payload !== undefined && args.payloadFile !== undefined) throw new CliError("give --payload or --payload-file, not both", 2);
+  if (args.payload !== undefined && args.payloadFile !== undefined)
+    throw new CliError("give --payload or --payload-file, not both", 2);
   const text = args.payloadFile !== undefined ? readPayloadFile(args.payloadFile) : args.payload;
   if (text === undefined) return {};
   try {
@@ -38,7 +39,11 @@ function readPayloadFile(file: string): string {
  */
 export async function submit(client: HeraldClient, args: SubmitArgs, signal: AbortSignal): Promise<number> {
   const payload = parsePayload(args);
-  const job = await client.submit(args.type, payload, args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {});
+  const job = await client.submit(
+    args.type,
+    payload,
+    args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {},
+  );
   if (!args.wait) {
     process.stdout.write(args.json ? `${JSON.stringify(job)}\n` : `${job.jobId}\n`);
     return 0;
@@ -52,7 +57,8 @@ export async function submit(client: HeraldClient, args: SubmitArgs, signal: Abo
     if (item.type !== "event") continue;
     const e = item.event;
     if (args.json) process.stdout.write(`${JSON.stringify({ id: item.id, ...e })}\n`);
-    else if (e.event === "progress" && e.progress && tty) err.write(`\r\x1b[2K${progressBar(e.progress.pct, e.progress.message)}`);
+    else if (e.event === "progress" && e.progress && tty)
+      err.write(`\r\x1b[2K${progressBar(e.progress.pct, e.progress.message)}`);
     else if (!isTerminal(e.event)) err.write(`${formatEvent(item.id, e, c)}\n`);
     if (isTerminal(e.event)) end = e;
   }

@@ -21,14 +21,22 @@ export async function tail(client: HeraldClient, args: TailArgs, signal: AbortSi
   }
   const c = colors(process.stdout);
   const note = colors(process.stderr);
-  for await (const item of client.events({ ...(args.job ? { job: args.job } : {}), ...(since !== undefined ? { since } : {}), signal })) {
+  for await (const item of client.events({
+    ...(args.job ? { job: args.job } : {}),
+    ...(since !== undefined ? { since } : {}),
+    signal,
+  })) {
     if (item.type === "event") {
-      process.stdout.write(args.json ? `${JSON.stringify({ id: item.id, ...item.event })}\n` : `${formatEvent(item.id, item.event, c)}\n`);
+      process.stdout.write(
+        args.json ? `${JSON.stringify({ id: item.id, ...item.event })}\n` : `${formatEvent(item.id, item.event, c)}\n`,
+      );
     } else if (item.type === "gap") {
       const text = `events after #${item.lastEventId} are no longer kept (${item.reason}); showing from #${item.firstAvailable}`;
       process.stderr.write(`${note.yellow(text)}\n`);
     } else if (item.state === "reconnecting" || item.state === "resumed") {
-      process.stderr.write(`${note.dim(item.state === "resumed" ? "resumed" : `connection lost; reconnecting${item.error ? ` (${item.error.message})` : ""}`)}\n`);
+      process.stderr.write(
+        `${note.dim(item.state === "resumed" ? "resumed" : `connection lost; reconnecting${item.error ? ` (${item.error.message})` : ""}`)}\n`,
+      );
     }
   }
   return signal.aborted ? 130 : 0;

@@ -56,10 +56,20 @@ export class JobCard {
     if (e.attempt > 0) this.#attempt.textContent = `attempt ${e.attempt}`;
     if (e.event === "succeeded") {
       this.#bar.value = 100;
-      this.#outcome.replaceChildren(Object.assign(document.createElement("pre"), { className: "job-result", textContent: JSON.stringify(e.result, null, 2) }));
+      this.#outcome.replaceChildren(
+        Object.assign(document.createElement("pre"), {
+          className: "job-result",
+          textContent: JSON.stringify(e.result, null, 2),
+        }),
+      );
     }
     if ((e.event === "failed" || e.event === "retrying") && e.error) {
-      this.#outcome.replaceChildren(Object.assign(document.createElement("p"), { className: "job-error", textContent: `${e.error.code}: ${e.error.message}` }));
+      this.#outcome.replaceChildren(
+        Object.assign(document.createElement("p"), {
+          className: "job-error",
+          textContent: `${e.error.code}: ${e.error.message}`,
+        }),
+      );
     }
     this.#render(statusOf(e.event));
     if (isTerminal(e.event)) this.#cancel.remove();

@@ -1,4 +1,11 @@
-import { createClient, HeraldHttpError, registerClient, type CurrentClient, type JobTypeInfo, type StreamItem } from "../../../libs/client/mod.ts";
+import {
+  createClient,
+  HeraldHttpError,
+  registerClient,
+  type CurrentClient,
+  type JobTypeInfo,
+  type StreamItem,
+} from "../../../libs/client/mod.ts";
 import { JobCard } from "./jobCard.ts";
 
 // The web page: one event stream for all of the client's jobs (one connection, whatever the
