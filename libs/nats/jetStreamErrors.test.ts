@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AckPolicy,
   jetstream,
   jetstreamManager,
   DiscardPolicy,
@@ -50,6 +51,14 @@ describe("JetStreamErrorCode: each name is what the server answers", () => {
   it("STREAM_NAME_IN_USE: a stream added again with other settings", async () => {
     const err = await failure(jsm.streams.add({ name: "ONE", subjects: ["other.>"] }));
     expect(isJetStreamError(err, JetStreamErrorCode.STREAM_NAME_IN_USE)).toBe(true);
+  });
+
+  it("CONSUMER_ALREADY_EXISTS: a durable consumer added again with other settings", async () => {
+    await jsm.consumers.add("ONE", { durable_name: "twice", ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000 });
+    const err = await failure(
+      jsm.consumers.add("ONE", { durable_name: "twice", ack_policy: AckPolicy.Explicit, ack_wait: 20_000_000_000 }),
+    );
+    expect(isJetStreamError(err, JetStreamErrorCode.CONSUMER_ALREADY_EXISTS)).toBe(true);
   });
 
   it("WRONG_LAST_SEQUENCE: a publish fenced on a sequence that is not the subject's last", async () => {

@@ -10,6 +10,8 @@ export const JetStreamErrorCode = {
   STREAM_NOT_FOUND: 10059,
   /** Another app created the stream in the same moment (provisioning then updates it). */
   STREAM_NAME_IN_USE: 10058,
+  /** Another app created the consumer, with another config, in the same moment (provisioning then updates it). */
+  CONSUMER_ALREADY_EXISTS: 10148,
   /**
    * An expected-last-sequence check failed: another write came first. RESULTS' fencing, and a
    * KV create/update on a revision (idempotency claims).

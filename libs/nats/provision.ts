@@ -48,9 +48,15 @@ async function ensureConsumer(
     await jsm.consumers.info(stream, cfg.durable_name);
   } catch (err) {
     if (!isJetStreamError(err, JetStreamErrorCode.CONSUMER_NOT_FOUND)) throw err;
-    await jsm.consumers.add(stream, cfg);
-    log.info({ stream, consumer: cfg.durable_name }, "consumer created");
-    return;
+    try {
+      await jsm.consumers.add(stream, cfg);
+      log.info({ stream, consumer: cfg.durable_name }, "consumer created");
+      return;
+    } catch (addErr) {
+      // Another app created it at the same moment, from other settings (an identical create is
+      // answered as a success): fall through to update, as for a stream.
+      if (!isJetStreamError(addErr, JetStreamErrorCode.CONSUMER_ALREADY_EXISTS)) throw addErr;
+    }
   }
   await jsm.consumers.update(stream, cfg.durable_name, cfg);
 }
