@@ -11,6 +11,7 @@ const MAX_TRIES = 20;
  * is then acked without running when a worker takes it; a running job's worker sees the event on
  * the job's live subject and aborts its handler (ctx.signal), and its own next write is fenced out.
  * When the job moves on between our read and our write (progress), read again and retry.
+ * The design: docs/design.md, "Cancel".
  */
 export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: string, jobId: string): Promise<JobState> {
   for (let i = 0; i < MAX_TRIES; i++) {

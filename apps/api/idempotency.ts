@@ -46,6 +46,7 @@ export function requestHash(type: string, payload: unknown): string {
  * identical requests wait for the claimant's eventId and answer the same job. A claim whose
  * request died before storing the job is taken over after CLAIM_STALE_MS with a revision-checked
  * update, so exactly one request stores it (and enqueue itself is idempotent per jobId).
+ * The design: docs/design.md, "Idempotency".
  */
 export async function withIdempotency(
   kv: KV,

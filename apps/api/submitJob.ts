@@ -28,7 +28,7 @@ export class PayloadTooLargeError extends HeraldError {
   }
 }
 
-/** Validates a job against its type's schema and stores it (DESIGN.md, POST /v1/jobs). */
+/** Validates a job against its type's schema and stores it (docs/design.md, "Submit"). */
 export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<SubmitJobResult> {
   if (typeof input.type !== "string") throw new InvalidInputError("`type` must be a string", "invalid_input");
   const jobType = deps.registry.get(input.type);

@@ -37,6 +37,7 @@ export interface AdmissionOptions {
  * herald shares, and time out together. So at most `concurrency` run at once; the next `queue` wait
  * their turn, each for at most `queueMs`; the rest are turned away at once with 503 and a jittered
  * Retry-After. A shed client loses nothing: its next try resumes from its last event id.
+ * The design: docs/design.md, "Admission and shedding".
  */
 export class Admission {
   #o: AdmissionOptions;

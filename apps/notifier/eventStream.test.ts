@@ -90,8 +90,8 @@ class FakeLiveSource implements LiveSource {
 
 /**
  * What a resume reads, counted, each read able to be held: `lastMatch` (the client's last stored
- * event), `bounds` (where RESULTS starts and ends) and `replay`, which pages like replayFrom (a page
- * is read from the store when the stream asks for it, never ahead).
+ * event), `bounds` (where RESULTS starts and ends) and `replay`, which pages like readEventsFrom (a
+ * page is read from the store when the stream asks for it, never ahead).
  */
 class FakeResumeReads implements ResumeReads {
   readonly #results: FakeResults;

@@ -33,7 +33,7 @@ export interface EventStreamOptions {
 
 /**
  * One client's event stream: replay what it missed, then live events, with nothing lost or
- * repeated whatever the timing (docs/design.md, "The replay that loses nothing"):
+ * repeated whatever the timing (docs/design.md, "Resume", "The replay that loses nothing"):
  *
  * 1. register with the live feed (synchronous: from here on every live event of the client above
  *    the feed's watermark reaches this stream), buffering what arrives;

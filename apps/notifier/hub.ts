@@ -10,7 +10,10 @@ const HEARTBEAT_SLICES = 16;
 /** A draining notifier ends a slice of its streams this often. */
 const DRAIN_TICK_MS = 100;
 
-/** The event streams this notifier instance is serving: counted, and ended together on shutdown. */
+/**
+ * The event streams this notifier instance is serving: counted, and ended together on shutdown.
+ * The design: docs/design.md, "Heartbeats and retry", "Drain".
+ */
 export class Hub {
   #streams = new Set<EventStream>();
   #perClient = new Map<string, number>();

@@ -11,6 +11,7 @@ const LIVE: ResumeFrom = Object.freeze({ kind: "live" });
  * The resume point of an event stream request: the `Last-Event-ID` header, else `?lastEventId=`.
  * The header wins: EventSource keeps the URL it was opened with (query included) and sends the
  * newer id in the header when it reconnects. A malformed value is a 400, never a silent restart.
+ * The design: docs/design.md, "Resume".
  */
 export function resumeFrom(request: FastifyRequest): ResumeFrom {
   const header = request.headers["last-event-id"];

@@ -54,6 +54,7 @@ export interface LiveFeedOptions {
  * below one it has sent, an SSE `id:` is a cursor (every event of the client up to it has been
  * sent), and a client resuming after it misses nothing. nats-server ≥ 2.10 republishes in order, so
  * holes are rare (2.9 reordered two messages now and then under load); the feed does not rely on it.
+ * The design: docs/design.md, "The live feed".
  */
 export class LiveFeed {
   #source: LiveSource;

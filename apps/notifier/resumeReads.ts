@@ -17,6 +17,7 @@ export type StreamBounds = ResultsBounds;
 /**
  * What a resuming stream reads from RESULTS, each from the stream leader (a replica may lag, and a
  * stale answer here would be a skipped event). One small seam: the stream logic does not know NATS.
+ * The design: docs/design.md, "Reading RESULTS", "Leader reads".
  */
 export interface ResumeReads {
   /** The sequence of the last stored event matching `filter`, or null if there is none. */

@@ -7,6 +7,7 @@ import { sseEventName, type JobEventName } from "../../libs/contracts/mod.ts";
  * client's EventSource parses is written here: the event frame, the `retry:` field, the heartbeat
  * comment and the headers. The stream logic (eventStream.ts) decides what to send; this file
  * decides how it looks on the wire.
+ * The design: docs/design.md, "Event streams on the wire".
  */
 
 /** The comment that keeps an idle stream open through proxies (EventSource ignores it). */

@@ -18,6 +18,7 @@ export const WEB_PAGE_NOT_BUILT = "the web page is not built: run `npm run build
  * Serves the web page's static files at `/`. The page is built by `npm run build`, never here: a
  * server starts fast and needs no bundler at run time. A server that finds no built page still
  * starts (the API does not depend on it): it logs a warning and answers `/` with what to run.
+ * The design: docs/design.md, "Web page".
  */
 export const webPlugin: FastifyPluginAsync<WebPluginOptions> = async (app, opts) => {
   const dist = opts.dist ?? WEB_DIST;

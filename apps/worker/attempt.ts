@@ -15,6 +15,7 @@ import type { DeliveryOutcome, HandlerRun, LastEvent } from "./types.ts";
  * event writer (each event fenced on the one before), its AbortController (the handler's signal),
  * its cancel watch, its keep-alive (in-progress acks) and its finish (terminal event, dead letter,
  * ack or nak). Use: `begin()`, `runHandler()`, `settle()`; or, when `begin()` was fenced out, `stop()`.
+ * The design: docs/design.md, "Attempts", "Fencing".
  */
 export class Attempt {
   /** 1 for the first attempt: counted from the job's events (see the constructor). */

@@ -11,7 +11,8 @@ import { appendEvent } from "../../libs/results/mod.ts";
  * The latest progress is carried into later events of the attempt (e.g. `succeeded`).
  *
  * After any failed write (fenced out, or NATS gone) the writer is broken: every later write
- * rejects with that first error, and `onBroken` is told once (the runner aborts the handler).
+ * rejects with that first error, and `onBroken` is told once (the attempt aborts the handler).
+ * The design: docs/design.md, "Progress", "Fencing".
  */
 export class JobEventWriter {
   #js: JetStreamClient;
@@ -113,7 +114,7 @@ export class JobEventWriter {
     this.#chain = this.#chain.then(() => {
       this.#progress = p;
     });
-    // A failed progress write breaks the writer; the runner learns of it through onBroken.
+    // A failed progress write breaks the writer; the attempt learns of it through onBroken.
     this.write("progress").catch(() => undefined);
   }
 

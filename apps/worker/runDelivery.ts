@@ -26,6 +26,7 @@ import { keepDeadLetter } from "./deadLetter.ts";
  * cancel while it was queued, an earlier attempt whose delivery the server counts differently),
  * that fence fails before anything is written, and step 2 starts over with the read. This saves
  * one JetStream round trip per job.
+ * The design: docs/design.md, "Delivery".
  */
 export async function runDelivery(deps: WorkerDeps, msg: JsMsg, shutdown: AbortSignal): Promise<DeliveryOutcome> {
   const job = parseJob(msg);

@@ -23,6 +23,7 @@ export interface CancelWatch {
  * Started after `afterMs`. So that a cancel stored before the subscription is not missed, the
  * subscription is confirmed by the server first (flush), then the job's last event is read:
  * a cancel stored before that read is in it, one stored after reaches the subscription.
+ * The design: docs/design.md, "Cancel".
  */
 export function watchForCancel(
   deps: { nc: NatsConnection; jsm: JetStreamManager },

@@ -18,6 +18,7 @@ const FETCH_EXPIRES_MS = 5_000;
  * Pulls jobs from the durable `workers` consumer and runs at most `concurrency` at once. It asks
  * only for as many messages as it has free slots, so no job waits in this process's buffer while
  * its ack timer runs.
+ * The design: docs/design.md, "worker".
  */
 export async function startWorker(deps: WorkerDeps, concurrency: number): Promise<Worker> {
   const consumer = await deps.js.consumers.get(JOBS_STREAM, WORKERS_CONSUMER);

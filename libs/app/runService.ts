@@ -25,6 +25,7 @@ import type { NatsSource, Service, ServiceParts } from "./service.ts";
  * listen, and on SIGINT/SIGTERM a drain in order: HTTP (new requests 503, requests in flight
  * finish), what runs beside it (a worker), NATS, the embedded nats-server. A start-up failure is
  * logged and exits 1.
+ * The design: docs/design.md, "The service runner".
  */
 export async function runService<S extends NatsSource>(service: Service<S>): Promise<void> {
   const config = await loadConfigOrExit(() => {

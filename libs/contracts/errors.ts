@@ -1,6 +1,6 @@
 /**
  * Errors that reach an HTTP client. Each has a status and a stable `code`; the API answers them
- * as `{ error: { code, message } }` (DESIGN.md, HTTP API). Anything else is a bug (500).
+ * as `{ error: { code, message } }` (docs/design.md, "api"). Anything else is a bug (500).
  */
 export class HeraldError extends Error {
   readonly status: number;

@@ -1,4 +1,4 @@
-/** The event envelope stored in RESULTS and sent over SSE (DESIGN.md, Events). */
+/** The event envelope stored in RESULTS and sent over SSE (docs/design.md, "The event envelope"). */
 import type { JobError, JobProgress } from "./schemas.ts";
 
 export const JOB_EVENTS = ["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"] as const;

@@ -1,6 +1,9 @@
 import type { JobError } from "./schemas.ts";
 
-/** A job as it travels on JOBS. */
+/**
+ * A job as it travels on JOBS.
+ * The design: docs/design.md, "The job message".
+ */
 export interface JobMessage {
   jobId: string;
   clientId: string;
@@ -18,10 +21,10 @@ export interface JobMessage {
   queuedSeq?: number;
 }
 
-/** What JOBS_DLQ keeps of a job that failed for good (DESIGN: dead letters). */
+/** What JOBS_DLQ keeps of a job that failed for good (docs/design.md, "JOBS_DLQ", "Dead letters"). */
 export interface DeadLetter {
   job: JobMessage;
-  /** Attempts made (the delivery count of the last one). */
+  /** Attempts made: the `failed` event's `attempt` (counted from the job's events, not from deliveries). */
   attempts: number;
   error: JobError;
   failedAt: string;

@@ -1,6 +1,9 @@
 import type { JobEventName } from "./events.ts";
 
-/** A job's public status, as `GET /v1/jobs/:id` answers it: coarser than its last event's name. */
+/**
+ * A job's public status, as `GET /v1/jobs/:id` answers it: coarser than its last event's name.
+ * The design: docs/design.md, "Job status".
+ */
 export const JOB_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 

@@ -16,9 +16,9 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /**
- * Every error leaves as `{ error: { code, message } }` (DESIGN.md). HeraldErrors carry their own
- * status; Fastify's client errors keep theirs; NATS not answering is a 503; anything else is a bug:
- * logged, and a bare 500.
+ * Every error leaves as `{ error: { code, message } }` (docs/design.md, "api"). HeraldErrors carry
+ * their own status; Fastify's client errors keep theirs; NATS not answering is a 503; anything else
+ * is a bug: logged, and a bare 500.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | HeraldError | Error, request, reply) => {

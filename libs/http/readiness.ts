@@ -4,6 +4,7 @@
  * (the notifier: its live feed, which after losing its place re-reads where RESULTS ends, and
  * meanwhile turns streams away). /readyz answers 503 while any check is false, so a load balancer
  * sends the requests to another instance instead of to a stream of 503s.
+ * The design: docs/design.md, "The service runner".
  */
 export class Readiness {
   readonly #checks = new Map<string, () => boolean>();

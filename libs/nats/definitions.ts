@@ -31,6 +31,7 @@ function readJson<T>(...parts: string[]): T {
  * nats/streams/*.json, nats/consumers/workers.json and nats/buckets/idempotency.json are the one
  * source of truth (the `nats` CLI accepts the stream and consumer files as they are). Only the
  * settings named in DefinitionOverrides come from the environment.
+ * The design: docs/design.md, "NATS layout".
  */
 export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const jobs = readJson<StreamConfig>("streams", `${JOBS_STREAM}.json`);

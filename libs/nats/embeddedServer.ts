@@ -61,6 +61,7 @@ function embeddedServerEnv(): NodeJS.ProcessEnv {
  *
  * A pid file lives beside the store: if an earlier herald died without stopping its server (SIGKILL),
  * that orphan still holds the store's lock, so it is stopped first.
+ * The design: docs/design.md, "One-process mode".
  */
 export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
   // Refuses a missing binary or one below the supported floor before anything starts.

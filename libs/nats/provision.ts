@@ -9,6 +9,7 @@ import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 /**
  * Creates or updates JOBS, RESULTS, JOBS_DLQ, the `workers` consumer and the idempotency bucket so that
  * they match the definitions. Safe to run from every app at every start, concurrently.
+ * The design: docs/design.md, "Provisioning".
  */
 export async function provision(nc: NatsConnection, defs: Definitions, log: Logger): Promise<{ idempotency: KV }> {
   const jsm = await jetstreamManager(nc);

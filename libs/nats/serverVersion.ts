@@ -5,9 +5,9 @@
  * Within 2.10 the floor is 2.10.14, the first release with both server fixes herald now relies on:
  * `+TERM <reason>` is understood from 2.10.4 (2.9 ignored a term with a reason: the message stayed
  * pending), and from 2.10.14 a nak'ed message handed to an expired pull request no longer has its
- * delivery count go backwards (apps/worker/runDelivery.ts). 2.9 is refused: its replay requests
+ * delivery count go backwards (apps/worker/attempt.ts). 2.9 is refused: its replay requests
  * are 20–80× slower, its file store miscounts a filtered consumer's pending messages (fixed in
- * 2.9.15; apps/notifier/replayFrom.ts), and it republished events out of sequence order.
+ * 2.9.15; libs/results/readEventsFrom.ts), and it republished events out of sequence order.
  */
 export const NATS_SERVER_FLOOR = "2.10.14";
 

@@ -15,7 +15,10 @@ type Js = { js: JetStreamClient; jsm: JetStreamManager };
 /** Every subject of JOBS_DLQ (`dlq.<type>`). */
 const ALL_DEAD_LETTERS = "dlq.>";
 
-/** Keeps a job that failed for good in JOBS_DLQ. Idempotent per job (Msg-Id) inside the window. */
+/**
+ * Keeps a job that failed for good in JOBS_DLQ. Idempotent per job (Msg-Id) inside the window.
+ * The design: docs/design.md, "Dead letters".
+ */
 export async function publishDeadLetter(js: JetStreamClient, letter: DeadLetter): Promise<number> {
   const ack = await js.publish(deadLetterSubject(letter.job.type), JSON.stringify(letter), {
     msgID: deadLetterMsgId(letter.job.jobId),

@@ -13,7 +13,8 @@ import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 /**
  * Stores a job: its `queued` event in RESULTS first (so every later event is fenced on it and the
  * client can already see it), then the job in JOBS. Resolves with the `queued` event's sequence
- * only after JetStream has acknowledged both (DESIGN.md: a 202 means the job is stored).
+ * only after JetStream has acknowledged both: a 202 means the job is stored (docs/design.md,
+ * "Submit", "Guarantees").
  *
  * Idempotent for one jobId: a second call (an idempotent submit taking over from a request that
  * died half-way) finds the existing `queued` event, and JOBS drops the repeated message by Msg-Id.

@@ -13,6 +13,7 @@ import { AlreadyTerminalError, EventFencedError } from "./errors.ts";
  *
  * Throws EventFencedError when another event came first, AlreadyTerminalError when a terminal
  * event already exists (duplicate Msg-Id).
+ * The design: docs/design.md, "Fencing" ("The fence", "Msg-Ids").
  */
 export async function appendEvent(js: JetStreamClient, event: JobEvent, expectedLastSeq: number): Promise<number> {
   const terminal = isTerminal(event.event);

@@ -31,6 +31,7 @@ const DIRECT_READS = 16;
  * trip each and no consumer. Past DIRECT_READS it pages through a short-lived consumer: 100,000
  * missed events replay with at most two pages in memory, and the consumer is deleted when the
  * replay ends (or is abandoned).
+ * The design: docs/design.md, "Reading RESULTS".
  */
 export async function* readEventsFrom(
   js: JetStreamClient,

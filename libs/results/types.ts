@@ -26,5 +26,6 @@ export interface ResultsBounds {
  * follower answers once it is 90% caught up and keeps answering when it lags again). `leader`: the
  * stream leader's message-get API — what writers use before a fenced write, and the notifier before
  * a replay, because a stale answer there would be a wrong fencing base or a skipped event.
+ * The design: docs/design.md, "Leader reads".
  */
 export type ReadFrom = "replica" | "leader";
