@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { EventStream, type StreamEnd } from "./eventStream.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
 import { LiveFeed, type LiveSource } from "./liveFeed.ts";
-import type { RawEvent } from "./replayFrom.ts";
+import type { RawEvent } from "../../libs/results/mod.ts";
 import type { ResumeReads, StreamBounds } from "./resumeReads.ts";
 import type { EventSink, Frame, GoneListener } from "./sink.ts";
 

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { clientResultsFilter, eventNameOf, isTerminal, resultSubject } from "../../libs/contracts/mod.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
 import type { LiveFeed, LiveListener } from "./liveFeed.ts";
-import type { RawEvent } from "./replayFrom.ts";
+import type { RawEvent } from "../../libs/results/mod.ts";
 import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame } from "./sink.ts";
 import type { GapNotice } from "../../libs/contracts/mod.ts";

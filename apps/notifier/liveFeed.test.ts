@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { EventStream, type StreamEnd } from "./eventStream.ts";
 import { LiveFeed, type LiveSource } from "./liveFeed.ts";
-import type { RawEvent } from "./replayFrom.ts";
+import type { RawEvent } from "../../libs/results/mod.ts";
 import type { ResumeReads } from "./resumeReads.ts";
 import type { EventSink, Frame, GoneListener } from "./sink.ts";
 import type { ResumeFrom } from "./lastEventId.ts";
