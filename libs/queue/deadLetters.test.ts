@@ -6,7 +6,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { newId } from "../ids/mod.ts";
 import { DLQ_STREAM, JOBS_STREAM, type DeadLetter } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
-import { publishDeadLetter, resubmitDeadLetters } from "./deadLetters.ts";
+import { listDeadLetters, publishDeadLetter, resubmitDeadLetters } from "./deadLetters.ts";
 
 let nats: ProvisionedNats;
 let nc: NatsConnection;
@@ -67,6 +67,22 @@ describe("resubmitDeadLetters", () => {
     // One read per letter, and one that finds no more.
     expect(reads).toBeLessThanOrEqual(1_051);
   }, 30_000);
+
+  it("resubmits a job with two dead letters once (a letter kept again after the duplicate window), and removes both", async () => {
+    await jsm.streams.purge(DLQ_STREAM);
+    await jsm.streams.purge(JOBS_STREAM);
+    const [id] = await storeDeadLetters(1);
+    const first = (await listDeadLetters(jsm))[0]!;
+    // The same letter again without its Msg-Id: as if stored after the 2-minute window.
+    const { seq: _seq, ...letter } = first;
+    await js.publish(`dlq.${letter.job.type}`, JSON.stringify(letter));
+    expect(await messages(DLQ_STREAM)).toBe(2);
+    const outcomes = [];
+    for await (const outcome of resubmitDeadLetters({ js, jsm })) outcomes.push(outcome);
+    expect(outcomes).toEqual([{ from: id, jobId: expect.any(String), eventId: expect.any(Number) }]);
+    expect(await messages(DLQ_STREAM)).toBe(0);
+    expect(await messages(JOBS_STREAM)).toBe(1);
+  });
 
   it("resubmits the named ones only, and says which have no dead letter", async () => {
     await jsm.streams.purge(DLQ_STREAM);

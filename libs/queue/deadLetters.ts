@@ -83,7 +83,18 @@ export type ResubmitOutcome = { from: string; jobId: string; eventId: number } |
  */
 export async function* resubmitDeadLetters(deps: Js, jobIds?: string[]): AsyncGenerator<ResubmitOutcome> {
   if (!jobIds) {
-    for await (const letter of readDeadLetters(deps.jsm)) yield await resubmitOutcome(deps, letter.job.jobId, letter);
+    // A job can have two letters: its attempt's, and the one its redelivery keeps again when the
+    // first seemed lost but was stored, past JOBS_DLQ's duplicate window (docs/design.md, "Dead
+    // letters"). Resubmitted once; the second letter goes.
+    const resubmitted = new Set<string>();
+    for await (const letter of readDeadLetters(deps.jsm)) {
+      if (resubmitted.has(letter.job.jobId)) {
+        await deps.jsm.streams.deleteMessage(DLQ_STREAM, letter.seq, false);
+        continue;
+      }
+      resubmitted.add(letter.job.jobId);
+      yield await resubmitOutcome(deps, letter.job.jobId, letter);
+    }
     return;
   }
   const wanted = new Set(jobIds);
