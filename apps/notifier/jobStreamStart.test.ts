@@ -5,6 +5,7 @@ import { newId } from "../../libs/ids/mod.ts";
 import { NotFoundError, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { jobStreamStart } from "./jobStreamStart.ts";
+import { queuedEvent } from "../../test/helpers/events.ts";
 
 let nats: ProvisionedNats;
 let js: JetStreamClient;
@@ -20,17 +21,7 @@ afterAll(() => nats?.close());
 /** Stores a job's events in RESULTS, in order; returns the job's id and each event's sequence. */
 async function job(events: JobEvent["event"][], clientId = CLIENT) {
   const jobId = newId();
-  const base: JobEvent = {
-    jobId,
-    clientId,
-    type: "echo",
-    event: "queued",
-    attempt: 0,
-    progress: null,
-    result: null,
-    error: null,
-    at: new Date().toISOString(),
-  };
+  const base: JobEvent = queuedEvent({ jobId, clientId });
   const seqs: number[] = [];
   for (const event of events)
     seqs.push(await appendEvent(js, { ...base, event, attempt: event === "queued" ? 0 : 1 }, seqs.at(-1) ?? 0));

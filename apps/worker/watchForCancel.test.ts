@@ -6,6 +6,7 @@ import { newId } from "../../libs/ids/mod.ts";
 import type { JobEvent } from "../../libs/contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { watchForCancel } from "./watchForCancel.ts";
+import { queuedEvent } from "../../test/helpers/events.ts";
 
 let nats: ProvisionedNats;
 let nc: NatsConnection;
@@ -21,17 +22,7 @@ afterAll(() => nats?.close());
 /** A running job: `queued` and `started` stored; returns how to store its cancel. */
 async function runningJob() {
   const jobId = newId();
-  const base: JobEvent = {
-    jobId,
-    clientId: "watcher",
-    type: "echo",
-    event: "queued",
-    attempt: 0,
-    progress: null,
-    result: null,
-    error: null,
-    at: new Date().toISOString(),
-  };
+  const base: JobEvent = queuedEvent({ jobId, clientId: "watcher" });
   const queued = await appendEvent(js, base, 0);
   const started = await appendEvent(js, { ...base, event: "started", attempt: 1 }, queued);
   return {

@@ -4,6 +4,7 @@ import { newId } from "../ids/mod.ts";
 import type { JobEvent } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { appendEvent, AlreadyTerminalError, EventFencedError, isFencedOut, readLastEvent } from "./mod.ts";
+import { queuedEvent } from "../../test/helpers/events.ts";
 
 let nats: ProvisionedNats;
 let js: JetStreamClient;
@@ -16,17 +17,7 @@ beforeAll(async () => {
 afterAll(() => nats?.close());
 
 function job(): JobEvent {
-  return {
-    jobId: newId(),
-    clientId: "appender",
-    type: "echo",
-    event: "queued",
-    attempt: 0,
-    progress: null,
-    result: null,
-    error: null,
-    at: new Date().toISOString(),
-  };
+  return queuedEvent({ jobId: newId(), clientId: "appender" });
 }
 
 describe("appendEvent", () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { newId } from "../ids/mod.ts";
-import type { JobEvent } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
-import { appendEvent, readFenceBase, readFirstEvent, readJobNow, readLastEvent } from "./mod.ts";
+import { readFenceBase, readFirstEvent, readJobNow, readLastEvent } from "./mod.ts";
+import { storeEndedJob } from "../../test/helpers/events.ts";
 
 let nats: ProvisionedNats;
 let js: JetStreamClient;
@@ -15,34 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => nats?.close());
 
-/** A job with `queued`, `started` and `succeeded` stored; returns them with their sequences. */
-async function endedJob(clientId = newId()) {
-  const queued: JobEvent = {
-    jobId: newId(),
-    clientId,
-    type: "echo",
-    event: "queued",
-    attempt: 0,
-    progress: null,
-    result: null,
-    error: null,
-    at: new Date().toISOString(),
-  };
-  const started: JobEvent = { ...queued, event: "started", attempt: 1 };
-  const succeeded: JobEvent = { ...started, event: "succeeded", result: "done" };
-  const q = await appendEvent(js, queued, 0);
-  const s = await appendEvent(js, started, q);
-  const e = await appendEvent(js, succeeded, s);
-  return {
-    clientId,
-    jobId: queued.jobId,
-    events: [
-      { seq: q, event: queued },
-      { seq: s, event: started },
-      { seq: e, event: succeeded },
-    ],
-  };
-}
+const endedJob = (clientId?: string) => storeEndedJob(js, clientId);
 
 describe("a job's first and last events", () => {
   it("reads the first and the last, from a replica or from the leader", async () => {
