@@ -60,3 +60,24 @@ export class LoadProc<Cmd extends { type: string }, Reply extends { type: string
     clearTimeout(t);
   }
 }
+
+/**
+ * The forked side of LoadProc: each command goes to `onCommand`, except `close`, which (as the
+ * parent going away does) closes every connection, answers `closed` and exits. Answers `ready`.
+ */
+export function serveLoadCommands<Cmd extends { type: string }>(
+  closeAll: () => void,
+  onCommand: (m: Cmd) => void,
+): void {
+  process.on("disconnect", () => {
+    closeAll();
+    process.exit(0);
+  });
+  process.on("message", (m: Cmd) => {
+    if (m.type !== "close") return onCommand(m);
+    closeAll();
+    process.send!({ type: "closed" });
+    setTimeout(() => process.exit(0), 100);
+  });
+  process.send!({ type: "ready" });
+}

@@ -5,6 +5,7 @@
  */
 import { createTokens } from "../libs/auth/mod.ts";
 import { SseConnection } from "./sse.ts";
+import { serveLoadCommands } from "./loadProc.ts";
 
 export type LoadCommand =
   | { type: "prepare"; count: number }
@@ -59,11 +60,6 @@ function reply(r: LoadReply): void {
 function closeAll(): void {
   for (const c of conns) c.sse.close();
 }
-
-process.on("disconnect", () => {
-  closeAll();
-  process.exit(0);
-});
 
 async function open(count: number, inflight: number): Promise<void> {
   const t0 = performance.now();
@@ -126,7 +122,7 @@ async function open(count: number, inflight: number): Promise<void> {
   reply({ type: "opened", ok, failed, ms: performance.now() - t0, reasons });
 }
 
-process.on("message", (m: LoadCommand) => {
+serveLoadCommands<LoadCommand>(closeAll, (m) => {
   switch (m.type) {
     case "prepare": {
       const t0 = performance.now();
@@ -175,12 +171,5 @@ process.on("message", (m: LoadCommand) => {
       });
       break;
     }
-    case "close":
-      closeAll();
-      reply({ type: "closed" });
-      setTimeout(() => process.exit(0), 100);
-      break;
   }
 });
-
-reply({ type: "ready" });

@@ -11,6 +11,7 @@
  */
 import { createTokens } from "../libs/auth/mod.ts";
 import { SseConnection } from "./sse.ts";
+import { serveLoadCommands } from "./loadProc.ts";
 
 export type StormCommand =
   /** Mint the tokens of these clients (global indices; `active`: those that get jobs). */
@@ -142,11 +143,6 @@ function closeAll(): void {
     c.sse?.close();
   }
 }
-
-process.on("disconnect", () => {
-  closeAll();
-  process.exit(0);
-});
 
 function onEvent(c: Client, id: string, event: string, data: string): void {
   if (id !== "") c.lastEventId = id;
@@ -357,7 +353,7 @@ function stats(): StormStats {
   };
 }
 
-process.on("message", (m: StormCommand) => {
+serveLoadCommands<StormCommand>(closeAll, (m) => {
   switch (m.type) {
     case "prepare": {
       const t0 = performance.now();
@@ -429,12 +425,5 @@ process.on("message", (m: StormCommand) => {
         },
       });
       break;
-    case "close":
-      closeAll();
-      reply({ type: "closed" });
-      setTimeout(() => process.exit(0), 100);
-      break;
   }
 });
-
-reply({ type: "ready" });
