@@ -68,6 +68,7 @@ describe("POST /v1/jobs timeout", () => {
       ["echo", "0s"],
       ["echo", -1],
       ["echo", true],
+      ["echo", `${"1".repeat(80)}s`],
     ];
     for (const [type, timeout] of cases) {
       const res = await post(c.auth, { type, payload: {}, timeout });

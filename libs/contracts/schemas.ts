@@ -56,7 +56,9 @@ export const SubmitJobRequestSchema = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
   payload: Type.Optional(Type.Unknown()),
   timeout: Type.Optional(
-    Type.Union([Type.String({ maxLength: 64 }), Type.Number()], {
+    // No length or range here: every string and number is read by parseRequestDuration, so that
+    // anything that is not a time limit gets the one answer, 400 invalid_timeout.
+    Type.Union([Type.String(), Type.Number()], {
       description:
         'How long each attempt may run: "30s", "5m", "250ms", or a number of milliseconds; at most the ' +
         "type's own limit (`timeoutMs` in GET /v1/job-types). An attempt past it is aborted and ends with " +
