@@ -76,6 +76,15 @@ describe("herald CLI", () => {
     expect(bad.stderr).toContain("job failed: job_failed: nope");
   });
 
+  it("submit --timeout: each attempt's time limit; a bad one is a usage error", async () => {
+    const late = await run(["submit", "sleep", "--payload", '{"ms":60000}', "--timeout", "200ms", "--wait"]);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain("job failed: timeout: the attempt ran past its time limit of 200ms");
+    const bad = await run(["submit", "sleep", "--payload", '{"ms":1}', "--timeout", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("timeout");
+  });
+
   it("usage errors exit 2", async () => {
     expect((await run(["submit"])).code).toBe(2);
     expect((await run(["submit", "echo", "--payload", "{nope"])).code).toBe(2);

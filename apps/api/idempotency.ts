@@ -13,7 +13,7 @@ const MAX_KEY_LENGTH = 255;
 /** What the idempotency bucket keeps per (client, key). */
 interface IdempotencyRecord {
   jobId: string;
-  /** sha256 of the request (type + payload): the same key with another request is a 422. */
+  /** sha256 of the request (type, payload, the job's own timeout): the same key with another request is a 422. */
   requestHash: string;
   /** The `queued` event's sequence once the job is stored; null while the first request is storing it. */
   eventId: number | null;
@@ -34,10 +34,11 @@ export function idempotencyBucketKey(clientId: string, key: string): string {
   return `${clientId}.${createHash("sha256").update(key).digest("base64url")}`;
 }
 
-export function requestHash(type: string, payload: unknown): string {
-  return createHash("sha256")
-    .update(JSON.stringify([type, payload ?? null]))
-    .digest("base64url");
+export function requestHash(type: string, payload: unknown, timeoutMs?: number): string {
+  // The job's own time limit is part of the request; without one the hash is what it always was,
+  // so keys claimed before time limits existed still match their retries.
+  const request = timeoutMs === undefined ? [type, payload ?? null] : [type, payload ?? null, { timeoutMs }];
+  return createHash("sha256").update(JSON.stringify(request)).digest("base64url");
 }
 
 /**

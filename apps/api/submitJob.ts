@@ -1,5 +1,13 @@
 import { newId } from "../../libs/ids/mod.ts";
-import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/contracts/mod.ts";
+import {
+  HeraldError,
+  InvalidInputError,
+  isTimeLimit,
+  MAX_TIME_LIMIT_MS,
+  parseRequestDuration,
+  type JobMessage,
+} from "../../libs/contracts/mod.ts";
+import type { JobRegistry, JobType } from "../../libs/jobs/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./payloadDepth.ts";
@@ -9,6 +17,8 @@ export interface SubmitJobInput {
   clientId: string;
   type: unknown;
   payload: unknown;
+  /** The body's `timeout`, as sent: a duration string or milliseconds; undefined for none. */
+  timeout?: unknown;
   idempotencyKey?: string | undefined;
   requestId?: string;
 }
@@ -43,6 +53,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   }
   const problem = deps.registry.validate(jobType, input.payload);
   if (problem) throw new InvalidInputError(`invalid payload for ${jobType.name}: ${problem}`, "invalid_payload");
+  const timeoutMs = input.timeout === undefined ? undefined : requestedTimeLimit(deps.registry, jobType, input.timeout);
   if (input.idempotencyKey !== undefined) validateIdempotencyKey(input.idempotencyKey);
 
   const build = (jobId: string): JobMessage => ({
@@ -52,6 +63,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
     payload: input.payload ?? null,
     submittedAt: new Date().toISOString(),
     ...(input.requestId ? { requestId: input.requestId } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   });
 
   const jobId = newId();
@@ -66,7 +78,25 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   return withIdempotency(
     deps.idempotency,
     idempotencyBucketKey(input.clientId, input.idempotencyKey),
-    { jobId, requestHash: requestHash(jobType.name, input.payload) },
+    { jobId, requestHash: requestHash(jobType.name, input.payload, timeoutMs) },
     (id) => enqueueJob(deps, build(id)),
   );
+}
+
+/**
+ * A job's own time limit (the body's `timeout`) in milliseconds: a duration above 0, at most its
+ * type's limit (a job may ask for less time, never more), at most 24 days for a type without one.
+ */
+function requestedTimeLimit(registry: JobRegistry, jobType: JobType, timeout: unknown): number {
+  const ms = parseRequestDuration(timeout);
+  const typeLimitMs = registry.timeoutMs(jobType);
+  const refuse = (why: string) =>
+    new InvalidInputError(`timeout ${JSON.stringify(timeout)}: ${why}`, "invalid_timeout");
+  if (ms === null) throw refuse('expected a duration like "30s", "5m", "250ms", or a number of milliseconds');
+  if (ms <= 0) throw refuse("must be above 0");
+  if (typeLimitMs !== null && ms > typeLimitMs) {
+    throw refuse(`above the ${typeLimitMs} ms limit of job type ${jobType.name}; a job may ask for less, not more`);
+  }
+  if (!isTimeLimit(ms)) throw refuse(`above the longest time limit, ${MAX_TIME_LIMIT_MS} ms (24 days)`);
+  return ms;
 }

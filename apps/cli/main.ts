@@ -78,6 +78,7 @@ program
   .option("--payload <json>", "the payload, as JSON")
   .option("--payload-file <file>", "read the payload from a file (- for stdin)")
   .option("--idempotency-key <key>", "the same key returns the same job (safe to retry)")
+  .option("--timeout <duration>", "each attempt's time limit (10s, 5m, 250ms), at most the type's own")
   .option("--wait", "follow the job: progress, then the result; exit 0 if it succeeded, 1 if not")
   .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
   .addHelpText(
@@ -86,7 +87,8 @@ program
 Examples:
   $ herald submit echo --payload '{"hello":"world"}'
   $ herald submit sha256 --payload '{"data":"abc","rounds":2000000}' --wait
-  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait`,
+  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait
+  $ herald submit sleep --payload '{"ms":60000}' --timeout 10s --wait`,
   )
   .action(
     run(async (url, cmd) => {
@@ -94,6 +96,7 @@ Examples:
         payload?: string;
         payloadFile?: string;
         idempotencyKey?: string;
+        timeout?: string;
         wait?: boolean;
         json?: boolean;
       }>();

@@ -49,6 +49,14 @@ const canceledThenFails = defineJob({
   },
 });
 
+// Runs past its 300 ms limit and ignores its signal: it never settles.
+const neverSettles = defineJob({
+  name: "never-settles",
+  timeout: 300,
+  schema: Type.Object({}),
+  run: () => new Promise(() => undefined),
+});
+
 let nats: ProvisionedNats;
 let deps: WorkerDeps;
 const log = createLogger({ level: "silent" });
@@ -59,7 +67,7 @@ beforeAll(async () => {
     nc: nats.nc,
     js: nats.js,
     jsm: nats.jsm,
-    registry: createJobRegistry([waitForAbort, throws, canceledThenFails]),
+    registry: createJobRegistry([waitForAbort, throws, canceledThenFails, neverSettles]),
     log,
     maxAttempts: 3,
     ackWaitMs: 10_000,
@@ -184,5 +192,28 @@ describe("Attempt", () => {
     const last = (await readFenceBase(deps.jsm, job.clientId, job.jobId))!.event;
     expect(last).toMatchObject({ event: "failed", attempt: 3, error: { code: "max_attempts" } });
     await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("settles at its time limit when the handler ignores its signal: a cancel stored first still wins", async () => {
+    const { job, msg, queuedSeq } = await delivered("never-settles");
+    const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), new AbortController().signal);
+    expect(await attempt.begin()).toBe(true);
+    const started = (await readFenceBase(deps.jsm, job.clientId, job.jobId))!;
+    await appendEvent(deps.js, { ...started.event, event: "canceled" }, started.seq);
+    // The cancel watch sees it (canceled), or the limit comes first and its `retrying` is fenced
+    // out by the cancel (already-ended): acked either way, and nothing stored after `canceled`.
+    expect(["canceled", "already-ended"]).toContain(await attempt.settle(await attempt.runHandler()));
+    expect(await eventsOf(job)).toEqual(["queued", "started", "canceled"]);
+    await expect.poll(jobsHeld, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("settles at its time limit when the handler ignores its signal: a shutdown before it stands (handed back, no timeout)", async () => {
+    const { job, msg, queuedSeq } = await delivered("never-settles");
+    const shutdown = new AbortController();
+    const attempt = new Attempt(deps, msg, job, queuedEvent(queuedSeq), shutdown.signal);
+    expect(await attempt.begin()).toBe(true);
+    shutdown.abort();
+    expect(await attempt.settle(await attempt.runHandler())).toBe("shutdown");
+    expect(await eventsOf(job)).toEqual(["queued", "started"]);
   });
 });

@@ -9,12 +9,13 @@ import { keepDeadLetter } from "./deadLetter.ts";
 import { recordJobEnd } from "./jobMetrics.ts";
 import { toJobError } from "./jobError.ts";
 import type { DeliveryOutcome, HandlerRun, LastEvent } from "./types.ts";
+import { AttemptTimedOutError, attemptTimeLimitMs } from "./timeLimit.ts";
 
 /**
  * One attempt at a job, from its first event to the settling of its JOBS message. It owns its
  * event writer (each event fenced on the one before), its AbortController (the handler's signal),
- * its cancel watch, its keep-alive (in-progress acks) and its finish (terminal event, dead letter,
- * ack or nak). Use: `begin()`, `runHandler()`, `settle()`; or, when `begin()` was fenced out, `stop()`.
+ * its cancel watch, its keep-alive (in-progress acks), its time limit and its finish (terminal
+ * event, dead letter, ack or nak). Use: `begin()`, `runHandler()`, `settle()`; or, when `begin()` was fenced out, `stop()`.
  * The design: docs/design.md, "Attempts", "Fencing".
  */
 export class Attempt {
@@ -36,6 +37,8 @@ export class Attempt {
   #startedAt = Date.now();
   /** Storing `started` failed for another reason than a fence (NATS trouble): the attempt is over. */
   #interrupted = false;
+  /** How long the handler may run (ms), or null for no limit (docs/design.md, "Attempts"). */
+  #timeLimitMs: number | null = null;
 
   constructor(deps: WorkerDeps, msg: JsMsg, job: JobMessage, last: LastEvent | null, shutdown: AbortSignal) {
     this.#deps = deps;
@@ -75,6 +78,7 @@ export class Attempt {
     });
     this.#jobType = deps.registry.get(job.type);
     this.#cannotRun = this.#whyItCannotRun();
+    if (this.#jobType) this.#timeLimitMs = attemptTimeLimitMs(job, deps.registry.timeoutMs(this.#jobType));
   }
 
   get #attemptOfRecord(): number {
@@ -123,9 +127,33 @@ export class Attempt {
   /**
    * Runs the handler, once `begin()` stored `started` (not for an attempt that cannot run or was
    * interrupted). Never throws: what the handler threw is in the answer, for `settle()`.
+   * With a time limit it answers at the limit at the latest: the handler's signal fires with reason
+   * `timeout`, and `settle()` stores `retrying` or `failed` without waiting for a handler that
+   * ignores its signal (it would hold its slot and the job for as long as it runs). Such a handler
+   * runs on in this process, but nothing it reports is stored: the attempt's writer is closed at the
+   * limit, and its `retrying` or `failed` is its last write; once the next attempt has stored
+   * `started`, the fence would refuse the old attempt's writes anyway.
    */
   async runHandler(): Promise<HandlerRun> {
     if (this.#cannotRun || this.#interrupted) return { ran: false };
+    const handler = this.#runJobType();
+    const limitMs = this.#timeLimitMs;
+    if (limitMs === null) return handler;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<HandlerRun>((resolve) => {
+      timer = setTimeout(() => {
+        this.#timeOut();
+        resolve({ ran: true, error: new AttemptTimedOutError(limitMs) });
+      }, limitMs);
+    });
+    try {
+      return await Promise.race([handler, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #runJobType(): Promise<HandlerRun> {
     try {
       const result = await this.#jobType!.run({
         jobId: this.#job.jobId,
@@ -154,6 +182,8 @@ export class Attempt {
       if (this.#cannotRun) return await this.#settleStored("failed", this.#cannotRun);
       if (this.#interrupted) return await this.stop((signal.reason as JobAbortReason | undefined) ?? "shutdown");
       if (!run.ran) throw new Error("settle() without runHandler()");
+      // Past its limit, whatever the handler came to (it was told: its signal fired with `timeout`).
+      if (signal.reason === "timeout") return await this.#settleTimeout();
       if ("error" in run) return await this.#settleError(run.error);
       try {
         if (signal.aborted) return await this.stop(signal.reason as JobAbortReason);
@@ -178,6 +208,17 @@ export class Attempt {
       return this.#finish("failed", { error });
     }
     return this.#retry(err, error);
+  }
+
+  /** The attempt ran past its time limit: a failure with code `timeout`, retried like a handler's error. */
+  async #settleTimeout(): Promise<DeliveryOutcome> {
+    const err = new AttemptTimedOutError(this.#timeLimitMs!);
+    this.#deps.metrics.jobsTimedOut.inc({ type: this.#job.type });
+    if (this.number >= this.#deps.maxAttempts) {
+      this.log.warn({ limitMs: err.limitMs }, "job timed out on its last attempt; failed");
+      return this.#finish("failed", { error: err.toJobError() });
+    }
+    return this.#retry(err, err.toJobError());
   }
 
   /**
@@ -264,6 +305,17 @@ export class Attempt {
     this.#msg.nak(delay);
     this.log.warn({ err, retryInMs: delay }, "job attempt failed; will retry");
     return "retrying";
+  }
+
+  /**
+   * The limit has passed. Unless the attempt was stopped already (canceled, superseded, shutdown:
+   * that reason stands), the handler is told `timeout`, and from now on nothing it reports is
+   * stored (the progress it reported last rides on the `retrying` or `failed` event).
+   */
+  #timeOut(): void {
+    if (this.#aborter.signal.aborted) return;
+    this.#writer.close();
+    this.#abort("timeout");
   }
 
   #abort(reason: JobAbortReason): void {

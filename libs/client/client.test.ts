@@ -58,6 +58,17 @@ describe("client library", () => {
     expect(a.jobId).toBe(b.jobId);
   });
 
+  it("submits a job with its own time limit", async () => {
+    const { client } = await newClient();
+    const job = await client.submit("sleep", { ms: 30_000 }, { timeout: "200ms" });
+    const end = await client.wait(job.jobId);
+    expect(end).toMatchObject({ event: "failed", error: { code: "timeout" } });
+    await expect(client.submit("sleep", { ms: 1 }, { timeout: "soon" })).rejects.toMatchObject({
+      status: 400,
+      code: "invalid_timeout",
+    });
+  });
+
   it("throws typed errors", async () => {
     const { client } = await newClient();
     await expect(client.status(ulid())).rejects.toBeInstanceOf(HeraldNotFoundError);

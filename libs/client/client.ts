@@ -76,7 +76,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
         o,
         "POST",
         "/v1/jobs",
-        { type, payload } satisfies SubmitJobRequest,
+        { type, payload, ...(so.timeout !== undefined ? { timeout: so.timeout } : {}) } satisfies SubmitJobRequest,
         so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
       ),
     status: (jobId) => request<JobState>(o, "GET", `/v1/jobs/${id(jobId)}`),

@@ -35,6 +35,11 @@ export interface EventsOptions {
 export interface SubmitOptions {
   /** The same key from the same client returns the same job (safe retries). */
   idempotencyKey?: string;
+  /**
+   * How long each attempt may run: `"30s"`, `"5m"`, `"250ms"`, or milliseconds; at most the type's
+   * own limit (`timeoutMs` in GET /v1/job-types), else the API answers 400 `invalid_timeout`.
+   */
+  timeout?: string | number;
 }
 
 export interface WaitOptions {

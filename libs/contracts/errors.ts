@@ -46,7 +46,7 @@ export class IdempotencyMismatchError extends HeraldError {
     super(
       422,
       "idempotency_key_reused",
-      "this Idempotency-Key was already used for a different request (another type or payload)",
+      "this Idempotency-Key was already used for a different request (another type, payload or timeout)",
     );
   }
 }

@@ -19,6 +19,12 @@ export interface JobMessage {
    * attempt fences `started` on it without reading the job's events first.
    */
   queuedSeq?: number;
+  /**
+   * The job's own time limit in milliseconds (`timeout` in its POST body), when it asked for one:
+   * at most its type's limit, checked by the API. Each attempt may run for the shorter of this and
+   * its type's limit as the worker knows it (docs/design.md, "Attempts").
+   */
+  timeoutMs?: number;
 }
 
 /** What JOBS_DLQ keeps of a job that failed for good (docs/design.md, "JOBS_DLQ", "Dead letters"). */

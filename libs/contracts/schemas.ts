@@ -55,6 +55,16 @@ export type JobState = Static<typeof JobStateSchema>;
 export const SubmitJobRequestSchema = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
   payload: Type.Optional(Type.Unknown()),
+  timeout: Type.Optional(
+    // No length or range here: every string and number is read by parseRequestDuration, so that
+    // anything that is not a time limit gets the one answer, 400 invalid_timeout.
+    Type.Union([Type.String(), Type.Number()], {
+      description:
+        'How long each attempt may run: "30s", "5m", "250ms", or a number of milliseconds; at most the ' +
+        "type's own limit (`timeoutMs` in GET /v1/job-types). An attempt past it is aborted and ends with " +
+        "error code `timeout` (retried like a handler error).",
+    }),
+  ),
 });
 export type SubmitJobRequest = Static<typeof SubmitJobRequestSchema>;
 
@@ -89,6 +99,12 @@ export const JobTypeInfoSchema = Type.Object({
   example: Type.Unknown(),
   /** The payload's JSON Schema. */
   schema: Type.Unknown(),
+  timeoutMs: Nullable(
+    Type.Integer({
+      description:
+        "How long an attempt of this type may run (ms); null for no limit. A job may ask for less (`timeout`).",
+    }),
+  ),
 });
 export type JobTypeInfo = Static<typeof JobTypeInfoSchema>;
 

@@ -26,4 +26,17 @@ describe("job registry", () => {
     const twice = defineJob({ name: "echo", schema: Type.Unknown(), run: async () => null });
     expect(() => createJobRegistry([twice])).toThrow(/defined twice/);
   });
+
+  it("reads a type's timeout, in milliseconds or as a duration, and refuses a bad one at start", () => {
+    const type = (name: string, timeout?: number | string) =>
+      defineJob({ name, schema: Type.Unknown(), run: async () => null, ...(timeout === undefined ? {} : { timeout }) });
+    const r = createJobRegistry([type("ms", 1_500), type("text", "5m"), type("none")]);
+    expect(r.timeoutMs(r.get("ms")!)).toBe(1_500);
+    expect(r.timeoutMs(r.get("text")!)).toBe(300_000);
+    expect(r.timeoutMs(r.get("none")!)).toBeNull();
+    expect(r.timeoutMs(r.get("sleep")!)).toBeNull();
+    for (const bad of [0, -5, "soon", "0s", "25d"]) {
+      expect(() => createJobRegistry([type("bad", bad)]), String(bad)).toThrow(/timeout/);
+    }
+  });
 });

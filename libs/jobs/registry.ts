@@ -2,7 +2,7 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import AjvModule from "ajv";
 import type { ValidateFunction } from "ajv";
-import { isJobTypeName } from "../contracts/mod.ts";
+import { isJobTypeName, isTimeLimit, MAX_TIME_LIMIT_MS, parseRequestDuration } from "../contracts/mod.ts";
 import { BUILTIN_JOB_TYPES } from "./builtin.ts";
 import type { JobType } from "./types.ts";
 
@@ -15,6 +15,8 @@ export interface JobRegistry {
   all(): readonly JobType[];
   /** Null when the payload fits the type's schema, else a human-readable reason. */
   validate(type: JobType, payload: unknown): string | null;
+  /** The type's time limit in milliseconds (its `timeout`), or null for none. */
+  timeoutMs(type: JobType): number | null;
 }
 
 export class JobTypeDefinitionError extends Error {
@@ -27,7 +29,7 @@ export class JobTypeDefinitionError extends Error {
 /** A registry of the built-in job types plus `extra` ones. Schemas are compiled once, here. */
 export function createJobRegistry(extra: readonly JobType[] = []): JobRegistry {
   const ajv = new Ajv({ allErrors: false, strict: false });
-  const types = new Map<string, { type: JobType; validate: ValidateFunction }>();
+  const types = new Map<string, { type: JobType; validate: ValidateFunction; timeoutMs: number | null }>();
   for (const type of [...BUILTIN_JOB_TYPES, ...extra]) {
     if (!type || typeof type !== "object" || typeof type.run !== "function" || !type.schema) {
       throw new JobTypeDefinitionError(`a job type must have a name, a schema and run(): got ${JSON.stringify(type)}`);
@@ -37,7 +39,7 @@ export function createJobRegistry(extra: readonly JobType[] = []): JobRegistry {
     }
     if (types.has(type.name))
       throw new JobTypeDefinitionError(`job type ${JSON.stringify(type.name)} is defined twice`);
-    types.set(type.name, { type, validate: ajv.compile(type.schema) });
+    types.set(type.name, { type, validate: ajv.compile(type.schema), timeoutMs: timeLimitOf(type) });
   }
   return {
     get: (name) => types.get(name)?.type,
@@ -49,7 +51,21 @@ export function createJobRegistry(extra: readonly JobType[] = []): JobRegistry {
       const e = entry.validate.errors?.[0];
       return e ? `payload${e.instancePath} ${e.message}` : "payload does not match the job type's schema";
     },
+    timeoutMs: (type) => types.get(type.name)?.timeoutMs ?? null,
   };
+}
+
+/** A type's `timeout` in milliseconds, read once here so that a bad one stops the process at start, not a job. */
+function timeLimitOf(type: JobType): number | null {
+  if (type.timeout === undefined) return null;
+  const ms = parseRequestDuration(type.timeout);
+  if (!isTimeLimit(ms)) {
+    throw new JobTypeDefinitionError(
+      `job type ${JSON.stringify(type.name)}: timeout ${JSON.stringify(type.timeout)} must be a duration ` +
+        `above 0 and at most ${MAX_TIME_LIMIT_MS / 86_400_000}d, in milliseconds or like "30s", "5m"`,
+    );
+  }
+  return ms;
 }
 
 /**

@@ -12,8 +12,9 @@ export interface JobContext<P = unknown> {
   /** The attempt after which a failure is final (JOB_MAX_DELIVER). */
   maxAttempts: number;
   /**
-   * Aborted when the job is canceled, when a newer attempt of it has taken over, or when the
-   * worker shuts down. `signal.reason` says which (a JobAbortReason).
+   * Aborted when the job is canceled, when a newer attempt of it has taken over, when the worker
+   * shuts down, or when the attempt runs past its time limit. `signal.reason` says which (a
+   * JobAbortReason).
    */
   signal: AbortSignal;
   /** Report progress (0-100) with an optional message. Cheap to call often: events are coalesced. */
@@ -21,7 +22,13 @@ export interface JobContext<P = unknown> {
   log: Logger;
 }
 
-export type JobAbortReason = "canceled" | "superseded" | "shutdown";
+/**
+ * Why a handler's signal fired. `canceled`: its client canceled the job. `superseded`: a newer
+ * attempt owns the job. `shutdown`: the worker stops (or lost NATS) and hands the job back.
+ * `timeout`: the attempt ran past its time limit; it ends with error code `timeout` and is retried
+ * like a handler error. In every case nothing the handler does afterwards is stored.
+ */
+export type JobAbortReason = "canceled" | "superseded" | "shutdown" | "timeout";
 
 /** A job type: a name (a subject token), a JSON Schema for its payload (TypeBox), and a handler. */
 export interface JobType<S extends TSchema = TSchema> {
@@ -31,6 +38,13 @@ export interface JobType<S extends TSchema = TSchema> {
   schema: S;
   /** An example payload, shown by the web page and the docs. */
   example?: Static<S>;
+  /**
+   * How long one attempt may run: milliseconds (`30_000`), or a duration in the grammar of
+   * herald's settings and of a job's own `timeout` (`"30s"`, `"5m"`). Past it the handler's signal
+   * fires with reason `timeout`, the attempt ends with error code `timeout` and is retried like a
+   * handler error. A job may ask for less, never more. None: no limit. At most 24 days.
+   */
+  timeout?: number | string;
   /** Returns the result (any JSON value). Throw to fail: PermanentJobError fails for good, anything else retries. */
   run(ctx: JobContext<Static<S>>): Promise<unknown>;
 }

@@ -8,6 +8,8 @@ export interface Metrics {
   registry: Registry;
   jobsSubmitted: Counter<"type">;
   jobsFinished: Counter<"type" | "outcome">;
+  /** Attempts aborted at their time limit (each retried or failed with code `timeout`). */
+  jobsTimedOut: Counter<"type">;
   /** started → terminal, in the worker: how long handlers run. */
   jobRunSeconds: Histogram<"type">;
   /** queued → terminal: what the user waits for. */
@@ -41,6 +43,12 @@ export function createMetrics(app: string): Metrics {
       name: "herald_jobs_finished_total",
       help: "Jobs that reached their terminal event, by type and outcome (succeeded, failed, canceled)",
       labelNames: ["type", "outcome"],
+      registers: [registry],
+    }),
+    jobsTimedOut: new Counter({
+      name: "herald_jobs_timed_out_total",
+      help: "Attempts aborted at their time limit, by type (each then retried or failed with code timeout)",
+      labelNames: ["type"],
       registers: [registry],
     }),
     jobRunSeconds: new Histogram({

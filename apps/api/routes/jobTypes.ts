@@ -4,8 +4,9 @@ import { Type } from "@sinclair/typebox";
 import { JobTypeInfoSchema, type JobTypeInfo } from "../../../libs/contracts/schemas.ts";
 
 /**
- * GET /v1/job-types: the job types this herald runs, with a description, an example payload and
- * the payload's JSON Schema — what the web page's form and `herald submit --help` users need.
+ * GET /v1/job-types: the job types this herald runs, with a description, an example payload,
+ * the payload's JSON Schema and the type's time limit — what the web page's form and
+ * `herald submit --help` users need.
  * Public: it says what herald can do, nothing about anyone's jobs.
  */
 export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry }) => {
@@ -15,6 +16,7 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
       description: t.description ?? null,
       example: t.example ?? null,
       schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
+      timeoutMs: registry.timeoutMs(t),
     }),
   );
   app.get(
@@ -22,7 +24,7 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
     {
       schema: {
         tags: ["jobs"],
-        summary: "The job types this herald runs, with an example payload and the payload's JSON Schema",
+        summary: "The job types this herald runs: an example payload, the payload's JSON Schema, the time limit",
         response: { 200: Type.Array(JobTypeInfoSchema) },
       },
     },

@@ -73,6 +73,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         clientId,
         type: body.type,
         payload: body.payload,
+        timeout: body.timeout,
         idempotencyKey: typeof key === "string" ? key : undefined,
         requestId: request.id,
       });

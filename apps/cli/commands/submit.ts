@@ -8,6 +8,8 @@ export interface SubmitArgs {
   payload?: string;
   payloadFile?: string;
   idempotencyKey?: string;
+  /** Each attempt's time limit, as written (`10s`): the API reads it, with the grammar it reads every duration with. */
+  timeout?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -39,11 +41,10 @@ function readPayloadFile(file: string): string {
  */
 export async function submit(client: HeraldClient, args: SubmitArgs, signal: AbortSignal): Promise<number> {
   const payload = parsePayload(args);
-  const job = await client.submit(
-    args.type,
-    payload,
-    args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {},
-  );
+  const job = await client.submit(args.type, payload, {
+    ...(args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {}),
+    ...(args.timeout !== undefined ? { timeout: args.timeout } : {}),
+  });
   if (!args.wait) {
     process.stdout.write(args.json ? `${JSON.stringify(job)}\n` : `${job.jobId}\n`);
     return 0;
