@@ -2,6 +2,7 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOBS_STREAM, RESULTS_STREAM, type JobEvent } from "../../libs/contracts/mod.ts";
 import { appendEvent } from "../../libs/results/mod.ts";
+import { drainAndClose } from "../../libs/http/mod.ts";
 import { startStack, type Stack } from "../../test/helpers/stack.ts";
 
 // GET /v1/jobs/:id?wait= against a real nats-server over real HTTP, with no worker: a job ends when
@@ -164,5 +165,46 @@ describe("GET /v1/jobs/:id?wait=", () => {
       new Set(['succeeded "for everyone"']),
     );
     expect(await waiters()).toBe(0);
+  });
+});
+
+describe("waits cut short", () => {
+  const count = async (own: Stack) =>
+    Number(/^herald_job_waiters\{[^}]*\} (\d+)$/m.exec(await (await own.http("/metrics")).text())?.[1]);
+
+  it("a stopping api answers its waits at once with the state as it is", async () => {
+    const own = await startStack();
+    try {
+      const c = await own.client();
+      const { jobId } = await own.submit(c.auth, "echo", {});
+      const waiting = own.http(`/v1/jobs/${jobId}?wait=60`, { headers: c.auth });
+      await expect.poll(() => count(own)).toBe(1);
+      const stopping = drainAndClose(own.app);
+      const res = await waiting;
+      expect(res.status).toBe(200);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(await res.json()).toMatchObject({ jobId, status: "queued" });
+      await stopping;
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("NATS going away answers them 503 nats_unavailable with Retry-After", async () => {
+    const own = await startStack();
+    try {
+      const c = await own.client();
+      const { jobId } = await own.submit(c.auth, "echo", {});
+      const waiting = own.http(`/v1/jobs/${jobId}?wait=60`, { headers: c.auth });
+      await expect.poll(() => count(own)).toBe(1);
+      await own.server.stop();
+      const res = await waiting;
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("2");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("nats_unavailable");
+      expect(await count(own)).toBe(0);
+    } finally {
+      await own.close();
+    }
   });
 });
