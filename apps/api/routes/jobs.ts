@@ -134,6 +134,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         const gone = new AbortController();
         const onClose = () => gone.abort();
         reply.raw.once("close", onClose);
+        if (request.raw.socket?.destroyed) gone.abort(); // gone before this handler ran
         try {
           state = await waitForJobState(deps, request.clientId, jobId, wait.seconds, gone.signal);
         } finally {
