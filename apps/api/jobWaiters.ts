@@ -60,11 +60,6 @@ export class JobWaiters {
     this.#gauge = gauge;
   }
 
-  /** Requests waiting now (past their first read of the job's state). */
-  get waiting(): number {
-    return this.#waiting;
-  }
-
   /** Registers a wait for the job's end, synchronously: call it before reading the job's state. */
   register(clientId: string, jobId: string): JobWait {
     const subject = liveJobSubject(clientId, jobId);
@@ -96,7 +91,7 @@ export class JobWaiters {
     if (set.size === 0) this.#bySubject.delete(w.subject);
   }
 
-  /** @internal A waiter starts or stops waiting (the gauge). */
+  /** @internal A waiter starts or stops waiting (past its first read of the job's state): the gauge. */
   countWaiting(delta: 1 | -1): void {
     this.#waiting += delta;
     this.#gauge.set(this.#waiting);
