@@ -137,6 +137,27 @@ describe("herald CLI", () => {
     rmSync(offlineHome, { recursive: true, force: true });
   });
 
+  it("status --wait: the state once the job has ended (exit by outcome), or 124 when the user's limit runs out", async () => {
+    const ok = (await run(["submit", "sleep", "--payload", '{"ms":300,"steps":3}'])).stdout.trim();
+    const done = await run(["status", ok, "--wait", "--json"]);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({
+      jobId: ok,
+      status: "succeeded",
+      result: { sleptMs: 300, steps: 3 },
+    });
+    const bad = (await run(["submit", "fail", "--payload", '{"message":"nope"}'])).stdout.trim();
+    const failed = await run(["status", bad, "--wait", "30"]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain("failed");
+    const long = (await run(["submit", "sleep", "--payload", '{"ms":60000}'])).stdout.trim();
+    const notYet = await run(["status", long, "--wait", "1", "--json"]);
+    expect(notYet.code).toBe(124);
+    expect(JSON.parse(notYet.stdout)).toMatchObject({ jobId: long, finishedAt: null });
+    await run(["cancel", long]);
+    expect((await run(["status", long, "--wait", "soon"])).code).toBe(2);
+  });
+
   it("tail --json: one parseable line per event, in order; it resumes across a notifier restart with nothing missed or repeated", async () => {
     const lines: string[] = [];
     let buffer = "";

@@ -2,9 +2,10 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Tokens } from "../../libs/auth/mod.ts";
 import type { JobRegistry } from "../../libs/jobs/mod.ts";
-import type { HeraldNats } from "../../libs/nats/mod.ts";
+import type { ConnectionState, HeraldNats } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
+import { JobWaiters } from "./jobWaiters.ts";
 
 /** Everything the API's operations need, passed in explicitly (no globals). */
 export interface ApiDeps {
@@ -17,6 +18,10 @@ export interface ApiDeps {
   maxJobMessageBytes: number;
   /** False while the NATS connection is down: job routes answer 503 at once instead of hanging. */
   natsConnected: () => boolean;
+  /** NATS going away ends every wait for a job (nothing can be read until it is back). */
+  natsState: Pick<ConnectionState, "onChange">;
+  /** Requests waiting for their job to end (GET /v1/jobs/:id?wait=); stopped with the plugin. */
+  waiters: JobWaiters;
   /** Job submissions per client per minute; client identities per IP per minute (0: unlimited). */
   rateLimitJobs: number;
   rateLimitClients: number;
@@ -39,6 +44,8 @@ export function apiDeps(
     registry,
     maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
     natsConnected: () => nats.state.connected,
+    natsState: nats.state,
+    waiters: new JobWaiters(nats.nc, metrics.jobWaiters),
     rateLimitJobs: config.rateLimitJobs,
     rateLimitClients: config.rateLimitClients,
     metrics,

@@ -23,6 +23,17 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   // The shapes routes refer to by $id (`Error#`, `JobState#`): one component each in the OpenAPI document.
   app.addSchema(ErrorBodySchema);
   app.addSchema(JobStateSchema);
+  // Waits for jobs (GET /v1/jobs/:id?wait=) would hold a stop for up to a minute: a stopping api
+  // answers them at once with the state as it is (the client asks again, elsewhere). Without NATS
+  // nothing can be read: they are answered 503.
+  app.addHook("preClose", async () => deps.waiters.releaseAll("released"));
+  const unwatch = deps.natsState.onChange((e) => {
+    if (e === "disconnected") deps.waiters.releaseAll("nats_down");
+  });
+  app.addHook("onClose", async () => {
+    unwatch();
+    deps.waiters.stop();
+  });
   await app.register(clientRoutes, deps);
   await app.register(jobRoutes, deps);
   await app.register(jobTypeRoutes, deps);

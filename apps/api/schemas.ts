@@ -12,3 +12,21 @@ const ref = { $ref: `${ErrorBodySchema.$id}#` };
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ref]));
 
 export const jobIdParams = Type.Object({ id: Type.String({ description: "the job id (a ULID)" }) });
+
+/** GET /v1/jobs/:id's query: how long to wait for the job to end. */
+export const waitQuery = Type.Object({
+  wait: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 60,
+      description:
+        "seconds (0 to 60) to wait for the job to end: answers as soon as it has, else its state when the wait runs out (with Retry-After). `Prefer: wait=<seconds>` (RFC 7240) means the same; this wins",
+    }),
+  ),
+});
+
+/** The headers a job's state is answered with, for the OpenAPI document. */
+export const jobStateHeaders = {
+  "retry-after": { type: "integer", description: "seconds before asking again; only while the job has not ended" },
+  "preference-applied": { type: "string", description: "`wait=<seconds>`: the Prefer wait was honoured" },
+};

@@ -7,7 +7,7 @@ import { tail } from "./commands/tail.ts";
 import { inspect } from "./commands/inspect.ts";
 
 // `herald`: the command line for herald. Exit codes: 0 ok, 1 failure (or a job that failed),
-// 2 usage error, 130 interrupted (Ctrl-C).
+// 2 usage error, 124 `status --wait <seconds>` ran out before the job ended, 130 interrupted (Ctrl-C).
 
 const interrupted = new AbortController();
 process.once("SIGINT", () => interrupted.abort());
@@ -106,17 +106,26 @@ Examples:
 
 program
   .command("status")
-  .description("a job's latest state")
+  .description("a job's latest state; with --wait, once it has ended")
   .argument("<jobId>")
   .option("--json", "print the state as JSON")
+  .option(
+    "--wait [seconds]",
+    "wait for the job to end (at most <seconds>), over plain HTTP; exit 0 if it succeeded, 1 if not, 124 if it has not ended",
+  )
   .addHelpText(
     "after",
     `
 Examples:
   $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ
-  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --json | jq .result`,
+  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --json | jq .result
+  $ herald status 01M8GD3M9MW1N3NW05V0HBFRJZ --wait 300`,
   )
-  .action(run(async (url, cmd) => status(clientFor(url), cmd.args[0]!, !!cmd.opts().json)));
+  .action(
+    run(async (url, cmd) =>
+      status(clientFor(url), cmd.args[0]!, cmd.opts<{ json?: boolean; wait?: true | string }>(), interrupted.signal),
+    ),
+  );
 
 program
   .command("cancel")

@@ -233,4 +233,43 @@ describe("client library", () => {
       await shedding.stop();
     }
   });
+
+  it("reads a job's state once it has ended (status with wait), or as it is when the wait runs out", async () => {
+    const { client } = await newClient();
+    const job = await client.submit("sleep", { ms: 200, steps: 2 });
+    expect(await client.status(job.jobId, { wait: 30 })).toMatchObject({
+      status: "succeeded",
+      result: { sleptMs: 200, steps: 2 },
+    });
+    const long = await client.submit("sleep", { ms: 60_000 });
+    const state = await client.waitForEnd(long.jobId, { timeoutMs: 1_000 });
+    expect(state).toMatchObject({ jobId: long.jobId, finishedAt: null });
+    expect(["queued", "running"]).toContain(state.status);
+    await client.cancel(long.jobId);
+    expect(await client.waitForEnd(long.jobId)).toMatchObject({ status: "canceled" });
+  });
+
+  it("waits over plain HTTP where the URL serves no event streams (an api alone)", async () => {
+    const paths: string[] = [];
+    const apiOnly: typeof fetch = (input, init) => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      paths.push(`${url.pathname}${url.search}`);
+      return fetch(`${stack.url}${url.pathname}${url.search}`, init);
+    };
+    const identity = await registerClient({ url: URL_, fetch: apiOnly });
+    const client = createClient({ url: URL_, token: identity.token, fetch: apiOnly });
+    const job = await client.submit("sleep", { ms: 300, steps: 3 });
+    const end = await client.wait(job.jobId);
+    expect(end).toMatchObject({
+      jobId: job.jobId,
+      clientId: identity.clientId,
+      type: "sleep",
+      event: "succeeded",
+      result: { sleptMs: 300, steps: 3 },
+    });
+    expect(paths).toContain(`/v1/jobs/${job.jobId}/events?lastEventId=earliest`);
+    expect(paths.some((p) => p.startsWith(`/v1/jobs/${job.jobId}?wait=`))).toBe(true);
+    // A job that is not the caller's is still a 404 over HTTP.
+    await expect(client.wait(ulid())).rejects.toBeInstanceOf(HeraldNotFoundError);
+  });
 });

@@ -1,26 +1,45 @@
 import {
   isTerminal,
   type ClientIdentity,
+  type CurrentClient,
   type JobEvent,
   type JobState,
   type SubmitJobRequest,
   type SubmittedJob,
 } from "../contracts/mod.ts";
-import { HeraldConnectionError, httpError } from "./errors.ts";
+import { HeraldConnectionError, HeraldHttpError, httpError } from "./errors.ts";
 import { streamEvents } from "./events.ts";
-import type { ClientOptions, EventsOptions, StreamItem, SubmitOptions, WaitOptions } from "./types.ts";
+import type {
+  ClientOptions,
+  EventsOptions,
+  StatusOptions,
+  StreamItem,
+  SubmitOptions,
+  WaitForEndOptions,
+  WaitOptions,
+} from "./types.ts";
+import { waitForEnd } from "./waitForEnd.ts";
 
 export interface HeraldClient {
   readonly url: string;
   /** Submits a job; resolves when herald has stored it (202). */
   submit(type: string, payload?: unknown, opts?: SubmitOptions): Promise<SubmittedJob>;
-  /** The job's latest state. */
-  status(jobId: string): Promise<JobState>;
+  /** The job's latest state; with `wait`, once it has ended (or the wait ran out). */
+  status(jobId: string, opts?: StatusOptions): Promise<JobState>;
+  /**
+   * The job's state once it has ended, over plain HTTP (no event stream): long-polls the job's
+   * state; after `timeoutMs`, the state as it is then.
+   */
+  waitForEnd(jobId: string, opts?: WaitForEndOptions): Promise<JobState>;
   /** Cancels a job that has not ended; HeraldHttpError 409 if it has. */
   cancel(jobId: string): Promise<JobState>;
   /** The client's events (or one job's), resuming across disconnects with nothing missed or repeated. */
   events(opts?: EventsOptions): AsyncGenerator<StreamItem, void, undefined>;
-  /** Follows a job to its end and returns its terminal event (`succeeded`, `failed` or `canceled`). */
+  /**
+   * Follows a job to its end and returns its terminal event (`succeeded`, `failed` or `canceled`):
+   * over the job's event stream, or, where herald serves no event streams at this URL (an api
+   * without a notifier behind it, a proxy that refuses them), over plain HTTP (`waitForEnd`).
+   */
   wait(jobId: string, opts?: WaitOptions): Promise<JobEvent>;
 }
 
@@ -32,8 +51,7 @@ async function request<T>(
   o: Required<Pick<ClientOptions, "url" | "fetch">> & Pick<ClientOptions, "token">,
   method: string,
   path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
+  { body, headers = {}, signal }: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<T> {
   let res: Response;
   try {
@@ -47,8 +65,10 @@ async function request<T>(
         ...headers,
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
     });
   } catch (err) {
+    signal?.throwIfAborted();
     throw new HeraldConnectionError(o.url, err);
   }
   const parsed = await res.json().catch(() => null);
@@ -72,27 +92,80 @@ export function createClient(opts: ClientOptions): HeraldClient {
   const client: HeraldClient = {
     url: o.url,
     submit: (type, payload, so = {}) =>
-      request<SubmittedJob>(
+      request<SubmittedJob>(o, "POST", "/v1/jobs", {
+        body: {
+          type,
+          payload,
+          ...(so.timeout !== undefined ? { timeout: so.timeout } : {}),
+        } satisfies SubmitJobRequest,
+        headers: so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
+      }),
+    status: (jobId, so = {}) =>
+      request<JobState>(
         o,
-        "POST",
-        "/v1/jobs",
-        { type, payload, ...(so.timeout !== undefined ? { timeout: so.timeout } : {}) } satisfies SubmitJobRequest,
-        so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
+        "GET",
+        `/v1/jobs/${id(jobId)}${so.wait !== undefined ? `?wait=${so.wait}` : ""}`,
+        so.signal ? { signal: so.signal } : {},
       ),
-    status: (jobId) => request<JobState>(o, "GET", `/v1/jobs/${id(jobId)}`),
+    waitForEnd: (jobId, wo = {}) => waitForEnd(client.status, jobId, wo),
     cancel: (jobId) => request<JobState>(o, "DELETE", `/v1/jobs/${id(jobId)}`),
     events: (eo = {}) => streamEvents({ url: o.url, fetch: o.fetch, ...(o.token ? { token: o.token } : {}) }, eo),
     async wait(jobId, wo = {}) {
-      for await (const item of client.events({ job: jobId, ...(wo.signal ? { signal: wo.signal } : {}) })) {
-        if (item.type !== "event") continue;
-        if (item.event.event === "progress") wo.onProgress?.(item.event);
-        if (isTerminal(item.event.event)) return item.event;
+      const signal = wo.signal ? { signal: wo.signal } : {};
+      let noEventStreams = false;
+      try {
+        for await (const item of client.events({ job: jobId, ...signal })) {
+          if (item.type === "connection" && item.error && !servesEventStreams(item.error)) {
+            noEventStreams = true;
+            break;
+          }
+          if (item.type !== "event") continue;
+          if (item.event.event === "progress") wo.onProgress?.(item.event);
+          if (isTerminal(item.event.event)) return item.event;
+        }
+      } catch (err) {
+        if (servesEventStreams(err)) throw err;
+        noEventStreams = true;
       }
-      // A job's stream starts at its first event, so it always holds the terminal one: it can only
-      // have ended early because it was aborted.
       wo.signal?.throwIfAborted();
-      throw new Error(`the event stream of job ${jobId} ended before the job did`);
+      if (!noEventStreams) {
+        // A job's stream starts at its first event, so it always holds the terminal one: it can
+        // only have ended early because it was aborted.
+        throw new Error(`the event stream of job ${jobId} ended before the job did`);
+      }
+      // The same end over plain HTTP.
+      const [end, me] = await Promise.all([
+        client.waitForEnd(jobId, signal),
+        request<CurrentClient>(o, "GET", "/v1/clients/me", signal),
+      ]);
+      return terminalEvent(end, me.clientId);
     },
   };
   return client;
+}
+
+/**
+ * False for a refusal of an event stream that says this URL serves none: no such route (a 404
+ * other than herald's `job_not_found`), a method or media type refused (405, 406), not implemented
+ * (501), or an answer that is not an event stream (a 200 of something else, code `http_200`).
+ */
+function servesEventStreams(err: unknown): boolean {
+  if (!(err instanceof HeraldHttpError)) return true;
+  if (err.status === 404) return err.code === "job_not_found";
+  return ![200, 405, 406, 501].includes(err.status);
+}
+
+/** A job's terminal event as its ended state tells it (the state carries every field but the client's id). */
+function terminalEvent(s: JobState, clientId: string): JobEvent {
+  return {
+    jobId: s.jobId,
+    clientId,
+    type: s.type,
+    event: s.event,
+    attempt: s.attempt,
+    progress: s.progress,
+    result: s.result ?? null,
+    error: s.error,
+    at: s.finishedAt ?? s.updatedAt,
+  };
 }

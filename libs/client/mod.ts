@@ -4,7 +4,16 @@
  */
 export { createClient, registerClient, type HeraldClient } from "./client.ts";
 export { HeraldHttpError, HeraldAuthError, HeraldNotFoundError, HeraldConnectionError } from "./errors.ts";
-export type { ClientOptions, EventsOptions, StreamItem, ConnectionState, SubmitOptions, WaitOptions } from "./types.ts";
+export type {
+  ClientOptions,
+  EventsOptions,
+  StreamItem,
+  ConnectionState,
+  SubmitOptions,
+  StatusOptions,
+  WaitOptions,
+  WaitForEndOptions,
+} from "./types.ts";
 export type {
   ClientIdentity,
   CurrentClient,

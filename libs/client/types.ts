@@ -43,7 +43,25 @@ export interface SubmitOptions {
 }
 
 export interface WaitOptions {
-  /** Called with each progress event while the job runs. */
+  /**
+   * Called with each progress event while the job runs. Only over an event stream: where herald
+   * serves none and `wait` asks over plain HTTP instead, it learns only of the job's end.
+   */
   onProgress?: (event: JobEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface StatusOptions {
+  /**
+   * Seconds (0 to 60) the server may hold the request until the job has ended: it answers as
+   * soon as it has, else with the state when the wait runs out.
+   */
+  wait?: number;
+  signal?: AbortSignal;
+}
+
+export interface WaitForEndOptions {
+  /** Answer with the state as it is after this long, ended or not (default: no limit). */
+  timeoutMs?: number;
   signal?: AbortSignal;
 }

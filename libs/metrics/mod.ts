@@ -24,6 +24,8 @@ export interface Metrics {
   /** Streams ended by an error (a JetStream request that failed during a replay, …). */
   sseStreamErrors: Counter;
   natsReconnects: Counter;
+  /** GET /v1/jobs/:id?wait= requests waiting for their job to end on this api. */
+  jobWaiters: Gauge;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -100,6 +102,11 @@ export function createMetrics(app: string): Metrics {
     natsReconnects: new Counter({
       name: "herald_nats_reconnects_total",
       help: "Times this process reconnected to NATS",
+      registers: [registry],
+    }),
+    jobWaiters: new Gauge({
+      name: "herald_job_waiters",
+      help: "GET /v1/jobs/:id?wait= requests waiting for their job to end on this api",
       registers: [registry],
     }),
   };

@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from "fastify";
 import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../libs/contracts/mod.ts";
 import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
-import { errors, jobIdParams } from "../schemas.ts";
+import { errors, jobIdParams, jobStateHeaders, waitQuery } from "../schemas.ts";
 import {
   JobStateSchema,
+  type JobState,
   SubmitJobRequestSchema,
   SubmittedJobSchema,
   type SubmitJobRequest,
@@ -14,6 +15,8 @@ import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import { submitJob } from "../submitJob.ts";
 import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
+import { requestedWait } from "../requestedWait.ts";
+import { waitForJobState } from "../waitForJobState.ts";
 
 /** How soon a client should poll a job that has not ended (seconds). */
 const RETRY_AFTER_SECONDS = "1";
@@ -98,11 +101,48 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       response: { [ok]: { $ref: `${JobStateSchema.$id}#` }, ...errors(...codes) },
     },
   });
-  app.get(
+  app.get<{ Querystring: { wait?: number } }>(
     "/v1/jobs/:id",
-    byId("A job's latest state; Retry-After while it has not ended", 200, [400, 401, 404, 503]),
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "A job's latest state; with ?wait=, once it has ended (or the wait runs out)",
+        security,
+        params: jobIdParams,
+        querystring: waitQuery,
+        headers: {
+          type: "object",
+          properties: { prefer: { type: "string", description: "`wait=<seconds>` (RFC 7240): as ?wait=" } },
+        },
+        response: {
+          200: { $ref: `${JobStateSchema.$id}#`, headers: jobStateHeaders },
+          ...errors(400, 401, 404, 503),
+        },
+      },
+      // A bad ?wait= is the only thing this route's schema can refuse: say so with its own code.
+      schemaErrorFormatter: (_errors, where) =>
+        new InvalidInputError(
+          where === "querystring" ? "wait must be a number of seconds from 0 to 60" : `invalid ${where}`,
+          where === "querystring" ? "invalid_wait" : "invalid_input",
+        ),
+    },
     async (request, reply) => {
-      const state = await getJobState(deps, request.clientId, jobIdParam(request.params));
+      const jobId = jobIdParam(request.params);
+      const wait = requestedWait(request.query.wait, request.headers.prefer);
+      let state: JobState;
+      if (wait && wait.seconds > 0) {
+        // The response closes when the client goes away: its wait ends at once.
+        const gone = new AbortController();
+        const onClose = () => gone.abort();
+        reply.raw.once("close", onClose);
+        if (request.raw.socket?.destroyed) gone.abort(); // gone before this handler ran
+        try {
+          state = await waitForJobState(deps, request.clientId, jobId, wait.seconds, gone.signal);
+        } finally {
+          reply.raw.off("close", onClose);
+        }
+      } else state = await getJobState(deps, request.clientId, jobId);
+      if (wait?.preferred) reply.header("preference-applied", `wait=${wait.seconds}`);
       if (state.finishedAt === null) reply.header("retry-after", RETRY_AFTER_SECONDS);
       return state;
     },
