@@ -19,6 +19,8 @@ export interface JobMessage {
    * attempt fences `started` on it without reading the job's events first.
    */
   queuedSeq?: number;
+  /** When the job is due (ISO-8601), if it was submitted with `runAt` or `delay`: it waits in SCHEDULED until then. */
+  runAt?: string;
 }
 
 /** What JOBS_DLQ keeps of a job that failed for good (docs/design.md, "JOBS_DLQ", "Dead letters"). */
