@@ -15,6 +15,8 @@ export interface ApiDeps {
   registry: JobRegistry;
   /** Largest JOBS message, from the JOBS definition (max_msg_size). */
   maxJobMessageBytes: number;
+  /** How far ahead a job may be scheduled (JOB_MAX_DELAY). */
+  maxDelayMs: number;
   /** False while the NATS connection is down: job routes answer 503 at once instead of hanging. */
   natsConnected: () => boolean;
   /** Job submissions per client per minute; client identities per IP per minute (0: unlimited). */
@@ -28,7 +30,7 @@ export function apiDeps(
   nats: HeraldNats,
   tokens: Tokens,
   registry: JobRegistry,
-  config: Pick<Config, "rateLimitJobs" | "rateLimitClients">,
+  config: Pick<Config, "rateLimitJobs" | "rateLimitClients" | "jobMaxDelayMs">,
   metrics: Metrics,
 ): ApiDeps {
   return {
@@ -38,6 +40,7 @@ export function apiDeps(
     tokens,
     registry,
     maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
+    maxDelayMs: config.jobMaxDelayMs,
     natsConnected: () => nats.state.connected,
     rateLimitJobs: config.rateLimitJobs,
     rateLimitClients: config.rateLimitClients,

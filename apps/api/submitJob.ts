@@ -3,6 +3,7 @@ import { HeraldError, InvalidInputError, type JobMessage } from "../../libs/cont
 import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./payloadDepth.ts";
+import { resolveRunAt, type ScheduleInput } from "../../libs/contracts/runAt.ts";
 import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
 
 export interface SubmitJobInput {
@@ -11,6 +12,8 @@ export interface SubmitJobInput {
   payload: unknown;
   idempotencyKey?: string | undefined;
   requestId?: string;
+  /** `runAt` or `delay` from the body, if the job is to run later. */
+  schedule?: ScheduleInput;
 }
 
 /** What submitJob stored (the route answers it as a SubmittedJob, libs/contracts). */
@@ -20,6 +23,8 @@ export interface SubmitJobResult {
   eventId: number;
   /** True when an earlier request with the same Idempotency-Key had already created this job. */
   replayed: boolean;
+  /** `scheduled` if it waits for a runAt still ahead. */
+  status: "queued" | "scheduled";
 }
 
 export class PayloadTooLargeError extends HeraldError {
@@ -44,6 +49,8 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   const problem = deps.registry.validate(jobType, input.payload);
   if (problem) throw new InvalidInputError(`invalid payload for ${jobType.name}: ${problem}`, "invalid_payload");
   if (input.idempotencyKey !== undefined) validateIdempotencyKey(input.idempotencyKey);
+  const runAt = resolveRunAt(input.schedule ?? {}, Date.now(), deps.maxDelayMs);
+  const status = runAt !== null && Date.parse(runAt) > Date.now() ? "scheduled" : "queued";
 
   const build = (jobId: string): JobMessage => ({
     jobId,
@@ -52,6 +59,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
     payload: input.payload ?? null,
     submittedAt: new Date().toISOString(),
     ...(input.requestId ? { requestId: input.requestId } : {}),
+    ...(runAt !== null ? { runAt } : {}),
   });
 
   const jobId = newId();
@@ -61,12 +69,13 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   if (size > deps.maxJobMessageBytes) throw new PayloadTooLargeError(deps.maxJobMessageBytes);
 
   if (input.idempotencyKey === undefined) {
-    return { jobId, eventId: await enqueueJob(deps, build(jobId)), replayed: false };
+    return { jobId, eventId: await enqueueJob(deps, build(jobId)), replayed: false, status };
   }
-  return withIdempotency(
+  const stored = await withIdempotency(
     deps.idempotency,
     idempotencyBucketKey(input.clientId, input.idempotencyKey),
     { jobId, requestHash: requestHash(jobType.name, input.payload) },
     (id) => enqueueJob(deps, build(id)),
   );
+  return { ...stored, status };
 }
