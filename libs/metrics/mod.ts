@@ -22,6 +22,8 @@ export interface Metrics {
   /** Streams ended by an error (a JetStream request that failed during a replay, …). */
   sseStreamErrors: Counter;
   natsReconnects: Counter;
+  /** Jobs waiting in SCHEDULED for their runAt (read by the worker's scheduler every few seconds). */
+  scheduledJobs: Gauge;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -92,6 +94,11 @@ export function createMetrics(app: string): Metrics {
     natsReconnects: new Counter({
       name: "herald_nats_reconnects_total",
       help: "Times this process reconnected to NATS",
+      registers: [registry],
+    }),
+    scheduledJobs: new Gauge({
+      name: "herald_scheduled_jobs",
+      help: "Jobs waiting in SCHEDULED for their runAt (the stream's message count, read by each worker every 5 s)",
       registers: [registry],
     }),
   };
