@@ -80,13 +80,17 @@ program
   .option("--idempotency-key <key>", "the same key returns the same job (safe to retry)")
   .option("--wait", "follow the job: progress, then the result; exit 0 if it succeeded, 1 if not")
   .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
+  .option("--delay <duration>", "run it later: after 30s, 5m, 2h, … (at most JOB_MAX_DELAY)")
+  .option("--at <time>", "run it later: at this RFC 3339 time, e.g. 2026-12-01T09:30:00Z")
   .addHelpText(
     "after",
     `
 Examples:
   $ herald submit echo --payload '{"hello":"world"}'
   $ herald submit sha256 --payload '{"data":"abc","rounds":2000000}' --wait
-  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait`,
+  $ herald submit report --payload-file report.json --idempotency-key order-42 --wait
+  $ herald submit echo --payload '{"hello":"later"}' --delay 30s
+  $ herald submit echo --at 2026-12-01T09:30:00Z`,
   )
   .action(
     run(async (url, cmd) => {
@@ -96,6 +100,8 @@ Examples:
         idempotencyKey?: string;
         wait?: boolean;
         json?: boolean;
+        delay?: string;
+        at?: string;
       }>();
       return submit(clientFor(url), { type: cmd.args[0]!, ...o }, interrupted.signal);
     }),

@@ -56,6 +56,14 @@ async function request<T>(
   return parsed as T;
 }
 
+/** A submit's `runAt` (a Date sent as RFC 3339) and `delay`, as the body takes them (both: the server's 400). */
+function scheduleOf(so: SubmitOptions): Pick<SubmitJobRequest, "runAt" | "delay"> {
+  return {
+    ...(so.runAt !== undefined ? { runAt: so.runAt instanceof Date ? so.runAt.toISOString() : so.runAt } : {}),
+    ...(so.delay !== undefined ? { delay: so.delay } : {}),
+  };
+}
+
 /** A new client identity (POST /v1/clients): its id and token. */
 export async function registerClient(opts: Omit<ClientOptions, "token">): Promise<ClientIdentity> {
   return request<ClientIdentity>(
@@ -76,7 +84,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
         o,
         "POST",
         "/v1/jobs",
-        { type, payload } satisfies SubmitJobRequest,
+        { type, payload, ...scheduleOf(so) } satisfies SubmitJobRequest,
         so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
       ),
     status: (jobId) => request<JobState>(o, "GET", `/v1/jobs/${id(jobId)}`),

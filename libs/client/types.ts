@@ -35,6 +35,10 @@ export interface EventsOptions {
 export interface SubmitOptions {
   /** The same key from the same client returns the same job (safe retries). */
   idempotencyKey?: string;
+  /** Run no earlier than this time (an RFC 3339 string or a Date); not with `delay`. */
+  runAt?: string | Date;
+  /** Run after this long: `"30s"`, `"5m"`, or milliseconds; not with `runAt`. */
+  delay?: string | number;
 }
 
 export interface WaitOptions {
