@@ -224,7 +224,13 @@ describe("herald submit --delay / --at", () => {
 
   it("--at: status shows it scheduled and when it runs; cancel while scheduled", async () => {
     const at = new Date(Date.now() + 600_000).toISOString();
+    const env = { NATS_URL: stack.server.url };
+    const backlog = async () =>
+      (JSON.parse((await run(["inspect", "--json"], env)).stdout) as { scheduled: { messages: number } }).scheduled;
+    const before = await backlog();
     const id = (await run(["submit", "echo", "--at", at])).stdout.trim();
+    expect((await backlog()).messages).toBe(before.messages + 1);
+    expect((await run(["inspect"], env)).stdout).toMatch(/SCHEDULED\s+\d+ waiting/);
     const s = await run(["status", id]);
     expect(s.stdout).toContain(`${id}  echo  scheduled`);
     expect(s.stdout).toContain(`run at ${at}`);

@@ -125,6 +125,17 @@ describe("scheduled jobs, with workers", () => {
     }
     expect(await scheduledCount(stack)).toBe(0);
   }, 90_000);
+
+  it("/metrics: herald_scheduled_jobs follows SCHEDULED (refreshed every 5 s)", async () => {
+    const c = await stack.client();
+    const before = await scheduledCount(stack);
+    await submitLater(stack, c.auth, { delay: "10m" });
+    const gauge = async () =>
+      (await stack.metrics.registry.getSingleMetric("herald_scheduled_jobs")!.get()).values[0]!.value;
+    const deadline = Date.now() + 8_000;
+    while ((await gauge()) !== before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await gauge()).toBe(before + 1);
+  });
 });
 
 describe("a scheduled delivery that comes back early (no workers: the test plays the scheduler)", () => {
