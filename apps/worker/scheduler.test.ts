@@ -141,7 +141,8 @@ describe("scheduled jobs, with workers", () => {
 describe("a scheduled delivery that comes back early (no workers: the test plays the scheduler)", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
+    // One job of a type per client in JOBS, so that a due job can be refused.
+    stack = await startStack({ workers: 0, env: { JOBS_MAX_QUEUED_PER_CLIENT: "1" } });
   });
   afterAll(async () => {
     await stack?.close();
@@ -188,5 +189,24 @@ describe("a scheduled delivery that comes back early (no workers: the test plays
     await new Promise((r) => setTimeout(r, 200));
     expect(await scheduledCount(stack)).toBe(0);
     expect((await stack.nats.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(1); // the previous test's
+  });
+
+  it("a due job that JOBS refuses (the client's bound) stays scheduled and is tried again, then moved", async () => {
+    const c = await stack.client();
+    const now = await submitLater(stack, c.auth, {}); // fills the client's one place for `echo` in JOBS
+    const job = await submitLater(stack, c.auth, { delay: "300ms" });
+    const consumer = await stack.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
+    const deps = { js: stack.nats.js, jsm: stack.nats.jsm, log: createLogger({ level: "silent" }) };
+    const next = async () => (await consumer.next({ expires: 5_000 }))!;
+    expect(await runScheduledDelivery(deps, await next())).toBe("parked");
+    expect(await runScheduledDelivery(deps, await next())).toBe("refused");
+    expect(await scheduledCount(stack)).toBe(1);
+    expect(eventNames(await stack.events(c.clientId, job.jobId))).toEqual(["queued"]);
+    // The place frees up (the first job ran): the retry, a second later, moves it.
+    await stack.nats.jsm.streams.purge(JOBS_STREAM, { filter: `jobs.echo.${c.clientId}` });
+    const retried = await next();
+    expect(await runScheduledDelivery(deps, retried)).toBe("moved");
+    expect(retried.json<JobMessage>().jobId).toBe(job.jobId);
+    expect(now.status).toBe("queued");
   });
 });
