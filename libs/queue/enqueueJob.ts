@@ -58,7 +58,8 @@ export async function enqueueJob(
   }
 
   try {
-    const message: JobMessage = { ...job, queuedSeq: eventId, ...(runAt !== undefined ? { runAt } : {}) };
+    const { runAt: _asRequested, ...fields } = job;
+    const message: JobMessage = { ...fields, queuedSeq: eventId, ...(runAt !== undefined ? { runAt } : {}) };
     if (runAt !== undefined && Date.parse(runAt) > Date.now()) {
       await deps.js.publish(scheduledSubject(job.type, job.clientId), JSON.stringify(message), {
         msgID: scheduledMsgId(job.jobId),
