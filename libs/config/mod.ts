@@ -175,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
   const resultsMaxAgeMs = duration("RESULTS_MAX_AGE", "24h", 60_000, 365 * 86_400_000);
   // Default: a week, or RESULTS_MAX_AGE if that is shorter. Set larger than RESULTS_MAX_AGE, it is
   // an error rather than quietly cut down: a job could run after its own history expired.
-  const jobMaxDelayMs = duration("JOB_MAX_DELAY", get("JOB_MAX_DELAY") ?? "7d", 0, 365 * 86_400_000);
+  const jobMaxDelayMs = duration("JOB_MAX_DELAY", "7d", 0, 365 * 86_400_000);
   if (get("JOB_MAX_DELAY") !== undefined && jobMaxDelayMs > resultsMaxAgeMs) {
     problems.push(
       `JOB_MAX_DELAY=${JSON.stringify(get("JOB_MAX_DELAY"))}: must be at most RESULTS_MAX_AGE (${resultsMaxAgeMs}ms), which keeps a scheduled job's events`,
