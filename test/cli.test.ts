@@ -240,3 +240,38 @@ describe("herald CLI", () => {
     expect(human.stdout).toMatch(/RESULTS\s+\d+ events/);
   });
 });
+
+describe("herald submit --delay / --at", () => {
+  it("--delay: says it is scheduled, shows when it runs, and --wait follows it to its end once due", async () => {
+    const before = Date.now();
+    const r = await run(["submit", "echo", "--payload", '{"later":true}', "--delay", "1s", "--wait"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - before).toBeGreaterThanOrEqual(1_000);
+    expect(JSON.parse(r.stdout)).toEqual({ later: true });
+    expect(r.stderr).toMatch(/job [0-9A-Z]{26} scheduled/);
+    expect(r.stderr).toMatch(/queued \(runs at \d{4}-\d\d-\d\dT/);
+  });
+
+  it("--at: status shows it scheduled and when it runs; cancel while scheduled", async () => {
+    const at = new Date(Date.now() + 600_000).toISOString();
+    const env = { NATS_URL: stack.server.url };
+    const backlog = async () =>
+      (JSON.parse((await run(["inspect", "--json"], env)).stdout) as { scheduled: { messages: number } }).scheduled;
+    const before = await backlog();
+    const id = (await run(["submit", "echo", "--at", at])).stdout.trim();
+    expect((await backlog()).messages).toBe(before.messages + 1);
+    expect((await run(["inspect"], env)).stdout).toMatch(/SCHEDULED\s+\d+ waiting/);
+    const s = await run(["status", id]);
+    expect(s.stdout).toContain(`${id}  echo  scheduled`);
+    expect(s.stdout).toContain(`run at ${at}`);
+    expect((await run(["cancel", id])).code).toBe(0);
+  });
+
+  it("both, or a bad duration: usage errors, exit 2", async () => {
+    const both = await run(["submit", "echo", "--delay", "1s", "--at", new Date().toISOString()]);
+    expect(both.code).toBe(2);
+    const bad = await run(["submit", "echo", "--delay", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("invalid_delay");
+  });
+});

@@ -225,6 +225,7 @@ describe("GET /v1/jobs/:id", () => {
       result: null,
       error: null,
       finishedAt: null,
+      runAt: null,
       eventId,
       statusUrl: `/v1/jobs/${jobId}`,
     });

@@ -16,6 +16,8 @@ export interface ApiDeps {
   registry: JobRegistry;
   /** Largest JOBS message, from the JOBS definition (max_msg_size). */
   maxJobMessageBytes: number;
+  /** How far ahead a job may be scheduled (JOB_MAX_DELAY). */
+  maxDelayMs: number;
   /** False while the NATS connection is down: job routes answer 503 at once instead of hanging. */
   natsConnected: () => boolean;
   /** NATS going away ends every wait for a job (nothing can be read until it is back). */
@@ -33,7 +35,7 @@ export function apiDeps(
   nats: HeraldNats,
   tokens: Tokens,
   registry: JobRegistry,
-  config: Pick<Config, "rateLimitJobs" | "rateLimitClients">,
+  config: Pick<Config, "rateLimitJobs" | "rateLimitClients" | "jobMaxDelayMs">,
   metrics: Metrics,
 ): ApiDeps {
   return {
@@ -43,6 +45,7 @@ export function apiDeps(
     tokens,
     registry,
     maxJobMessageBytes: nats.defs.jobs.max_msg_size ?? 1024 * 1024,
+    maxDelayMs: config.jobMaxDelayMs,
     natsConnected: () => nats.state.connected,
     natsState: nats.state,
     waiters: new JobWaiters(nats.nc, metrics.jobWaiters),

@@ -11,6 +11,7 @@ import type { JobRegistry, JobType } from "../../libs/jobs/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./payloadDepth.ts";
+import { resolveRunAt, type ScheduleInput } from "../../libs/contracts/runAt.ts";
 import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
 
 export interface SubmitJobInput {
@@ -21,6 +22,8 @@ export interface SubmitJobInput {
   timeout?: unknown;
   idempotencyKey?: string | undefined;
   requestId?: string;
+  /** `runAt` or `delay` from the body, if the job is to run later. */
+  schedule?: ScheduleInput;
 }
 
 /** What submitJob stored (the route answers it as a SubmittedJob, libs/contracts). */
@@ -30,6 +33,8 @@ export interface SubmitJobResult {
   eventId: number;
   /** True when an earlier request with the same Idempotency-Key had already created this job. */
   replayed: boolean;
+  /** `scheduled` if it waits for a runAt still ahead. */
+  status: "queued" | "scheduled";
 }
 
 export class PayloadTooLargeError extends HeraldError {
@@ -55,6 +60,8 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   if (problem) throw new InvalidInputError(`invalid payload for ${jobType.name}: ${problem}`, "invalid_payload");
   const timeoutMs = input.timeout === undefined ? undefined : requestedTimeLimit(deps.registry, jobType, input.timeout);
   if (input.idempotencyKey !== undefined) validateIdempotencyKey(input.idempotencyKey);
+  const runAt = resolveRunAt(input.schedule ?? {}, Date.now(), deps.maxDelayMs);
+  const status = runAt !== null && Date.parse(runAt) > Date.now() ? "scheduled" : "queued";
 
   const build = (jobId: string): JobMessage => ({
     jobId,
@@ -64,6 +71,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
     submittedAt: new Date().toISOString(),
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(runAt !== null ? { runAt } : {}),
   });
 
   const jobId = newId();
@@ -73,14 +81,15 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   if (size > deps.maxJobMessageBytes) throw new PayloadTooLargeError(deps.maxJobMessageBytes);
 
   if (input.idempotencyKey === undefined) {
-    return { jobId, eventId: await enqueueJob(deps, build(jobId)), replayed: false };
+    return { jobId, eventId: await enqueueJob(deps, build(jobId)), replayed: false, status };
   }
-  return withIdempotency(
+  const stored = await withIdempotency(
     deps.idempotency,
     idempotencyBucketKey(input.clientId, input.idempotencyKey),
     { jobId, requestHash: requestHash(jobType.name, input.payload, timeoutMs) },
     (id) => enqueueJob(deps, build(id)),
   );
+  return { ...stored, status };
 }
 
 /**

@@ -81,6 +81,8 @@ program
   .option("--timeout <duration>", "each attempt's time limit (10s, 5m, 250ms), at most the type's own")
   .option("--wait", "follow the job: progress, then the result; exit 0 if it succeeded, 1 if not")
   .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
+  .option("--delay <duration>", "run it later: after 30s, 5m, 2h, … (at most JOB_MAX_DELAY)")
+  .option("--at <time>", "run it later: at this RFC 3339 time, e.g. 2026-12-01T09:30:00Z")
   .addHelpText(
     "after",
     `
@@ -88,7 +90,9 @@ Examples:
   $ herald submit echo --payload '{"hello":"world"}'
   $ herald submit sha256 --payload '{"data":"abc","rounds":2000000}' --wait
   $ herald submit report --payload-file report.json --idempotency-key order-42 --wait
-  $ herald submit sleep --payload '{"ms":60000}' --timeout 10s --wait`,
+  $ herald submit sleep --payload '{"ms":60000}' --timeout 10s --wait
+  $ herald submit echo --payload '{"hello":"later"}' --delay 30s
+  $ herald submit echo --at 2026-12-01T09:30:00Z`,
   )
   .action(
     run(async (url, cmd) => {
@@ -99,6 +103,8 @@ Examples:
         timeout?: string;
         wait?: boolean;
         json?: boolean;
+        delay?: string;
+        at?: string;
       }>();
       return submit(clientFor(url), { type: cmd.args[0]!, ...o }, interrupted.signal);
     }),

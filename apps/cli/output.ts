@@ -10,6 +10,7 @@ export type Colors = ReturnType<typeof colors>;
 
 /** The color of each status (a Record: a new status does not compile until it has one). */
 export const STATUS_COLOR: Readonly<Record<JobStatus, keyof Colors>> = {
+  scheduled: "dim",
   queued: "cyan",
   running: "cyan",
   retrying: "cyan",
@@ -28,6 +29,7 @@ export function formatEvent(id: number, e: JobEvent, c: Colors): string {
     detail = ` ${e.progress.pct}%${e.progress.message ? ` ${e.progress.message}` : ""}`;
   if (e.event === "succeeded") detail = ` ${JSON.stringify(e.result)}`;
   if ((e.event === "failed" || e.event === "retrying") && e.error) detail = ` ${e.error.code}: ${e.error.message}`;
+  if (e.event === "queued" && e.runAt) detail = ` (runs at ${e.runAt})`;
   if (e.attempt > 1 && e.event === "started") detail = ` (attempt ${e.attempt})`;
   return `${c.dim(`${time} #${id}`)}  ${e.jobId}  ${e.type}  ${name}${detail}`;
 }

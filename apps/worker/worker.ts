@@ -3,6 +3,7 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 import { JOBS_STREAM, WORKERS_CONSUMER } from "../../libs/contracts/mod.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { runDelivery } from "./runDelivery.ts";
+import { startScheduler } from "./scheduler.ts";
 
 export interface Worker {
   /**
@@ -61,9 +62,12 @@ export async function startWorker(deps: WorkerDeps, concurrency: number): Promis
     }
   })();
 
+  // Every worker also moves scheduled jobs into JOBS when they are due (scheduler.ts says why).
+  const scheduler = await startScheduler(deps);
   deps.log.info({ concurrency, consumer: WORKERS_CONSUMER }, "worker started");
   return {
     async stop(graceMs = 0) {
+      await scheduler.stop();
       pulling.abort();
       slotFreed?.();
       await (batch as ConsumerMessages | null)?.close();

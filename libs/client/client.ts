@@ -76,6 +76,14 @@ async function request<T>(
   return parsed as T;
 }
 
+/** A submit's `runAt` (a Date sent as RFC 3339) and `delay`, as the body takes them (both: the server's 400). */
+function scheduleOf(so: SubmitOptions): Pick<SubmitJobRequest, "runAt" | "delay"> {
+  return {
+    ...(so.runAt !== undefined ? { runAt: so.runAt instanceof Date ? so.runAt.toISOString() : so.runAt } : {}),
+    ...(so.delay !== undefined ? { delay: so.delay } : {}),
+  };
+}
+
 /** A new client identity (POST /v1/clients): its id and token. */
 export async function registerClient(opts: Omit<ClientOptions, "token">): Promise<ClientIdentity> {
   return request<ClientIdentity>(
@@ -97,6 +105,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
           type,
           payload,
           ...(so.timeout !== undefined ? { timeout: so.timeout } : {}),
+          ...scheduleOf(so),
         } satisfies SubmitJobRequest,
         headers: so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
       }),

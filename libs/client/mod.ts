@@ -27,4 +27,4 @@ export type {
   JobTypeInfo,
   SubmittedJob,
 } from "../contracts/mod.ts";
-export { isTerminal, JOB_EVENTS, JOB_STATUSES, statusOf } from "../contracts/mod.ts";
+export { isTerminal, JOB_EVENTS, JOB_STATUSES, jobStatus, statusOf } from "../contracts/mod.ts";

@@ -40,6 +40,10 @@ export interface SubmitOptions {
    * own limit (`timeoutMs` in GET /v1/job-types), else the API answers 400 `invalid_timeout`.
    */
   timeout?: string | number;
+  /** Run no earlier than this time (an RFC 3339 string or a Date); not with `delay`. */
+  runAt?: string | Date;
+  /** Run after this long: `"30s"`, `"5m"`, or milliseconds; not with `runAt`. */
+  delay?: string | number;
 }
 
 export interface WaitOptions {

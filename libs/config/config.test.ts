@@ -75,6 +75,15 @@ describe("loadConfig", () => {
     expect(err!.message).toContain('PORT="abc": expected a whole number from 0 to 65535');
   });
 
+  it("JOB_MAX_DELAY: a week or RESULTS_MAX_AGE, whichever is shorter; larger than RESULTS_MAX_AGE is an error", () => {
+    expect(loadConfig({}).jobMaxDelayMs).toBe(86_400_000);
+    expect(loadConfig({ RESULTS_MAX_AGE: "30d" }).jobMaxDelayMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ RESULTS_MAX_AGE: "30d", JOB_MAX_DELAY: "30d" }).jobMaxDelayMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ JOB_MAX_DELAY: "1h" }).jobMaxDelayMs).toBe(3_600_000);
+    expect(() => loadConfig({ JOB_MAX_DELAY: "2d" })).toThrow(/JOB_MAX_DELAY="2d": must be at most RESULTS_MAX_AGE/);
+    expect(() => loadConfig({ JOB_MAX_DELAY: "soon" })).toThrow(/JOB_MAX_DELAY="soon"/);
+  });
+
   it("requires TOKEN_SECRET for apps run on their own", () => {
     expect(() => requireTokenSecrets(loadConfig({}))).toThrow(/TOKEN_SECRET is required/);
   });

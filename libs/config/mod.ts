@@ -50,6 +50,11 @@ export interface Config {
   sseResumeQueueWaitMs: number;
   /** A stopping notifier ends its streams spread over this long (a rolling restart is not a storm). */
   sseDrainWindowMs: number;
+  /**
+   * How far ahead a job may be scheduled (`runAt`, `delay`): 400 beyond. At most RESULTS_MAX_AGE, so
+   * that a job's `queued` event is still kept when it runs.
+   */
+  jobMaxDelayMs: number;
   /** Jobs of one type a client may have queued or running at once (JOBS max_msgs_per_subject). */
   jobsMaxQueuedPerClient: number;
   /** Origins allowed to call herald from a browser (CORS), besides herald's own. */
@@ -167,6 +172,16 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  const resultsMaxAgeMs = duration("RESULTS_MAX_AGE", "24h", 60_000, 365 * 86_400_000);
+  // Default: a week, or RESULTS_MAX_AGE if that is shorter. Set larger than RESULTS_MAX_AGE, it is
+  // an error rather than quietly cut down: a job could run after its own history expired.
+  const jobMaxDelayMs = duration("JOB_MAX_DELAY", "7d", 0, 365 * 86_400_000);
+  if (get("JOB_MAX_DELAY") !== undefined && jobMaxDelayMs > resultsMaxAgeMs) {
+    problems.push(
+      `JOB_MAX_DELAY=${JSON.stringify(get("JOB_MAX_DELAY"))}: must be at most RESULTS_MAX_AGE (${resultsMaxAgeMs}ms), which keeps a scheduled job's events`,
+    );
+  }
+
   const config: Config = {
     natsServers,
     natsReplicas: replicasRaw === 3 ? 3 : 1,
@@ -175,7 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int("PORT", 3000, 0, 65535),
     tokenSecrets,
     tokenTtlMs: duration("TOKEN_TTL", "7d", 60_000, 365 * 86_400_000),
-    resultsMaxAgeMs: duration("RESULTS_MAX_AGE", "24h", 60_000, 365 * 86_400_000),
+    resultsMaxAgeMs,
     jobMaxDeliver: int("JOB_MAX_DELIVER", 5, 1, 100),
     jobAckWaitMs: duration("JOB_ACK_WAIT", "30s", 1_000, 3_600_000),
     jobRetryBackoffMs: jobRetryBackoffMs.length ? jobRetryBackoffMs : [1_000, 5_000, 30_000],
@@ -196,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     sseResumeQueue: int("SSE_RESUME_QUEUE", 20_000, 0, 1_000_000),
     sseResumeQueueWaitMs: duration("SSE_RESUME_QUEUE_WAIT", "5s", 0, 600_000),
     sseDrainWindowMs: duration("SSE_DRAIN_WINDOW", "10s", 0, 600_000),
+    jobMaxDelayMs: Math.min(jobMaxDelayMs, resultsMaxAgeMs),
     jobsMaxQueuedPerClient: int("JOBS_MAX_QUEUED_PER_CLIENT", 1_000, 1, 1_000_000),
     corsOrigins,
     trustProxy: bool("TRUST_PROXY", false),

@@ -28,6 +28,11 @@ export interface JobEvent {
   error: JobError | null;
   /** ISO-8601 time the event was created. */
   at: string;
+  /**
+   * Only on the `queued` event of a job submitted with `runAt` or `delay`: when it is due (ISO-8601,
+   * ms). Absent on every other event.
+   */
+  runAt?: string;
 }
 
 /**
@@ -45,6 +50,8 @@ export function encodeEvent(e: JobEvent): string {
     result: e.result,
     error: e.error,
     at: e.at,
+    // Last, and only when set: every other event's text is as it always was.
+    ...(e.runAt !== undefined ? { runAt: e.runAt } : {}),
   });
 }
 

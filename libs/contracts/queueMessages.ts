@@ -25,6 +25,8 @@ export interface JobMessage {
    * its type's limit as the worker knows it (docs/design.md, "Attempts").
    */
   timeoutMs?: number;
+  /** When the job is due (ISO-8601), if it was submitted with `runAt` or `delay`: it waits in SCHEDULED until then. */
+  runAt?: string;
 }
 
 /** What JOBS_DLQ keeps of a job that failed for good (docs/design.md, "JOBS_DLQ", "Dead letters"). */

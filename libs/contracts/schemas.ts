@@ -43,6 +43,8 @@ export const JobStateSchema = Type.Object(
     createdAt: Type.String({ format: "date-time" }),
     updatedAt: Type.String({ format: "date-time" }),
     finishedAt: Nullable(Type.String({ format: "date-time" })),
+    /** When a job submitted with `runAt` or `delay` is due; null for a job that ran at once. */
+    runAt: Nullable(Type.String({ format: "date-time" })),
     eventId: Type.Integer({ description: "RESULTS sequence of the latest event: resume an event stream from here" }),
     statusUrl: Type.String(),
     eventsUrl: Type.String(),
@@ -65,13 +67,25 @@ export const SubmitJobRequestSchema = Type.Object({
         "error code `timeout` (retried like a handler error).",
     }),
   ),
+  // Checked by resolveRunAt (libs/contracts/runAt.ts), not here, so that each mistake gets its own code.
+  runAt: Type.Optional(
+    Type.String({
+      description: "Run no earlier than this RFC 3339 time (e.g. 2026-12-01T09:30:00Z); not with `delay`",
+    }),
+  ),
+  delay: Type.Optional(
+    Type.Union([Type.String(), Type.Number()], {
+      description: 'Run after this long: "30s", "5m", "2h", or milliseconds; not with `runAt`. At most JOB_MAX_DELAY',
+    }),
+  ),
 });
 export type SubmitJobRequest = Static<typeof SubmitJobRequestSchema>;
 
 /** What `POST /v1/jobs` answers (202). */
 export const SubmittedJobSchema = Type.Object({
   jobId: Type.String(),
-  status: StringEnum(["queued"]),
+  /** `scheduled` when submitted with a `runAt` or `delay` still ahead. */
+  status: StringEnum(["queued", "scheduled"]),
   statusUrl: Type.String(),
   eventsUrl: Type.String(),
   /** The `queued` event's RESULTS sequence. */

@@ -20,6 +20,16 @@ export function jobSubject(type: string, clientId: string): string {
   return `jobs.${type}.${clientId}`;
 }
 
+/**
+ * `scheduled.<type>.<clientId>`: where a job waits in SCHEDULED until it is due; the same shape as
+ * its JOBS subject, so that JetStream bounds each client's scheduled jobs of one type the same way.
+ */
+export function scheduledSubject(type: string, clientId: string): string {
+  assertToken(isJobTypeName(type), "job type", type);
+  assertToken(isClientId(clientId), "client id", clientId);
+  return `scheduled.${type}.${clientId}`;
+}
+
 /** `results.<clientId>.<jobId>`: every event of one job, in RESULTS. */
 export function resultSubject(clientId: string, jobId: string): string {
   assertToken(isClientId(clientId), "client id", clientId);
@@ -57,6 +67,11 @@ export function deadLetterMsgId(jobId: string): string {
 /** Msg-Id of a job's JOBS message: a retried submit inside the duplicate window is not queued twice. */
 export function jobMsgId(jobId: string): string {
   return `${jobId}.job`;
+}
+
+/** Msg-Id of a job's SCHEDULED message: a retried submit inside the duplicate window does not schedule it twice. */
+export function scheduledMsgId(jobId: string): string {
+  return `${jobId}.scheduled`;
 }
 
 /** Msg-Id of a job's `queued` event. */

@@ -26,6 +26,8 @@ export interface Metrics {
   natsReconnects: Counter;
   /** GET /v1/jobs/:id?wait= requests waiting for their job to end on this api. */
   jobWaiters: Gauge;
+  /** Jobs waiting in SCHEDULED for their runAt (read by the worker's scheduler every few seconds). */
+  scheduledJobs: Gauge;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -107,6 +109,11 @@ export function createMetrics(app: string): Metrics {
     jobWaiters: new Gauge({
       name: "herald_job_waiters",
       help: "GET /v1/jobs/:id?wait= requests waiting for their job to end on this api",
+      registers: [registry],
+    }),
+    scheduledJobs: new Gauge({
+      name: "herald_scheduled_jobs",
+      help: "Jobs waiting in SCHEDULED for their runAt (the stream's message count, read by each worker every 5 s)",
       registers: [registry],
     }),
   };

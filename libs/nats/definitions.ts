@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import type { KvOptions } from "@nats-io/kv";
 import { definitionPath } from "./paths.ts";
-import { DLQ_STREAM, IDEMPOTENCY_BUCKET, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../contracts/mod.ts";
+import {
+  DLQ_STREAM,
+  IDEMPOTENCY_BUCKET,
+  JOBS_STREAM,
+  RESULTS_STREAM,
+  SCHEDULED_STREAM,
+  SCHEDULER_CONSUMER,
+  WORKERS_CONSUMER,
+} from "../contracts/mod.ts";
 
 const NS_PER_MS = 1_000_000;
 
@@ -19,7 +27,9 @@ export interface Definitions {
   jobs: StreamConfig;
   results: StreamConfig;
   deadLetters: StreamConfig;
+  scheduled: StreamConfig;
   workers: ConsumerConfig & { durable_name: string };
+  scheduler: ConsumerConfig & { durable_name: string };
   idempotency: Partial<KvOptions> & { bucket: string };
 }
 
@@ -37,7 +47,9 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const jobs = readJson<StreamConfig>("streams", `${JOBS_STREAM}.json`);
   const results = readJson<StreamConfig>("streams", `${RESULTS_STREAM}.json`);
   const deadLetters = readJson<StreamConfig>("streams", `${DLQ_STREAM}.json`);
+  const scheduled = readJson<StreamConfig>("streams", `${SCHEDULED_STREAM}.json`);
   const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
+  const scheduler = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${SCHEDULER_CONSUMER}.json`);
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
 
   jobs.num_replicas = o.replicas;
@@ -46,6 +58,9 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   jobs.max_msgs_per_subject = o.jobsMaxQueuedPerClient;
   results.num_replicas = o.replicas;
   deadLetters.num_replicas = o.replicas;
+  scheduled.num_replicas = o.replicas;
+  // The same bound for a client's scheduled jobs of one type as for its queued ones.
+  scheduled.max_msgs_per_subject = o.jobsMaxQueuedPerClient;
   results.max_age = o.resultsMaxAgeMs * NS_PER_MS;
   workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
   // Attempts are counted and limited by the worker, from the job's own events: the delivery after
@@ -54,8 +69,14 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   // terminal event, and deliveries that never start an attempt (a worker cut off from NATS, a
   // cluster electing a leader) count there too. So the consumer's max_deliver is unlimited.
   workers.max_deliver = -1;
+  // A scheduled job is re-armed with a delayed nak until it is due: each is a delivery, and each
+  // parked job is pending on the consumer. So neither may be bounded: a bounded max_deliver would
+  // drop a job parked long enough, and a bounded max_ack_pending would let parked jobs block new
+  // ones (docs/design.md, "Scheduled jobs").
+  scheduler.max_deliver = -1;
+  scheduler.max_ack_pending = -1;
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
-  return { jobs, results, deadLetters, workers, idempotency };
+  return { jobs, results, deadLetters, scheduled, workers, scheduler, idempotency };
 }

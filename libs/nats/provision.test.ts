@@ -25,9 +25,9 @@ afterAll(async () => {
 const json = (...p: string[]) => JSON.parse(readFileSync(definitionPath(...p), "utf8"));
 
 describe("provision", () => {
-  it("creates JOBS, RESULTS, JOBS_DLQ, the workers consumer and the idempotency bucket as nats/*.json define them", async () => {
+  it("creates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, the workers and scheduler consumers and the idempotency bucket as nats/*.json define them", async () => {
     await provision(nc, loadDefinitions(overrides), log);
-    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED"]) {
       const file = json("streams", `${name}.json`);
       const { config } = await jsm.streams.info(name);
       // Every setting in the file is what the server has, but for the ones the environment sets.
@@ -39,6 +39,11 @@ describe("provision", () => {
     const { config } = await jsm.consumers.info("JOBS", "workers");
     for (const [k, v] of Object.entries({ ...file, ack_wait: 10_000 * 1e6, max_deliver: -1 })) {
       expect((config as Record<string, unknown>)[k], `workers.${k}`).toEqual(v);
+    }
+    // Unbounded on every supported server (-1 is echoed back): parked jobs never block new ones.
+    const scheduler = await jsm.consumers.info("SCHEDULED", "scheduler");
+    for (const [k, v] of Object.entries(json("consumers", "scheduler.json"))) {
+      expect((scheduler.config as Record<string, unknown>)[k], `scheduler.${k}`).toEqual(v);
     }
     const kv = await jsm.streams.info("KV_idempotency");
     expect(kv.config.max_age).toBe(3_600_000 * 1e6);
@@ -52,7 +57,7 @@ describe("provision", () => {
     expect((await jsm.consumers.info("JOBS", "workers")).config.ack_wait).toBe(20_000 * 1e6);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
+    expect(names.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
   });
 
   it("provisions concurrently on a fresh server: every app's call succeeds and leaves one of each, as defined", async () => {
@@ -84,7 +89,7 @@ describe("provision", () => {
         const freshJsm = await jetstreamManager(conns[0]!);
         const streams: string[] = [];
         for await (const s of freshJsm.streams.list()) streams.push(s.config.name);
-        expect(streams.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS"]);
+        expect(streams.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
         for (const name of ["jobs", "results", "deadLetters"] as const) {
           const { config } = await freshJsm.streams.info(a[name].name);
           expect(

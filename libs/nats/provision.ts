@@ -2,12 +2,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { JOBS_STREAM } from "../contracts/mod.ts";
+import { JOBS_STREAM, SCHEDULED_STREAM } from "../contracts/mod.ts";
 import type { Definitions } from "./definitions.ts";
 import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 
 /**
- * Creates or updates JOBS, RESULTS, JOBS_DLQ, the `workers` consumer and the idempotency bucket so that
+ * Creates or updates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, the `workers` and `scheduler` consumers and the idempotency bucket so that
  * they match the definitions. Safe to run from every app at every start, concurrently.
  * The design: docs/design.md, "Provisioning".
  */
@@ -16,7 +16,9 @@ export async function provision(nc: NatsConnection, defs: Definitions, log: Logg
   await ensureStream(jsm, defs.jobs, log);
   await ensureStream(jsm, defs.results, log);
   await ensureStream(jsm, defs.deadLetters, log);
+  await ensureStream(jsm, defs.scheduled, log);
   await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
+  await ensureConsumer(jsm, SCHEDULED_STREAM, defs.scheduler, log);
   const { bucket, ...kvOpts } = defs.idempotency;
   const idempotency = await new Kvm(nc).create(bucket, kvOpts);
   return { idempotency };

@@ -2,6 +2,8 @@ import {
   HeraldError,
   jobMsgId,
   jobSubject,
+  scheduledMsgId,
+  scheduledSubject,
   UnavailableError,
   type JobEvent,
   type JobMessage,
@@ -18,6 +20,9 @@ import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
  *
  * Idempotent for one jobId: a second call (an idempotent submit taking over from a request that
  * died half-way) finds the existing `queued` event, and JOBS drops the repeated message by Msg-Id.
+ *
+ * A job whose `runAt` is still ahead goes to SCHEDULED instead of JOBS (the same bounds, the same
+ * refusals); a worker's scheduler moves it to JOBS when it is due (docs/design.md, "Scheduled jobs").
  *
  * If JOBS refuses the job (full), the job is ended with a `failed` event, so that no client waits
  * for a job that will never run, and a QueueFullError (503) is raised. If NATS does not answer, the
@@ -37,8 +42,10 @@ export async function enqueueJob(
     result: null,
     error: null,
     at: job.submittedAt,
+    ...(job.runAt !== undefined ? { runAt: job.runAt } : {}),
   };
   let eventId: number;
+  let runAt = job.runAt;
   try {
     eventId = await appendEvent(deps.js, queued, 0);
   } catch (err) {
@@ -46,17 +53,29 @@ export async function enqueueJob(
     const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId, "leader");
     if (!first) throw err;
     eventId = first.seq;
+    // A takeover resolved its own runAt from its own clock: the job keeps the one it was stored with.
+    runAt = first.event.runAt;
   }
 
   try {
-    const message: JobMessage = { ...job, queuedSeq: eventId };
-    await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(message), { msgID: jobMsgId(job.jobId) });
+    const { runAt: _asRequested, ...fields } = job;
+    const message: JobMessage = { ...fields, queuedSeq: eventId, ...(runAt !== undefined ? { runAt } : {}) };
+    if (runAt !== undefined && Date.parse(runAt) > Date.now()) {
+      await deps.js.publish(scheduledSubject(job.type, job.clientId), JSON.stringify(message), {
+        msgID: scheduledMsgId(job.jobId),
+      });
+    } else {
+      await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(message), {
+        msgID: jobMsgId(job.jobId),
+      });
+    }
   } catch (err) {
-    const refusal = isJetStreamError(err, JetStreamErrorCode.MAXIMUM_MESSAGES_EXCEEDED) ? refusalOf(err) : null;
+    const refusal = jobsRefusal(err);
     if (refusal) {
       // JetStream refused the job for certain: end it, so that its client does not wait for it.
+      const { runAt: _queuedOnly, ...base } = queued;
       const failed: JobEvent = {
-        ...queued,
+        ...base,
         event: "failed",
         at: new Date().toISOString(),
         error: { code: refusal.code, message: `${refusal.message}; the job was not queued` },
@@ -88,9 +107,14 @@ export class TooManyQueuedJobsError extends HeraldError {
   }
 }
 
-/** Both limits answer with the same API error code (MAXIMUM_MESSAGES_EXCEEDED); the description tells which. */
-function refusalOf(err: JetStreamApiError): QueueFullError | TooManyQueuedJobsError {
-  return /per subject/i.test(err.message) ? new TooManyQueuedJobsError() : new QueueFullError();
+/**
+ * The refusal a publish to JOBS (or SCHEDULED) met for certain, or null if it is anything else (a
+ * timeout, NATS gone: the message may be stored after all). Both limits answer with the same API
+ * error code (MAXIMUM_MESSAGES_EXCEEDED); the description tells which.
+ */
+export function jobsRefusal(err: unknown): QueueFullError | TooManyQueuedJobsError | null {
+  if (!isJetStreamError(err, JetStreamErrorCode.MAXIMUM_MESSAGES_EXCEEDED)) return null;
+  return /per subject/i.test((err as JetStreamApiError).message) ? new TooManyQueuedJobsError() : new QueueFullError();
 }
 
 function unavailable(err: unknown): Error {

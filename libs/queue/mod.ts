@@ -8,3 +8,4 @@ export {
   type ResubmitOutcome,
   type StoredDeadLetter,
 } from "./deadLetters.ts";
+export { moveDueJob } from "./moveDueJob.ts";

@@ -85,12 +85,17 @@ class Deployment {
   }
 }
 
-/** Runs the load, calls `inject` while it runs, and returns the settled ledger. */
-async function underLoad(d: Deployment, fault: string, inject: () => Promise<void>): Promise<Ledger> {
+/** Runs the load (of `job`s: `sleep` unless told), calls `inject` while it runs, and returns the settled ledger. */
+async function underLoad(
+  d: Deployment,
+  fault: string,
+  inject: () => Promise<void>,
+  job: Parameters<Ledger["submit"]>[3] = sleepJob,
+): Promise<Ledger> {
   const servers = d.env.NATS_URL!.split(",");
   const ledger = new Ledger(fault);
   await ledger.addClients(CLIENTS, d.api, d.notifiers);
-  await Promise.all([ledger.submit(d.api, JOBS, SUBMIT_INTERVAL_MS, sleepJob), inject()]);
+  await Promise.all([ledger.submit(d.api, JOBS, SUBMIT_INTERVAL_MS, job), inject()]);
   await ledger.settle();
   const totals = ledger.totals();
   rows.push(totals);
@@ -121,6 +126,11 @@ async function diagnose(ledger: Ledger, servers: string[]): Promise<string> {
   lines.push(`JOBS: ${JSON.stringify(jobs.state)} leader ${jobs.cluster?.leader}`);
   lines.push(
     `workers: pending ${workers.num_pending} ack_pending ${workers.num_ack_pending} redelivered ${workers.num_redelivered} waiting ${workers.num_waiting} delivered ${JSON.stringify(workers.delivered)} ack_floor ${JSON.stringify(workers.ack_floor)} leader ${workers.cluster?.leader}`,
+  );
+  const scheduled = await jsm.streams.info("SCHEDULED");
+  const scheduler = await jsm.consumers.info("SCHEDULED", "scheduler");
+  lines.push(
+    `SCHEDULED: ${JSON.stringify(scheduled.state)}; scheduler: pending ${scheduler.num_pending} ack_pending ${scheduler.num_ack_pending} redelivered ${scheduler.num_redelivered}`,
   );
   await nc.close();
   return lines.join("\n");
@@ -248,6 +258,49 @@ describe.sequential("one nats-server", () => {
     for (const app of d.apps.filter((a) => a.running)) expect(app.logs()).toContain("NATS reconnected");
   }, 180_000);
 
+  it("scheduled jobs across a worker SIGKILL and a nats-server restart: each ends once, none starts before its runAt", async () => {
+    // Due 1 to 3 s after submission, spread: some are due while a worker is dead, some while
+    // nats-server is down, some after; the schedulers' parked naks come back from the store
+    // (in whole seconds, so up to 1 s early) and must be parked again, not run.
+    const scheduledJob = (i: number) => ({
+      ...sleepJob(),
+      payload: { ms: 200, steps: 2 },
+      delay: 1_000 + (i % 21) * 100,
+    });
+    const victim = d.of("worker")[0]!;
+    const ledger = await underLoad(
+      d,
+      "scheduled: worker SIGKILL + nats-server restart",
+      async () => {
+        await pause(800);
+        d.kill(victim, "SIGKILL");
+        await d.start("worker");
+        await pause(700);
+        await nats.stop();
+        await pause(1_000);
+        await startNats();
+      },
+      scheduledJob,
+    );
+    expectNothingLost(ledger);
+    let early = 0;
+    let scheduled = 0;
+    for (const c of ledger.clients) {
+      const runAt = new Map<string, number>();
+      for (const e of c.sse.events) {
+        const event = JSON.parse(e.data) as { jobId: string; event: string; at: string; runAt?: string };
+        if (event.event === "queued" && event.runAt) {
+          runAt.set(event.jobId, Date.parse(event.runAt));
+          scheduled++;
+        }
+        // The apps share this machine's clock, in whole ms: no tolerance (apps/worker/scheduler.test.ts).
+        if (event.event === "started" && Date.parse(event.at) < runAt.get(event.jobId)!) early++;
+      }
+    }
+    expect(scheduled, "jobs submitted with a delay").toBe(JOBS);
+    expect(early, "attempts started before their job's runAt").toBe(0);
+  }, 180_000);
+
   it("a job that crashes its worker every time ends `failed` after JOB_MAX_DELIVER attempts, kept in JOBS_DLQ", async () => {
     const ledger = new Ledger("crash loop");
     await ledger.addClients(1, d.api, d.notifiers);
@@ -310,10 +363,11 @@ describe.sequential("a 3-node cluster", () => {
   it("streams are R3, and losing the RESULTS leader node under load loses nothing", async () => {
     const nc = await connect({ servers: nodes.map((n) => n.url) });
     const jsm = await jetstreamManager(nc);
-    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "KV_idempotency"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "KV_idempotency"]) {
       expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
     }
     expect((await jsm.consumers.info("JOBS", "workers")).cluster?.replicas?.length).toBe(2);
+    expect((await jsm.consumers.info("SCHEDULED", "scheduler")).cluster?.replicas?.length).toBe(2);
     const leader = (await jsm.streams.info("RESULTS")).cluster!.leader!;
     await nc.close();
     const victim = nodes.find((n) => `herald-n${n.index}` === leader)!;

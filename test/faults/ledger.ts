@@ -88,7 +88,7 @@ export class Ledger {
     api: Balancer,
     jobs: number,
     intervalMs: number,
-    job: (i: number) => { type: string; payload: unknown },
+    job: (i: number) => { type: string; payload: unknown; [field: string]: unknown },
   ): Promise<void> {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < jobs; i++) {
@@ -103,7 +103,7 @@ export class Ledger {
     api: Balancer,
     client: LoadClient,
     key: string,
-    body: { type: string; payload: unknown },
+    body: { type: string; payload: unknown; [field: string]: unknown },
   ): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -24,11 +24,13 @@ export interface TestNats extends EmbeddedServer {
  * a temporary store, monitoring on (connz/subsz for leak checks). Stop it in afterAll; started
  * through the launcher, it is also killed if the test process ends first.
  */
-export async function startTestNats(opts: { storeDir?: string } = {}): Promise<TestNats> {
+export async function startTestNats(opts: { storeDir?: string; port?: number } = {}): Promise<TestNats> {
   const storeDir = opts.storeDir ?? mkdtempSync(path.join(tmpdir(), "herald-nats-"));
   const server = await startNatsServer({
     storeDir,
     monitor: true,
+    // A restart on the same store and port (apps reconnect to the URL they had).
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
   });
   return {
     ...server,

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { loadConfig, type Config } from "../../libs/config/mod.ts";
 import { createLogger, type Logger } from "../../libs/log/mod.ts";
@@ -61,6 +62,11 @@ export interface Stack {
   submit(auth: { authorization: string }, type: string, payload?: unknown): Promise<{ jobId: string; eventId: number }>;
   /** Polls RESULTS until the job's last event is terminal. */
   waitForTerminal(clientId: string, jobId: string, timeoutMs?: number): Promise<StoredEvent>;
+  /**
+   * Stops the nats-server (SIGTERM, or SIGKILL: nothing flushed after the kill), keeps it down for
+   * `downMs`, and starts it again on the same store and port; every connection reconnects.
+   */
+  restartNats(opts?: { signal?: "SIGTERM" | "SIGKILL"; downMs?: number }): Promise<void>;
   /** Every stored event of a job, in order (ordered consumer on its subject). */
   events(clientId: string, jobId: string): Promise<StoredEvent[]>;
   close(): Promise<void>;
@@ -151,6 +157,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return n;
   };
 
+  const storeDir = server.storeDir;
   const stack: Stack = {
     server,
     nats,
@@ -191,6 +198,36 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
+    async restartNats({ signal = "SIGTERM", downMs = 0 } = {}) {
+      const old = stack.server;
+      if (signal === "SIGKILL") {
+        const exited = new Promise((r) => old.process.once("exit", r));
+        old.process.kill("SIGKILL");
+        await exited;
+      } else {
+        await old.stop();
+      }
+      await new Promise((r) => setTimeout(r, downMs));
+      const next = await startTestNats({ storeDir, port: old.port });
+      // Back when the stack's own connection has reconnected and JetStream answers it.
+      for (const deadline = Date.now() + 15_000; ; ) {
+        try {
+          await nats.jsm.streams.info(RESULTS_STREAM);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      // Closing the stack removes the store, as the first server's close would have.
+      stack.server = {
+        ...next,
+        async close() {
+          await next.close();
+          rmSync(storeDir, { recursive: true, force: true });
+        },
+      };
+    },
     async events(clientId, jobId) {
       // Direct gets, one after another: independent of the notifier's reader, and no consumer left behind.
       const out: StoredEvent[] = [];
@@ -210,7 +247,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await app.close();
       await Promise.allSettled(workerConnections.map((w) => w.nc.close()));
       await nats.nc.close();
-      await server.close();
+      await stack.server.close();
     },
   };
   return stack;

@@ -79,6 +79,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         timeout: body.timeout,
         idempotencyKey: typeof key === "string" ? key : undefined,
         requestId: request.id,
+        schedule: { runAt: body.runAt, delay: body.delay },
       });
       request.log.info({ clientId, jobId: job.jobId, type: body.type, replayed: job.replayed }, "job accepted");
       if (!job.replayed) deps.metrics.jobsSubmitted.inc({ type: body.type });
@@ -88,7 +89,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         .header("location", urls.statusUrl)
         .header("retry-after", RETRY_AFTER_SECONDS)
         .header("idempotent-replayed", String(job.replayed))
-        .send({ jobId: job.jobId, status: "queued", ...urls, eventId: job.eventId } satisfies SubmittedJob);
+        .send({ jobId: job.jobId, status: job.status, ...urls, eventId: job.eventId } satisfies SubmittedJob);
     },
   );
 

@@ -1,7 +1,14 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, serversForTools } from "../../../libs/nats/mod.ts";
-import { DLQ_STREAM, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../../../libs/contracts/mod.ts";
+import {
+  DLQ_STREAM,
+  JOBS_STREAM,
+  RESULTS_STREAM,
+  SCHEDULED_STREAM,
+  SCHEDULER_CONSUMER,
+  WORKERS_CONSUMER,
+} from "../../../libs/contracts/mod.ts";
 import { loadConfig } from "../../../libs/config/mod.ts";
 import { createLogger } from "../../../libs/log/mod.ts";
 import { CliError } from "../context.ts";
@@ -12,14 +19,22 @@ export interface Report {
   workers: { pending: number; ackPending: number; redelivered: number; waitingPulls: number; delivered: number };
   results: { messages: number; bytes: number; firstSeq: number; lastSeq: number; maxAgeHours: number };
   deadLetters: { messages: number };
+  /**
+   * SCHEDULED: jobs waiting for their runAt (a canceled one stays until it would have been due).
+   * `parked`: held by a scheduler's delayed nak; `unseen`: not yet delivered to any scheduler (a
+   * backlog here means no worker runs).
+   */
+  scheduled: { messages: number; bytes: number; maxMessages: number; parked: number; unseen: number };
 }
 
 async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
-  const [jobs, results, dlq, workers] = await Promise.all([
+  const [jobs, results, dlq, workers, scheduled, scheduler] = await Promise.all([
     jsm.streams.info(JOBS_STREAM),
     jsm.streams.info(RESULTS_STREAM),
     jsm.streams.info(DLQ_STREAM),
     jsm.consumers.info(JOBS_STREAM, WORKERS_CONSUMER),
+    jsm.streams.info(SCHEDULED_STREAM),
+    jsm.consumers.info(SCHEDULED_STREAM, SCHEDULER_CONSUMER),
   ]);
   return {
     nats,
@@ -39,6 +54,13 @@ async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
       maxAgeHours: results.config.max_age / 3.6e12,
     },
     deadLetters: { messages: dlq.state.messages },
+    scheduled: {
+      messages: scheduled.state.messages,
+      bytes: scheduled.state.bytes,
+      maxMessages: scheduled.config.max_msgs,
+      parked: scheduler.num_ack_pending,
+      unseen: scheduler.num_pending,
+    },
   };
 }
 
@@ -68,6 +90,7 @@ export async function inspect(json: boolean): Promise<number> {
           `workers   ${String(r.workers.pending).padStart(8)} pending     ${String(r.workers.ackPending).padStart(6)} ack pending   ${r.workers.redelivered} redelivered   ${r.workers.waitingPulls} waiting pulls`,
           `RESULTS   ${String(r.results.messages).padStart(8)} events      ${size(r.results.bytes).padStart(10)}   seq ${r.results.firstSeq}..${r.results.lastSeq}   kept ${r.results.maxAgeHours} h`,
           `JOBS_DLQ  ${String(r.deadLetters.messages).padStart(8)} dead letters   (npm run dlq -- list)`,
+          `SCHEDULED ${String(r.scheduled.messages).padStart(8)} waiting     ${size(r.scheduled.bytes).padStart(10)}   (bound ${r.scheduled.maxMessages})   ${r.scheduled.parked} parked   ${r.scheduled.unseen} not yet seen by a scheduler`,
           "",
         ].join("\n"),
       );

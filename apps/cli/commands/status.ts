@@ -12,6 +12,7 @@ function describe(s: JobState): string {
     `${s.jobId}  ${s.type}  ${status}  attempt ${s.attempt}`,
     `  created ${s.createdAt}  updated ${s.updatedAt}${s.finishedAt ? `  finished ${s.finishedAt}` : ""}`,
   ];
+  if (s.runAt) lines.push(`  run at ${s.runAt}`);
   if (s.progress) lines.push(`  progress ${s.progress.pct}%${s.progress.message ? ` ${s.progress.message}` : ""}`);
   if (s.result !== null && s.result !== undefined) lines.push(`  result ${JSON.stringify(s.result)}`);
   if (s.error) lines.push(`  error ${s.error.code}: ${s.error.message}`);

@@ -12,6 +12,10 @@ export interface SubmitArgs {
   timeout?: string;
   wait?: boolean;
   json?: boolean;
+  /** Run after this long (`30s`, `5m`, ms): the server parses it. */
+  delay?: string;
+  /** Run at this RFC 3339 time. */
+  at?: string;
 }
 
 function parsePayload(args: SubmitArgs): unknown {
@@ -41,9 +45,12 @@ function readPayloadFile(file: string): string {
  */
 export async function submit(client: HeraldClient, args: SubmitArgs, signal: AbortSignal): Promise<number> {
   const payload = parsePayload(args);
+  if (args.delay !== undefined && args.at !== undefined) throw new CliError("give --delay or --at, not both", 2);
   const job = await client.submit(args.type, payload, {
     ...(args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {}),
     ...(args.timeout !== undefined ? { timeout: args.timeout } : {}),
+    ...(args.delay !== undefined ? { delay: args.delay } : {}),
+    ...(args.at !== undefined ? { runAt: args.at } : {}),
   });
   if (!args.wait) {
     process.stdout.write(args.json ? `${JSON.stringify(job)}\n` : `${job.jobId}\n`);
@@ -52,7 +59,7 @@ export async function submit(client: HeraldClient, args: SubmitArgs, signal: Abo
   const err = process.stderr;
   const c = colors(err);
   const tty = err.isTTY === true;
-  if (!args.json) err.write(`${c.dim(`job ${job.jobId} queued`)}\n`);
+  if (!args.json) err.write(`${c.dim(`job ${job.jobId} ${job.status}`)}\n`);
   let end: JobEvent | null = null;
   for await (const item of client.events({ job: job.jobId, signal })) {
     if (item.type !== "event") continue;

@@ -1,4 +1,4 @@
-import { isTerminal, statusOf, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
+import { isTerminal, jobStatus, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
 
 /**
  * One job as a card: status, a progress bar with the handler's message, the attempt, and the
@@ -71,7 +71,9 @@ export class JobCard {
         }),
       );
     }
-    this.#render(statusOf(e.event));
+    // A scheduled job's card says `scheduled` until its next event (`started`), not `queued` at
+    // its due time: the page renders on events only.
+    this.#render(jobStatus(e, Date.now()));
     if (isTerminal(e.event)) this.#cancel.remove();
   }
 
