@@ -4,3 +4,4 @@ export const RESULTS_STREAM = "RESULTS";
 export const DLQ_STREAM = "JOBS_DLQ";
 export const WORKERS_CONSUMER = "workers";
 export const IDEMPOTENCY_BUCKET = "idempotency";
+export const JOB_INDEX_STREAM = "JOBINDEX";

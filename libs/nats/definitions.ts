@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import type { KvOptions } from "@nats-io/kv";
 import { definitionPath } from "./paths.ts";
-import { DLQ_STREAM, IDEMPOTENCY_BUCKET, JOBS_STREAM, RESULTS_STREAM, WORKERS_CONSUMER } from "../contracts/mod.ts";
+import {
+  DLQ_STREAM,
+  IDEMPOTENCY_BUCKET,
+  JOB_INDEX_STREAM,
+  JOBS_STREAM,
+  RESULTS_STREAM,
+  WORKERS_CONSUMER,
+} from "../contracts/mod.ts";
 
 const NS_PER_MS = 1_000_000;
 
@@ -19,6 +26,8 @@ export interface Definitions {
   jobs: StreamConfig;
   results: StreamConfig;
   deadLetters: StreamConfig;
+  /** JOBINDEX: each client's jobs by ordinal, for GET /v1/jobs. */
+  jobIndex: StreamConfig;
   workers: ConsumerConfig & { durable_name: string };
   idempotency: Partial<KvOptions> & { bucket: string };
 }
@@ -37,6 +46,7 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const jobs = readJson<StreamConfig>("streams", `${JOBS_STREAM}.json`);
   const results = readJson<StreamConfig>("streams", `${RESULTS_STREAM}.json`);
   const deadLetters = readJson<StreamConfig>("streams", `${DLQ_STREAM}.json`);
+  const jobIndex = readJson<StreamConfig>("streams", `${JOB_INDEX_STREAM}.json`);
   const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
 
@@ -47,6 +57,9 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   results.num_replicas = o.replicas;
   deadLetters.num_replicas = o.replicas;
   results.max_age = o.resultsMaxAgeMs * NS_PER_MS;
+  // A job is listed for as long as its events are retained, no longer.
+  jobIndex.num_replicas = o.replicas;
+  jobIndex.max_age = o.resultsMaxAgeMs * NS_PER_MS;
   workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
   // Attempts are counted and limited by the worker, from the job's own events: the delivery after
   // attempt JOB_MAX_DELIVER (a job that crashed its worker every time) ends the job `failed`. The
@@ -57,5 +70,5 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
-  return { jobs, results, deadLetters, workers, idempotency };
+  return { jobs, results, deadLetters, jobIndex, workers, idempotency };
 }
