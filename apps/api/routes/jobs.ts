@@ -4,7 +4,9 @@ import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams, jobStateHeaders, waitQuery } from "../schemas.ts";
 import {
+  JobListSchema,
   JobStateSchema,
+  ListJobsQuerySchema,
   type JobState,
   SubmitJobRequestSchema,
   SubmittedJobSchema,
@@ -17,6 +19,8 @@ import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
 import { requestedWait } from "../requestedWait.ts";
 import { waitForJobState } from "../waitForJobState.ts";
+import { listJobs } from "../listJobs.ts";
+import { readListJobsQuery } from "../listJobsQuery.ts";
 
 /** How soon a client should poll a job that has not ended (seconds). */
 const RETRY_AFTER_SECONDS = "1";
@@ -90,6 +94,26 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         .header("idempotent-replayed", String(job.replayed))
         .send({ jobId: job.jobId, status: "queued", ...urls, eventId: job.eventId } satisfies SubmittedJob);
     },
+  );
+
+  app.get(
+    "/v1/jobs",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "The caller's jobs, newest first, a page at a time (filters: status, type)",
+        security,
+        querystring: ListJobsQuerySchema,
+        response: { 200: JobListSchema, ...errors(400, 401, 503) },
+      },
+      // The schema only documents the query (and refuses a limit out of range): readListJobsQuery
+      // reads each part with its own 400 code.
+      schemaErrorFormatter: (errs, where) =>
+        where === "querystring" && errs[0]?.instancePath === "/limit"
+          ? new InvalidInputError("limit must be a whole number from 1 to 200", "invalid_limit")
+          : new InvalidInputError(`invalid ${where}`, "invalid_input"),
+    },
+    async (request) => listJobs(deps, request.clientId, readListJobsQuery(request.query as Record<string, unknown>)),
   );
 
   const byId = (summary: string, ok: number, codes: number[]) => ({
