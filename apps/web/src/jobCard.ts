@@ -1,4 +1,7 @@
-import { isTerminal, statusOf, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
+import { isTerminal, statusOf, type JobEvent, type JobState, type JobStatus } from "../../../libs/client/mod.ts";
+
+/** What a card shows of a job: the fields an event and a state (GET /v1/jobs) have alike. */
+type Shown = Pick<JobEvent, "event" | "attempt" | "progress" | "result" | "error">;
 
 /**
  * One job as a card: status, a progress bar with the handler's message, the attempt, and the
@@ -45,8 +48,23 @@ export class JobCard {
     this.#render("queued");
   }
 
-  /** Applies one event (in order; the stream never repeats one). */
+  /** Shows a job as GET /v1/jobs answered it (a page restored after a reload). */
+  restore(state: JobState): void {
+    this.#show(state.eventId, state);
+  }
+
+  /**
+   * Applies one event, in order. An event the card already holds (at or below the id of the state
+   * it was restored from: the stream resumes from the list's eventId, read before the states) is
+   * skipped.
+   */
   apply(id: number, e: JobEvent): void {
+    const last = Number(this.element.dataset.lastEventId ?? 0);
+    if (id <= last) return;
+    this.#show(id, e);
+  }
+
+  #show(id: number, e: Shown): void {
     this.element.dataset.lastEventId = String(id);
     if (e.event === "progress" && e.progress) this.element.dataset.progressStep = String(e.progress.pct);
     if (e.progress) {
