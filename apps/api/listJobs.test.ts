@@ -120,6 +120,8 @@ describe("GET /v1/jobs", () => {
       ["?cursor=garbage!", "invalid_cursor"],
       ["?cursor=MA", "invalid_cursor"],
       [`?cursor=${encodeCursor(3)}x.`, "invalid_cursor"],
+      ["?status=queued&status=running", "invalid_status"],
+      [`?cursor=${encodeCursor(3)}&cursor=${encodeCursor(2)}`, "invalid_cursor"],
     ];
     for (const [query, code] of cases) {
       const res = await stack.http(`/v1/jobs${query}`, { headers: c.auth });

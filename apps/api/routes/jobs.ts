@@ -106,12 +106,14 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         querystring: ListJobsQuerySchema,
         response: { 200: JobListSchema, ...errors(400, 401, 503) },
       },
-      // The schema only documents the query (and refuses a limit out of range): readListJobsQuery
-      // reads each part with its own 400 code.
-      schemaErrorFormatter: (errs, where) =>
-        where === "querystring" && errs[0]?.instancePath === "/limit"
-          ? new InvalidInputError("limit must be a whole number from 1 to 200", "invalid_limit")
-          : new InvalidInputError(`invalid ${where}`, "invalid_input"),
+      // readListJobsQuery reads each part with its own 400 code; what the schema refuses first (a
+      // limit out of range, a part given twice) gets the same code.
+      schemaErrorFormatter: (errs, where) => {
+        const part = where === "querystring" ? errs[0]?.instancePath.slice(1) : undefined;
+        return part === "status" || part === "limit" || part === "cursor"
+          ? new InvalidInputError(`invalid ${part}: ${errs[0]?.message ?? "not accepted"}`, `invalid_${part}`)
+          : new InvalidInputError(`invalid ${where}`, "invalid_input");
+      },
     },
     async (request) => listJobs(deps, request.clientId, readListJobsQuery(request.query as Record<string, unknown>)),
   );
