@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
+import { JOB_STATUSES } from "../../libs/client/mod.ts";
 import { clientFor, CliError, explain, resolveUrl } from "./context.ts";
 import { login, token } from "./commands/login.ts";
 import { submit } from "./commands/submit.ts";
@@ -132,7 +133,7 @@ Examples:
 program
   .command("jobs")
   .description("your jobs, newest first, a page at a time")
-  .option("--status <statuses>", "only these, comma-separated: queued, running, retrying, succeeded, failed, canceled")
+  .option("--status <statuses>", `only these, comma-separated: ${JOB_STATUSES.join(", ")}`)
   .option("--type <type>", "only jobs of this type")
   .option("--limit <n>", "at most this many per page (1-200, default 50)")
   .option("--cursor <cursor>", "the page after the one that printed it")
