@@ -6,7 +6,8 @@ import {
   type JobList,
   type JobState,
 } from "../../libs/contracts/mod.ts";
-import { readJobIndexHead } from "../../libs/jobIndex/mod.ts";
+import { indexJob, readJobIndexHead } from "../../libs/jobIndex/mod.ts";
+import { jobIndexHeadSubject } from "../../libs/contracts/mod.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
 import { newId } from "../../libs/ids/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
@@ -170,6 +171,23 @@ describe("GET /v1/jobs", () => {
     } finally {
       sse.close();
     }
+  });
+
+  it("skips an entry whose job has no events (its submit failed after indexing) and an ordinal with no entry", async () => {
+    const c = await stack.client();
+    const [first] = await submitMany(c, ["echo"]);
+    // A submit that indexed its job and died before storing `queued`.
+    await indexJob(stack.nats, c.clientId, { jobId: newId(), type: "echo", createdAt: new Date().toISOString() });
+    // A submit that took the head and died before storing its entry: a gap.
+    const head = await readJobIndexHead(stack.nats.jsm, c.clientId);
+    await stack.nats.js.publish(
+      jobIndexHeadSubject(c.clientId),
+      JSON.stringify({ n: head!.head.n + 1, jobId: newId() }),
+    );
+    const [last] = await submitMany(c, ["echo"]);
+    expect((await readJobIndexHead(stack.nats.jsm, c.clientId))?.head.n).toBe(4);
+    const { jobs } = await listAll(c, "?limit=1");
+    expect(jobs.map((j) => j.jobId)).toEqual([last, first]);
   });
 
   it("indexes a job once when its submit is retried (Idempotency-Key, or enqueueJob again for the same job)", async () => {
