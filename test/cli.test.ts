@@ -158,6 +158,51 @@ describe("herald CLI", () => {
     expect((await run(["status", long, "--wait", "soon"])).code).toBe(2);
   });
 
+  it("jobs: newest first, a page at a time with the next page's command on stderr, filtered by status and type", async () => {
+    const submitted: string[] = [];
+    for (const type of ["echo", "sleep", "echo"])
+      submitted.push((await run(["submit", type, "--payload", type === "sleep" ? '{"ms":20000}' : "1"])).stdout.trim());
+    const newest = submitted.reverse();
+    const all = await run(["jobs", "--json"]);
+    expect(all.code).toBe(0);
+    const lines = all.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { jobId: string; status: string });
+    expect(lines.slice(0, 3).map((j) => j.jobId)).toEqual(newest);
+
+    const first = await run(["jobs", "--limit", "1"]);
+    expect(first.stdout).toMatch(new RegExp(`^${newest[0]}  echo  `));
+    const cursor = /--cursor (\S+)/.exec(first.stderr)?.[1];
+    expect(cursor, first.stderr).toBeDefined();
+    const second = await run(["jobs", "--limit", "1", "--cursor", cursor!, "--json"]);
+    expect(JSON.parse(second.stdout).jobId).toBe(newest[1]);
+
+    const everyPage = await run(["jobs", "--limit", "2", "--all", "--json"]);
+    expect(
+      everyPage.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).jobId),
+    ).toEqual(lines.map((j) => j.jobId));
+    expect(everyPage.stderr).toBe("");
+
+    const sleeping = await run(["jobs", "--type", "sleep", "--status", "queued,running", "--json", "--all"]);
+    expect(
+      sleeping.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).jobId),
+    ).toContain(newest[1]);
+    expect(sleeping.stdout).not.toContain(newest[0]);
+    await run(["cancel", newest[1]!]);
+    expect((await run(["jobs", "--status", "nope"])).code).toBe(2);
+    expect((await run(["jobs", "--limit", "500"])).code).toBe(2);
+    const bad = await run(["jobs", "--cursor", "garbage!"]);
+    expect(bad.code).toBe(2); // the server said 400: a usage error
+    expect(bad.stderr).toContain("cursor");
+  });
+
   it("tail --json: one parseable line per event, in order; it resumes across a notifier restart with nothing missed or repeated", async () => {
     const lines: string[] = [];
     let buffer = "";

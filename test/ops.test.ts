@@ -106,6 +106,14 @@ describe("API documentation", () => {
       expect.arrayContaining(["202", "400", "401", "413", "429", "503"]),
     );
     expect(doc.paths["/v1/jobs/{id}"]!.delete!.responses).toHaveProperty("409");
+    const list = doc.paths["/v1/jobs"]!.get! as unknown as { parameters: { name: string; in: string }[] } & {
+      responses: Record<string, unknown>;
+    };
+    expect(list.parameters.filter((p) => p.in === "query").map((p) => p.name)).toEqual(
+      expect.arrayContaining(["status", "type", "limit", "cursor"]),
+    );
+    expect(Object.keys(list.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "503"]));
+    expect(JSON.stringify(list.responses["200"])).toContain("nextCursor");
     const notifierDoc = (await (await fetch(`${notifier.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(notifierDoc.paths)).toEqual(expect.arrayContaining(["/v1/events", "/v1/jobs/{id}/events"]));
     const page = await fetch(`${stack.url}/docs/`);

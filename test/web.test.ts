@@ -152,7 +152,51 @@ describe("web page", () => {
     await page.waitForSelector("#connection[data-state=live]");
     await expect.poll(() => attr(page, done, "status"), { timeout: 5_000 }).toBe("succeeded");
     await expect.poll(() => attr(page, running, "status"), { timeout: 10_000 }).toBe("succeeded");
-    expect(await progressSteps(page, running)).toBe("33.33,66.67,100");
+    // Restored from the list at the step it had reached, then every later step from the stream.
+    const steps = await progressSteps(page, running);
+    expect(steps).toMatch(/(^|,)100$/);
+    expect("33.33,66.67,100".endsWith(steps)).toBe(true);
+    await page.close();
+  });
+
+  it("restores its cards from the list after a reload (not by replaying every event), then misses no later event", async () => {
+    const page = await openPage();
+    const clientId = await clientIdOf(page);
+    const done = await submit(page, "echo", { restored: true });
+    await expect.poll(() => attr(page, done, "status"), { timeout: 5_000 }).toBe("succeeded");
+    const canceled = await submit(page, "sleep", { ms: 30_000, steps: 30 });
+    await expect.poll(() => attr(page, canceled, "status"), { timeout: 5_000 }).toBe("running");
+    await card(page, canceled).locator(".job-cancel").click();
+    await expect.poll(() => attr(page, canceled, "status"), { timeout: 5_000 }).toBe("canceled");
+    const running = await submit(page, "sleep", { ms: 2_400, steps: 8 });
+    await expect.poll(() => attr(page, running, "status"), { timeout: 5_000 }).toBe("running");
+
+    const streams: string[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/v1/events") streams.push(r.url());
+    });
+    await page.reload();
+    await page.waitForSelector("#connection[data-state=live]");
+    // The cards come from GET /v1/jobs, newest first; the stream resumes from the list's eventId.
+    const shown = await page.$$eval(".job", (els) => els.map((e) => (e as HTMLElement).dataset.jobId!));
+    expect(shown.slice(0, 3)).toEqual([running, canceled, done]);
+    expect(streams.length).toBeGreaterThan(0);
+    expect(new URL(streams[0]!).searchParams.get("lastEventId")).toMatch(/^\d+$/);
+    expect(await attr(page, done, "status")).toBe("succeeded");
+    expect(await card(page, done).locator(".job-result").textContent()).toContain('"restored": true');
+    expect(await attr(page, canceled, "status")).toBe("canceled");
+    expect(await card(page, canceled).locator(".job-cancel").count()).toBe(0);
+    expect(await written(page, done, "last-event-id")).toHaveLength(1); // restored, nothing replayed
+
+    await expect.poll(() => attr(page, running, "status"), { timeout: 10_000 }).toBe("succeeded");
+    // The running card: the state it was restored from, then every event stored after it, in
+    // order, none missed or repeated.
+    const ids = (await written(page, running, "last-event-id")).map(Number);
+    const stored = (await stack.events(clientId, running)).map((e) => e.seq);
+    expect(stored).toContain(ids[0]);
+    expect(ids).toEqual(stored.slice(stored.indexOf(ids[0]!)));
+    expect((await storedProgress(clientId, running)).endsWith(await progressSteps(page, running))).toBe(true);
+    expect((page as Page & { errors: string[] }).errors).toEqual([]);
     await page.close();
   });
 

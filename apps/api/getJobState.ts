@@ -1,5 +1,5 @@
 import { NotFoundError } from "../../libs/contracts/mod.ts";
-import { readFirstEvent, readLastEvent } from "../../libs/results/mod.ts";
+import { readFirstEvent, readLastEvent, type ReadFrom } from "../../libs/results/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 import { jobState } from "./jobState.ts";
 import type { JobState } from "../../libs/contracts/mod.ts";
@@ -10,8 +10,20 @@ import type { JobState } from "../../libs/contracts/mod.ts";
  * that would confirm it exists.
  */
 export async function getJobState(deps: Pick<ApiDeps, "jsm">, clientId: string, jobId: string): Promise<JobState> {
-  const last = await readLastEvent(deps.jsm, clientId, jobId);
-  if (!last) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
-  const first = last.event.event === "queued" ? last : await readFirstEvent(deps.jsm, clientId, jobId);
+  const state = await readJobState(deps, clientId, jobId, "replica");
+  if (!state) throw new NotFoundError(`no job ${jobId}`, "job_not_found");
+  return state;
+}
+
+/** The job's latest state, or null if RESULTS holds no event of it; `leader` where a stale state would lose an event. */
+export async function readJobState(
+  deps: Pick<ApiDeps, "jsm">,
+  clientId: string,
+  jobId: string,
+  from: ReadFrom,
+): Promise<JobState | null> {
+  const last = await readLastEvent(deps.jsm, clientId, jobId, from);
+  if (!last) return null;
+  const first = last.event.event === "queued" ? last : await readFirstEvent(deps.jsm, clientId, jobId, from);
   return jobState(first, last);
 }

@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from "commander";
+import { JOB_STATUSES } from "../../libs/client/mod.ts";
 import { clientFor, CliError, explain, resolveUrl } from "./context.ts";
 import { login, token } from "./commands/login.ts";
 import { submit } from "./commands/submit.ts";
 import { cancel, status } from "./commands/status.ts";
 import { tail } from "./commands/tail.ts";
+import { jobs, type JobsCommandOptions } from "./commands/jobs.ts";
 import { inspect } from "./commands/inspect.ts";
 
 // `herald`: the command line for herald. Exit codes: 0 ok, 1 failure (or a job that failed),
@@ -45,6 +47,7 @@ Examples:
   $ herald login --url http://127.0.0.1:3000
   $ herald submit sleep --payload '{"ms":5000,"steps":5}' --wait
   $ herald tail --json | jq .event
+  $ herald jobs --status running
   $ NATS_URL=nats://127.0.0.1:4222 herald inspect`,
   );
 
@@ -132,6 +135,25 @@ Examples:
       status(clientFor(url), cmd.args[0]!, cmd.opts<{ json?: boolean; wait?: true | string }>(), interrupted.signal),
     ),
   );
+
+program
+  .command("jobs")
+  .description("your jobs, newest first, a page at a time")
+  .option("--status <statuses>", `only these, comma-separated: ${JOB_STATUSES.join(", ")}`)
+  .option("--type <type>", "only jobs of this type")
+  .option("--limit <n>", "at most this many per page (1-200, default 50)")
+  .option("--cursor <cursor>", "the page after the one that printed it")
+  .option("--all", "every page, to the oldest job retained")
+  .option("--json", "one JSON line per job (the state GET /v1/jobs/:id answers)")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ herald jobs
+  $ herald jobs --status queued,running --type sleep
+  $ herald jobs --all --json | jq -r 'select(.status == "failed") | .jobId'`,
+  )
+  .action(run(async (url, cmd) => jobs(clientFor(url), cmd.opts<JobsCommandOptions>(), interrupted.signal)));
 
 program
   .command("cancel")

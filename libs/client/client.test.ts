@@ -234,6 +234,39 @@ describe("client library", () => {
     }
   });
 
+  it("lists the client's jobs newest first, by page and filter, and resumes its events from the list's eventId", async () => {
+    const { client } = await newClient();
+    const a = await client.submit("echo", { n: 1 });
+    const b = await client.submit("sleep", { ms: 60_000 });
+    await client.wait(a.jobId);
+    const all = await client.jobs();
+    expect(all.jobs.map((j) => j.jobId)).toEqual([b.jobId, a.jobId]);
+    expect(all.nextCursor).toBeNull();
+    const first = await client.jobs({ limit: 1 });
+    expect(first.jobs.map((j) => j.jobId)).toEqual([b.jobId]);
+    const second = await client.jobs({ limit: 1, cursor: first.nextCursor! });
+    expect(second.jobs.map((j) => j.jobId)).toEqual([a.jobId]);
+    expect((await client.jobs({ status: "succeeded" })).jobs.map((j) => j.jobId)).toEqual([a.jobId]);
+    expect((await client.jobs({ status: ["queued", "running"], type: "sleep" })).jobs.map((j) => j.jobId)).toEqual([
+      b.jobId,
+    ]);
+    await expect(client.jobs({ cursor: "nope!" })).rejects.toMatchObject({ status: 400, code: "invalid_cursor" });
+    // From the list's eventId, the stream brings what came after it: here, b's cancel.
+    const ac = new AbortController();
+    const seen: JobEvent[] = [];
+    const done = (async () => {
+      for await (const item of client.events({ since: all.eventId, signal: ac.signal })) {
+        if (item.type !== "event") continue;
+        seen.push(item.event);
+        if (item.event.event === "canceled") ac.abort();
+      }
+    })().catch(() => undefined);
+    await client.cancel(b.jobId);
+    await done;
+    expect(seen.at(-1)).toMatchObject({ jobId: b.jobId, event: "canceled" });
+    expect(seen.every((e) => e.jobId === b.jobId)).toBe(true);
+  });
+
   it("reads a job's state once it has ended (status with wait), or as it is when the wait runs out", async () => {
     const { client } = await newClient();
     const job = await client.submit("sleep", { ms: 200, steps: 2 });

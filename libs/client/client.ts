@@ -3,6 +3,7 @@ import {
   type ClientIdentity,
   type CurrentClient,
   type JobEvent,
+  type JobList,
   type JobState,
   type SubmitJobRequest,
   type SubmittedJob,
@@ -12,6 +13,7 @@ import { streamEvents } from "./events.ts";
 import type {
   ClientOptions,
   EventsOptions,
+  JobsOptions,
   StatusOptions,
   StreamItem,
   SubmitOptions,
@@ -31,6 +33,12 @@ export interface HeraldClient {
    * state; after `timeoutMs`, the state as it is then.
    */
   waitForEnd(jobId: string, opts?: WaitForEndOptions): Promise<JobState>;
+  /**
+   * A page of the client's jobs, newest first, and the cursor of the next (null: no more). Its
+   * `eventId` is where an event stream resumes (`events({ since: eventId })`) to miss nothing the
+   * page does not hold.
+   */
+  jobs(opts?: JobsOptions): Promise<JobList>;
   /** Cancels a job that has not ended; HeraldHttpError 409 if it has. */
   cancel(jobId: string): Promise<JobState>;
   /** The client's events (or one job's), resuming across disconnects with nothing missed or repeated. */
@@ -41,6 +49,17 @@ export interface HeraldClient {
    * without a notifier behind it, a proxy that refuses them), over plain HTTP (`waitForEnd`).
    */
   wait(jobId: string, opts?: WaitOptions): Promise<JobEvent>;
+}
+
+/** GET /v1/jobs's query string for these options. */
+function jobsQuery(jo: JobsOptions): string {
+  const q = new URLSearchParams();
+  if (jo.status !== undefined) q.set("status", ([] as string[]).concat(jo.status).join(","));
+  if (jo.type !== undefined) q.set("type", jo.type);
+  if (jo.limit !== undefined) q.set("limit", String(jo.limit));
+  if (jo.cursor !== undefined) q.set("cursor", jo.cursor);
+  const text = q.toString();
+  return text ? `?${text}` : "";
 }
 
 function trimUrl(url: string): string {
@@ -117,6 +136,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
         so.signal ? { signal: so.signal } : {},
       ),
     waitForEnd: (jobId, wo = {}) => waitForEnd(client.status, jobId, wo),
+    jobs: (jo = {}) => request<JobList>(o, "GET", `/v1/jobs${jobsQuery(jo)}`, jo.signal ? { signal: jo.signal } : {}),
     cancel: (jobId) => request<JobState>(o, "DELETE", `/v1/jobs/${id(jobId)}`),
     events: (eo = {}) => streamEvents({ url: o.url, fetch: o.fetch, ...(o.token ? { token: o.token } : {}) }, eo),
     async wait(jobId, wo = {}) {

@@ -1,4 +1,4 @@
-import type { GapNotice, JobEvent } from "../contracts/mod.ts";
+import type { GapNotice, JobEvent, JobStatus } from "../contracts/mod.ts";
 
 export interface ClientOptions {
   /** herald's base URL, e.g. `http://127.0.0.1:3000` (in a page served by herald: `location.origin`). */
@@ -67,5 +67,17 @@ export interface StatusOptions {
 export interface WaitForEndOptions {
   /** Answer with the state as it is after this long, ended or not (default: no limit). */
   timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface JobsOptions {
+  /** Only jobs in these statuses. */
+  status?: JobStatus | JobStatus[];
+  /** Only jobs of this type. */
+  type?: string;
+  /** At most this many (1 to 200; the server's default is 50). A filtered page may hold fewer. */
+  limit?: number;
+  /** The `nextCursor` of the page before: the jobs older than it. */
+  cursor?: string;
   signal?: AbortSignal;
 }

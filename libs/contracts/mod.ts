@@ -16,6 +16,7 @@ export type {
   ErrorBody,
   GapNotice,
   JobError,
+  JobList,
   JobProgress,
   JobState,
   JobTypeInfo,

@@ -7,3 +7,4 @@ export const IDEMPOTENCY_BUCKET = "idempotency";
 /** The delay queue of jobs submitted to run later (docs/design.md, "Scheduled jobs"). */
 export const SCHEDULED_STREAM = "SCHEDULED";
 export const SCHEDULER_CONSUMER = "scheduler";
+export const JOB_INDEX_STREAM = "JOBINDEX";

@@ -53,6 +53,47 @@ export const JobStateSchema = Type.Object(
 );
 export type JobState = Static<typeof JobStateSchema>;
 
+/** Most jobs one page of `GET /v1/jobs` holds, and how many when the caller does not say. */
+export const MAX_JOBS_PER_PAGE = 200;
+export const DEFAULT_JOBS_PER_PAGE = 50;
+
+/** The query of `GET /v1/jobs`. Each is read again by the api (apps/api/listJobsQuery.ts) for its 400 codes. */
+export const ListJobsQuerySchema = Type.Object({
+  status: Type.Optional(
+    Type.String({
+      description: `only jobs in these statuses, comma-separated (${JOB_STATUSES.join(", ")}); else 400 invalid_status`,
+    }),
+  ),
+  type: Type.Optional(Type.String({ description: "only jobs of this type" })),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_JOBS_PER_PAGE,
+      default: DEFAULT_JOBS_PER_PAGE,
+      description: `at most this many jobs (1 to ${MAX_JOBS_PER_PAGE}, default ${DEFAULT_JOBS_PER_PAGE}); else 400 invalid_limit`,
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({ description: "the `nextCursor` of the page before, as it was answered; else 400 invalid_cursor" }),
+  ),
+});
+
+/** What `GET /v1/jobs` answers: the caller's jobs, newest first. */
+export const JobListSchema = Type.Object({
+  jobs: Type.Array(Type.Ref(JobStateSchema)),
+  nextCursor: Nullable(
+    Type.String({
+      description:
+        "ask again with ?cursor= for older jobs; null: there are none. A filtered page may hold fewer than `limit` jobs and still have one",
+    }),
+  ),
+  eventId: Type.Integer({
+    description:
+      "a RESULTS sequence read before the jobs were: every event of these jobs up to it is in their states, so an event stream resumed from it (Last-Event-ID) misses nothing",
+  }),
+});
+export type JobList = Static<typeof JobListSchema>;
+
 /** The body of `POST /v1/jobs`. */
 export const SubmitJobRequestSchema = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),

@@ -83,3 +83,25 @@ export function queuedMsgId(jobId: string): string {
 export function terminalMsgId(jobId: string): string {
   return `${jobId}.terminal`;
 }
+
+/**
+ * `jidx.<clientId>.<n>`: the client's n-th job (1, 2, …) in JOBINDEX, one message per subject. The
+ * list of a client's jobs reads these literal subjects, newest first, so its cost does not grow
+ * with the client's history or with other clients (docs/design.md, "Listing jobs").
+ */
+export function jobIndexEntrySubject(clientId: string, ordinal: number): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  if (!Number.isSafeInteger(ordinal) || ordinal < 1) throw new TypeError(`invalid job ordinal: ${ordinal}`);
+  return `jidx.${clientId}.${ordinal}`;
+}
+
+/** `jidx.<clientId>.head`: the client's newest ordinal in JOBINDEX (its only writer CAS). */
+export function jobIndexHeadSubject(clientId: string): string {
+  assertToken(isClientId(clientId), "client id", clientId);
+  return `jidx.${clientId}.head`;
+}
+
+/** Msg-Id of a job's JOBINDEX entry: a retried submit inside the duplicate window does not index it twice. */
+export function jobIndexMsgId(jobId: string): string {
+  return `${jobId}.jidx`;
+}

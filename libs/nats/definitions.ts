@@ -5,6 +5,7 @@ import { definitionPath } from "./paths.ts";
 import {
   DLQ_STREAM,
   IDEMPOTENCY_BUCKET,
+  JOB_INDEX_STREAM,
   JOBS_STREAM,
   RESULTS_STREAM,
   SCHEDULED_STREAM,
@@ -28,6 +29,8 @@ export interface Definitions {
   results: StreamConfig;
   deadLetters: StreamConfig;
   scheduled: StreamConfig;
+  /** JOBINDEX: each client's jobs by ordinal, for GET /v1/jobs. */
+  jobIndex: StreamConfig;
   workers: ConsumerConfig & { durable_name: string };
   scheduler: ConsumerConfig & { durable_name: string };
   idempotency: Partial<KvOptions> & { bucket: string };
@@ -48,6 +51,7 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const results = readJson<StreamConfig>("streams", `${RESULTS_STREAM}.json`);
   const deadLetters = readJson<StreamConfig>("streams", `${DLQ_STREAM}.json`);
   const scheduled = readJson<StreamConfig>("streams", `${SCHEDULED_STREAM}.json`);
+  const jobIndex = readJson<StreamConfig>("streams", `${JOB_INDEX_STREAM}.json`);
   const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
   const scheduler = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${SCHEDULER_CONSUMER}.json`);
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
@@ -62,6 +66,9 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   // The same bound for a client's scheduled jobs of one type as for its queued ones.
   scheduled.max_msgs_per_subject = o.jobsMaxQueuedPerClient;
   results.max_age = o.resultsMaxAgeMs * NS_PER_MS;
+  // A job is listed for as long as its events are retained, no longer.
+  jobIndex.num_replicas = o.replicas;
+  jobIndex.max_age = o.resultsMaxAgeMs * NS_PER_MS;
   workers.ack_wait = o.jobAckWaitMs * NS_PER_MS;
   // Attempts are counted and limited by the worker, from the job's own events: the delivery after
   // attempt JOB_MAX_DELIVER (a job that crashed its worker every time) ends the job `failed`. The
@@ -78,5 +85,5 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
-  return { jobs, results, deadLetters, scheduled, workers, scheduler, idempotency };
+  return { jobs, results, deadLetters, scheduled, jobIndex, workers, scheduler, idempotency };
 }

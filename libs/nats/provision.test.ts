@@ -27,11 +27,14 @@ const json = (...p: string[]) => JSON.parse(readFileSync(definitionPath(...p), "
 describe("provision", () => {
   it("creates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, the workers and scheduler consumers and the idempotency bucket as nats/*.json define them", async () => {
     await provision(nc, loadDefinitions(overrides), log);
-    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "JOBINDEX"]) {
       const file = json("streams", `${name}.json`);
       const { config } = await jsm.streams.info(name);
       // Every setting in the file is what the server has, but for the ones the environment sets.
-      const expected = { ...file, ...(name === "RESULTS" ? { max_age: 3_600_000 * 1e6 } : {}) };
+      const expected = {
+        ...file,
+        ...(name === "RESULTS" || name === "JOBINDEX" ? { max_age: 3_600_000 * 1e6 } : {}),
+      };
       for (const [k, v] of Object.entries(expected))
         expect((config as Record<string, unknown>)[k], `${name}.${k}`).toEqual(v);
     }
@@ -57,7 +60,7 @@ describe("provision", () => {
     expect((await jsm.consumers.info("JOBS", "workers")).config.ack_wait).toBe(20_000 * 1e6);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
+    expect(names.sort()).toEqual(["JOBINDEX", "JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
   });
 
   it("provisions concurrently on a fresh server: every app's call succeeds and leaves one of each, as defined", async () => {
@@ -89,8 +92,8 @@ describe("provision", () => {
         const freshJsm = await jetstreamManager(conns[0]!);
         const streams: string[] = [];
         for await (const s of freshJsm.streams.list()) streams.push(s.config.name);
-        expect(streams.sort()).toEqual(["JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
-        for (const name of ["jobs", "results", "deadLetters"] as const) {
+        expect(streams.sort()).toEqual(["JOBINDEX", "JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
+        for (const name of ["jobs", "results", "deadLetters", "jobIndex"] as const) {
           const { config } = await freshJsm.streams.info(a[name].name);
           expect(
             matches(config, a[name]) || matches(config, b[name]),

@@ -7,7 +7,7 @@ import type { Definitions } from "./definitions.ts";
 import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 
 /**
- * Creates or updates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, the `workers` and `scheduler` consumers and the idempotency bucket so that
+ * Creates or updates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, JOBINDEX, the `workers` and `scheduler` consumers and the idempotency bucket so that
  * they match the definitions. Safe to run from every app at every start, concurrently.
  * The design: docs/design.md, "Provisioning".
  */
@@ -17,6 +17,7 @@ export async function provision(nc: NatsConnection, defs: Definitions, log: Logg
   await ensureStream(jsm, defs.results, log);
   await ensureStream(jsm, defs.deadLetters, log);
   await ensureStream(jsm, defs.scheduled, log);
+  await ensureStream(jsm, defs.jobIndex, log);
   await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
   await ensureConsumer(jsm, SCHEDULED_STREAM, defs.scheduler, log);
   const { bucket, ...kvOpts } = defs.idempotency;

@@ -11,9 +11,10 @@ import {
 import { appendEvent, EventFencedError, readFirstEvent } from "../results/mod.ts";
 import type { JetStreamApiError, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
+import { indexJob } from "../jobIndex/mod.ts";
 
 /**
- * Stores a job: its `queued` event in RESULTS first (so every later event is fenced on it and the
+ * Stores a job: its JOBINDEX entry, then its `queued` event in RESULTS (so every later event is fenced on it and the
  * client can already see it), then the job in JOBS. Resolves with the `queued` event's sequence
  * only after JetStream has acknowledged both: a 202 means the job is stored (docs/design.md,
  * "Submit", "Guarantees").
@@ -47,6 +48,11 @@ export async function enqueueJob(
   let eventId: number;
   let runAt = job.runAt;
   try {
+    // Indexed before `queued` is stored, so that a list that read RESULTS' last sequence (its
+    // eventId) and then the index finds every job whose `queued` is at or below it: nothing an
+    // event stream resumed from that eventId skips. An entry whose job never got its `queued`
+    // (a crash, NATS gone) is skipped by the list. (docs/design.md, "Listing jobs".)
+    await indexJob(deps, job.clientId, { jobId: job.jobId, type: job.type, createdAt: job.submittedAt });
     eventId = await appendEvent(deps.js, queued, 0);
   } catch (err) {
     if (!(err instanceof EventFencedError)) throw unavailable(err);

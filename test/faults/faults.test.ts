@@ -363,7 +363,7 @@ describe.sequential("a 3-node cluster", () => {
   it("streams are R3, and losing the RESULTS leader node under load loses nothing", async () => {
     const nc = await connect({ servers: nodes.map((n) => n.url) });
     const jsm = await jetstreamManager(nc);
-    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "KV_idempotency"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "JOBINDEX", "KV_idempotency"]) {
       expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
     }
     expect((await jsm.consumers.info("JOBS", "workers")).cluster?.replicas?.length).toBe(2);

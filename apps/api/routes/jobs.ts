@@ -4,7 +4,9 @@ import { authenticate } from "../../../libs/auth/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams, jobStateHeaders, waitQuery } from "../schemas.ts";
 import {
+  JobListSchema,
   JobStateSchema,
+  ListJobsQuerySchema,
   type JobState,
   SubmitJobRequestSchema,
   SubmittedJobSchema,
@@ -17,6 +19,8 @@ import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
 import { requestedWait } from "../requestedWait.ts";
 import { waitForJobState } from "../waitForJobState.ts";
+import { listJobs } from "../listJobs.ts";
+import { readListJobsQuery } from "../listJobsQuery.ts";
 
 /** How soon a client should poll a job that has not ended (seconds). */
 const RETRY_AFTER_SECONDS = "1";
@@ -91,6 +95,28 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         .header("idempotent-replayed", String(job.replayed))
         .send({ jobId: job.jobId, status: job.status, ...urls, eventId: job.eventId } satisfies SubmittedJob);
     },
+  );
+
+  app.get(
+    "/v1/jobs",
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "The caller's jobs, newest first, a page at a time (filters: status, type)",
+        security,
+        querystring: ListJobsQuerySchema,
+        response: { 200: JobListSchema, ...errors(400, 401, 503) },
+      },
+      // readListJobsQuery reads each part with its own 400 code; what the schema refuses first (a
+      // limit out of range, a part given twice) gets the same code.
+      schemaErrorFormatter: (errs, where) => {
+        const part = where === "querystring" ? errs[0]?.instancePath.slice(1) : undefined;
+        return part === "status" || part === "limit" || part === "cursor"
+          ? new InvalidInputError(`invalid ${part}: ${errs[0]?.message ?? "not accepted"}`, `invalid_${part}`)
+          : new InvalidInputError(`invalid ${where}`, "invalid_input");
+      },
+    },
+    async (request) => listJobs(deps, request.clientId, readListJobsQuery(request.query as Record<string, unknown>)),
   );
 
   const byId = (summary: string, ok: number, codes: number[]) => ({

@@ -1,4 +1,10 @@
-import { isTerminal, jobStatus, type JobEvent, type JobStatus } from "../../../libs/client/mod.ts";
+import { isTerminal, jobStatus, type JobEvent, type JobState, type JobStatus } from "../../../libs/client/mod.ts";
+
+/**
+ * What a card shows of a job: the fields an event and a state (GET /v1/jobs) have alike, and when
+ * it runs (an event's `runAt` is absent when none; a state's is null).
+ */
+type Shown = Pick<JobEvent, "event" | "attempt" | "progress" | "result" | "error"> & { runAt?: string | null };
 
 /**
  * One job as a card: status, a progress bar with the handler's message, the attempt, and the
@@ -45,8 +51,23 @@ export class JobCard {
     this.#render("queued");
   }
 
-  /** Applies one event (in order; the stream never repeats one). */
+  /** Shows a job as GET /v1/jobs answered it (a page restored after a reload). */
+  restore(state: JobState): void {
+    this.#show(state.eventId, state);
+  }
+
+  /**
+   * Applies one event, in order. An event the card already holds (at or below the id of the state
+   * it was restored from: the stream resumes from the list's eventId, read before the states) is
+   * skipped.
+   */
   apply(id: number, e: JobEvent): void {
+    const last = Number(this.element.dataset.lastEventId ?? 0);
+    if (id <= last) return;
+    this.#show(id, e);
+  }
+
+  #show(id: number, e: Shown): void {
     this.element.dataset.lastEventId = String(id);
     if (e.event === "progress" && e.progress) this.element.dataset.progressStep = String(e.progress.pct);
     if (e.progress) {
@@ -73,7 +94,7 @@ export class JobCard {
     }
     // A scheduled job's card says `scheduled` until its next event (`started`), not `queued` at
     // its due time: the page renders on events only.
-    this.#render(jobStatus(e, Date.now()));
+    this.#render(jobStatus({ event: e.event, ...(e.runAt ? { runAt: e.runAt } : {}) }, Date.now()));
     if (isTerminal(e.event)) this.#cancel.remove();
   }
 

@@ -8,9 +8,13 @@ import {
 } from "../../../libs/client/mod.ts";
 import { JobCard } from "./jobCard.ts";
 
-// The web page: one event stream for all of the client's jobs (one connection, whatever the
-// number of jobs), cards that follow each job, and a connection indicator. Authenticated by the
-// HttpOnly cookie herald sets: this script never holds a token.
+// The web page: the client's newest jobs as cards (GET /v1/jobs), then one event stream for all of
+// its jobs (one connection, whatever the number of jobs) that keeps them up to date, and a
+// connection indicator. Authenticated by the HttpOnly cookie herald sets: this script never holds
+// a token.
+
+/** How many of the newest jobs a (re)load shows: one page, however long the client's history. */
+const RESTORED_JOBS = 100;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const url = location.origin;
@@ -81,11 +85,23 @@ async function setUpForm(): Promise<void> {
   });
 }
 
-/** Follows every event of this client, from all that is retained: a reload restores every job. */
+/**
+ * Restores the newest jobs from the list, then follows every event of this client from the list's
+ * eventId: read before the jobs were, so every event the restored cards do not hold comes on the
+ * stream (and one they do hold is skipped by its card). Older jobs get a card when they next move.
+ */
 async function follow(): Promise<void> {
+  let since: number | "earliest";
+  try {
+    const page = await herald.jobs({ limit: RESTORED_JOBS });
+    for (const state of [...page.jobs].reverse()) cardFor(state.jobId, state.type).restore(state);
+    since = page.eventId;
+  } catch {
+    since = "earliest"; // no list (an older herald, or NATS away): every retained event restores the cards
+  }
   let resumedAt: number | null = null;
   let replayed = 0;
-  for await (const item of herald.events({ since: "earliest" }) as AsyncGenerator<StreamItem>) {
+  for await (const item of herald.events({ since }) as AsyncGenerator<StreamItem>) {
     if (item.type === "connection") {
       if (item.state === "open") setConnection("live", "live");
       if (item.state === "reconnecting") setConnection("reconnecting", "reconnecting…");
