@@ -123,4 +123,30 @@ describe("provision", () => {
       }
     }
   });
+
+  it("provisions concurrently when only the idempotency bucket is missing: the apps race on it, and all succeed", async () => {
+    // With the streams there, every app reaches the bucket at about the same moment: the one that
+    // loses its create (other settings: another RESULTS_MAX_AGE) must open the winner's bucket.
+    const a = loadDefinitions(overrides);
+    const b = loadDefinitions({ ...overrides, resultsMaxAgeMs: 7_200_000 });
+    const fresh = await startTestNats();
+    const conns = await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => connectNats({ servers: [fresh.url], name: `k${i}`, log })),
+    );
+    try {
+      const jsm = await jetstreamManager(conns[0]!);
+      for (let round = 1; round <= 5; round++) {
+        await provision(conns[0]!, a, log);
+        await jsm.streams.delete("KV_idempotency");
+        const settled = await Promise.allSettled(conns.map((c, i) => provision(c, i % 2 ? b : a, log)));
+        expect(
+          settled.map((s) => (s.status === "fulfilled" ? "ok" : String(s.reason))),
+          `round ${round}`,
+        ).toEqual(Array(conns.length).fill("ok"));
+      }
+    } finally {
+      await Promise.all(conns.map((c) => c.close()));
+      await fresh.close();
+    }
+  });
 });

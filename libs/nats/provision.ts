@@ -20,8 +20,7 @@ export async function provision(nc: NatsConnection, defs: Definitions, log: Logg
   await ensureStream(jsm, defs.jobIndex, log);
   await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
   await ensureConsumer(jsm, SCHEDULED_STREAM, defs.scheduler, log);
-  const { bucket, ...kvOpts } = defs.idempotency;
-  const idempotency = await new Kvm(nc).create(bucket, kvOpts);
+  const idempotency = await ensureBucket(nc, defs.idempotency);
   return { idempotency };
 }
 
@@ -63,4 +62,15 @@ async function ensureConsumer(
     }
   }
   await jsm.consumers.update(stream, cfg.durable_name, cfg);
+}
+
+async function ensureBucket(nc: NatsConnection, { bucket, ...opts }: Definitions["idempotency"]): Promise<KV> {
+  try {
+    return await new Kvm(nc).create(bucket, opts);
+  } catch (err) {
+    // Another app created it at the same moment with other settings (its RESULTS_MAX_AGE): the
+    // bucket is there now, and creating it again opens it (nats.js reads the stream first).
+    if (!isJetStreamError(err, JetStreamErrorCode.STREAM_NAME_IN_USE)) throw err;
+    return new Kvm(nc).create(bucket, opts);
+  }
 }
