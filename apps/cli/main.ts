@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { JOB_STATUSES } from "../../libs/client/mod.ts";
 import { clientFor, CliError, explain, resolveUrl } from "./context.ts";
 import { login, token } from "./commands/login.ts";
-import { submit } from "./commands/submit.ts";
+import { type SubmitArgs, submit } from "./commands/submit.ts";
 import { cancel, status } from "./commands/status.ts";
 import { tail } from "./commands/tail.ts";
 import { jobs, type JobsCommandOptions } from "./commands/jobs.ts";
@@ -99,16 +99,7 @@ Examples:
   )
   .action(
     run(async (url, cmd) => {
-      const o = cmd.opts<{
-        payload?: string;
-        payloadFile?: string;
-        idempotencyKey?: string;
-        timeout?: string;
-        wait?: boolean;
-        json?: boolean;
-        delay?: string;
-        at?: string;
-      }>();
+      const o = cmd.opts<Omit<SubmitArgs, "type">>();
       return submit(clientFor(url), { type: cmd.args[0]!, ...o }, interrupted.signal);
     }),
   );
