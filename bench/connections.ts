@@ -7,6 +7,7 @@
 import { LoadProc as BaseLoadProc } from "./loadProc.ts";
 import type { LoadCommand, LoadReply, LoadStats } from "./sseLoad.ts";
 import { CpuMeter, memory, round, sleep, track } from "./procs.ts";
+import { metricSum } from "./metricsText.ts";
 
 export interface ConnectionStep {
   target: number;
@@ -59,10 +60,7 @@ class LoadProc extends BaseLoadProc<LoadCommand, LoadReply> {
 
 async function notifierMetrics(url: string): Promise<{ heapUsed: number; connections: number }> {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const value = (name: string) => {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
-    return m ? Number(m[1]) : NaN;
-  };
+  const value = (name: string) => metricSum(text, name) ?? Number.NaN;
   return { heapUsed: value("herald_nodejs_heap_size_used_bytes"), connections: value("herald_sse_connections") };
 }
 

@@ -25,6 +25,7 @@ import type { JobEvent, JobEventName } from "../libs/contracts/mod.ts";
 import { appendEvent } from "../libs/results/mod.ts";
 import { indexJob } from "../libs/jobIndex/mod.ts";
 import { encodeCursor } from "../apps/api/listJobsQuery.ts";
+import { Latency } from "./hist.ts";
 import { benchNatsServerVersion, interrupt, round, startHeraldApp, startNats, stopAll } from "./procs.ts";
 
 /** `--quick`: a smoke run of the script itself (a few clients), not a measurement. */
@@ -43,10 +44,6 @@ process.once("SIGINT", () => {
   interrupt();
   void stopAll().then(() => process.exit(130));
 });
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "herald-list-"));
@@ -108,7 +105,7 @@ async function main(): Promise<void> {
 
     const time = async (clientId: string, query: () => string): Promise<{ p50: number; p99: number; jobs: number }> => {
       const auth = `Bearer ${(await tokens.mint(clientId)).token}`;
-      const ms: number[] = [];
+      const latency = new Latency();
       let jobs = 0;
       for (let i = 0; i < WARMUP + SAMPLES; i++) {
         const q = query();
@@ -118,12 +115,13 @@ async function main(): Promise<void> {
         const took = performance.now() - start;
         if (res.status !== 200) throw new Error(`GET /v1/jobs${q}: ${res.status} ${JSON.stringify(body)}`);
         if (i >= WARMUP) {
-          ms.push(took);
+          latency.recordMs(took);
           jobs += body.jobs.length;
         }
       }
-      ms.sort((a, b) => a - b);
-      return { p50: round(percentile(ms, 50), 1), p99: round(percentile(ms, 99), 1), jobs: round(jobs / SAMPLES, 0) };
+      const { p50, p99 } = latency.summary();
+      latency.destroy();
+      return { p50: round(p50, 1), p99: round(p99, 1), jobs: round(jobs / SAMPLES, 0) };
     };
     const randomDepth = (n: number) => () => `?cursor=${encodeCursor(1 + Math.floor(Math.random() * n))}`;
     const rows: string[] = [];

@@ -15,6 +15,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { E2eBench, type StepResult } from "./e2e.ts";
 import { LogTally, memory, round, sleep, startHeraldApp, startNats, type RunningApp } from "./procs.ts";
+import { metricSum } from "./metricsText.ts";
 
 export interface SoakSample {
   /** Seconds since the load started (0: before it). */
@@ -88,8 +89,7 @@ const STEP_S = 60;
 async function heapUsed(url: string): Promise<number> {
   try {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-    const m = /^herald_nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
-    return m ? Number(m[1]) : NaN;
+    return metricSum(text, "herald_nodejs_heap_size_used_bytes") ?? Number.NaN;
   } catch {
     return NaN;
   }

@@ -36,6 +36,7 @@ import {
   startNats,
   stopAll,
 } from "./procs.ts";
+import { metricSum } from "./metricsText.ts";
 
 const N = Number(/^--waiters=(\d+)$/.exec(process.argv.find((a) => a.startsWith("--waiters=")) ?? "")?.[1] ?? 5000);
 const CLIENTS = 100;
@@ -65,8 +66,7 @@ function request(
 }
 
 async function metric(apiUrl: string, name: string): Promise<number> {
-  const { body } = await request(`${apiUrl}/metrics`);
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(body)?.[1] ?? NaN);
+  return metricSum((await request(`${apiUrl}/metrics`)).body, name) ?? Number.NaN;
 }
 
 async function apiMemory(apiUrl: string, pid: number): Promise<{ rssMB: number; heapMB: number }> {
