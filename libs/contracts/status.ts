@@ -1,4 +1,4 @@
-import type { JobEvent, JobEventName } from "./events.ts";
+import type { JobEventName } from "./events.ts";
 
 /**
  * A job's public status, as `GET /v1/jobs/:id` answers it: coarser than its last event's name.
@@ -29,9 +29,9 @@ export function statusOf(event: JobEventName): JobStatus {
 /**
  * The status of a job whose last event is `last`, at `nowMs`: `scheduled` while its last event is
  * a `queued` that carries a `runAt` still in the future (docs/design.md, "Scheduled jobs"), else
- * statusOf its name.
+ * statusOf its name. Takes an event (no `runAt`: absent) or a job state (no `runAt`: null).
  */
-export function jobStatus(last: Pick<JobEvent, "event" | "runAt">, nowMs: number): JobStatus {
-  if (last.event === "queued" && last.runAt !== undefined && Date.parse(last.runAt) > nowMs) return "scheduled";
+export function jobStatus(last: { event: JobEventName; runAt?: string | null }, nowMs: number): JobStatus {
+  if (last.event === "queued" && last.runAt != null && Date.parse(last.runAt) > nowMs) return "scheduled";
   return statusOf(last.event);
 }

@@ -94,7 +94,7 @@ export class JobCard {
     }
     // A scheduled job's card says `scheduled` until its next event (`started`), not `queued` at
     // its due time: the page renders on events only.
-    this.#render(jobStatus({ event: e.event, ...(e.runAt ? { runAt: e.runAt } : {}) }, Date.now()));
+    this.#render(jobStatus(e, Date.now()));
     if (isTerminal(e.event)) this.#cancel.remove();
   }
 
