@@ -6,6 +6,7 @@ import { startStack, type Stack, type TestNotifier } from "../../test/helpers/st
 import type { Subscription } from "@nats-io/transport-node";
 import { natsResumeReads } from "./resumeReads.ts";
 import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
+import { queuedEvent } from "../../test/helpers/events.ts";
 
 let stack: Stack;
 let notifier: TestNotifier;
@@ -493,15 +494,10 @@ describe("a long replay", () => {
     const subject = resultSubject(c.clientId, jobId);
     const body = (i: number) =>
       JSON.stringify({
-        jobId,
-        clientId: c.clientId,
-        type: "echo",
+        ...queuedEvent({ jobId, clientId: c.clientId }),
         event: "progress",
         attempt: 1,
         progress: { pct: i % 100, message: null },
-        result: null,
-        error: null,
-        at: new Date().toISOString(),
       });
     const seqs: number[] = [];
     for (let batch = 0; batch < 20; batch++) {

@@ -12,6 +12,7 @@ import {
   HeraldNotFoundError,
   type StreamItem,
 } from "./mod.ts";
+import { queuedEvent } from "../../test/helpers/events.ts";
 
 // The client library against a running stack: API and notifiers on their own ports, joined
 // behind one URL by a routing fetch (what a reverse proxy does).
@@ -108,15 +109,10 @@ describe("client library", () => {
     const producer = (async () => {
       for (let i = 0; publishing; i++) {
         const ev: JobEvent = {
-          jobId,
-          clientId: identity.clientId,
-          type: "echo",
+          ...queuedEvent({ jobId, clientId: identity.clientId }),
           event: "progress",
           attempt: 1,
           progress: { pct: i % 100, message: null },
-          result: null,
-          error: null,
-          at: new Date().toISOString(),
         };
         published.push((await stack.nats.js.publish(resultSubject(identity.clientId, jobId), JSON.stringify(ev))).seq);
         await new Promise((r) => setTimeout(r, 3));
