@@ -10,14 +10,33 @@ function assertToken(ok: boolean, what: string, value: string): void {
 }
 
 /**
- * `jobs.<type>.<clientId>`: where a job is queued in JOBS. The type comes first so that a pool of
- * workers can take one type (`jobs.<type>.>`); the client last so that JetStream can bound each
- * client's queued jobs (max messages per subject).
+ * A job's lane in JOBS. `shared`: a type without a concurrency cap, run from the `workers` consumer.
+ * `capped`: a type with one (`defineJob({ concurrency })`), run from its own `workers-<type>`
+ * consumer, whose max_ack_pending is the cap. The lane is in the subject so that the two consumers'
+ * filters never overlap (a work-queue stream refuses that) and never have to change when a type
+ * comes or goes (docs/design.md, "Concurrency per type").
  */
-export function jobSubject(type: string, clientId: string): string {
+export type JobLane = "shared" | "capped";
+
+/**
+ * `jobs.<type>.<clientId>` (shared lane) or `jobs.<type>.<clientId>.capped`: where a job is queued
+ * in JOBS. The type comes first so that `jobs.<type>.>` is every job of a type, in both lanes; the
+ * client next so that JetStream can bound each client's queued jobs of a type (max messages per
+ * subject).
+ */
+export function jobSubject(type: string, clientId: string, lane: JobLane = "shared"): string {
   assertToken(isJobTypeName(type), "job type", type);
   assertToken(isClientId(clientId), "client id", clientId);
-  return `jobs.${type}.${clientId}`;
+  return lane === "capped" ? `jobs.${type}.${clientId}.capped` : `jobs.${type}.${clientId}`;
+}
+
+/** The `workers` consumer's filter: every job in the shared lane (three tokens), of any type. */
+export const SHARED_JOBS_FILTER = "jobs.*.*";
+
+/** The filter of a capped type's consumer: its jobs in the capped lane (four tokens). */
+export function cappedJobsFilter(type: string): string {
+  assertToken(isJobTypeName(type), "job type", type);
+  return `jobs.${type}.*.capped`;
 }
 
 /**

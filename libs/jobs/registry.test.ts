@@ -39,4 +39,32 @@ describe("job registry", () => {
       expect(() => createJobRegistry([type("bad", bad)]), String(bad)).toThrow(/timeout/);
     }
   });
+
+  it("reads a type's concurrency cap and its lane, and refuses a bad cap at start", () => {
+    const type = (name: string, concurrency?: number) =>
+      defineJob({
+        name,
+        schema: Type.Unknown(),
+        run: async () => null,
+        ...(concurrency === undefined ? {} : { concurrency }),
+      });
+    const r = createJobRegistry([type("one", 1), type("many", 10_000), type("free")]);
+    expect(r.concurrency("one")).toBe(1);
+    expect(r.concurrency("many")).toBe(10_000);
+    expect(r.concurrency("free")).toBeNull();
+    expect(r.concurrency("nosuch")).toBeNull();
+    expect([r.laneOf("one"), r.laneOf("free"), r.laneOf("echo"), r.laneOf("nosuch")]).toEqual([
+      "capped",
+      "shared",
+      "shared",
+      "shared",
+    ]);
+    expect(r.caps()).toEqual([
+      { type: "one", concurrency: 1 },
+      { type: "many", concurrency: 10_000 },
+    ]);
+    for (const bad of [0, -1, 1.5, 10_001, Number.NaN, "2" as unknown as number]) {
+      expect(() => createJobRegistry([type("bad", bad)]), String(bad)).toThrow(/concurrency/);
+    }
+  });
 });

@@ -45,6 +45,14 @@ export interface JobType<S extends TSchema = TSchema> {
    * handler error. A job may ask for less, never more. None: no limit. At most 24 days.
    */
   timeout?: number | string;
+  /**
+   * How many jobs of this type may run at once across all workers, not per process: a whole number
+   * from 1 to 10,000. JetStream itself holds the rest back (the type's own consumer, whose
+   * max_ack_pending is this number), so the cap holds for any number of workers, and a type at its
+   * cap does not hold back other types. A job waiting out its retry backoff keeps its place (JetStream
+   * keeps it pending). None: only each worker's WORKER_CONCURRENCY bounds the type.
+   */
+  concurrency?: number;
   /** Returns the result (any JSON value). Throw to fail: PermanentJobError fails for good, anything else retries. */
   run(ctx: JobContext<Static<S>>): Promise<unknown>;
 }
