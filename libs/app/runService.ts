@@ -5,6 +5,7 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import {
   connectAndProvision,
   drainNats,
+  provisionTypeConsumers,
   serversOrDefault,
   startEmbeddedServer,
   type EmbeddedServer,
@@ -58,7 +59,13 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
       app,
       readiness,
       tokens: once(() => tokensFor(service, config, log)),
-      jobRegistry: once(async () => createJobRegistry(await loadJobTypes(config.workerJobs))),
+      jobRegistry: once(async () => {
+        const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
+        // Whoever knows the job types makes sure each capped one has its consumer: the api queues
+        // their jobs in the capped lane, the workers pull from it (docs/design.md, "Concurrency per type").
+        if (nats) await provisionTypeConsumers(nats.jsm, nats.defs, registry.caps(), log);
+        return registry;
+      }),
     } as ServiceParts<S>;
     const stopBeside = await service.start(parts);
     const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });

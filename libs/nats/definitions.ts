@@ -3,6 +3,7 @@ import type { ConsumerConfig, StreamConfig } from "@nats-io/jetstream";
 import type { KvOptions } from "@nats-io/kv";
 import { definitionPath } from "./paths.ts";
 import {
+  cappedJobsFilter,
   DLQ_STREAM,
   IDEMPOTENCY_BUCKET,
   JOB_INDEX_STREAM,
@@ -10,6 +11,7 @@ import {
   RESULTS_STREAM,
   SCHEDULED_STREAM,
   SCHEDULER_CONSUMER,
+  typeConsumerName,
   WORKERS_CONSUMER,
 } from "../contracts/mod.ts";
 
@@ -86,4 +88,24 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
   return { jobs, results, deadLetters, scheduled, jobIndex, workers, scheduler, idempotency };
+}
+
+/**
+ * The consumer of one capped job type: the `workers` consumer's settings (ack wait, unlimited
+ * max_deliver), its own filter (the type's capped lane), and max_ack_pending = the cap, which is
+ * what makes JetStream deliver no more of the type at once to all workers together
+ * (docs/design.md, "Concurrency per type").
+ */
+export function typeConsumerDefinition(
+  workers: Definitions["workers"],
+  type: string,
+  concurrency: number,
+): Definitions["workers"] {
+  return {
+    ...workers,
+    durable_name: typeConsumerName(type),
+    description: `herald workers: pull consumer of job type ${type}, at most ${concurrency} at once (its concurrency)`,
+    filter_subject: cappedJobsFilter(type),
+    max_ack_pending: concurrency,
+  };
 }

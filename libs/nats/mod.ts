@@ -1,6 +1,6 @@
 export { connectNats, drainNats, type ConnectOptions } from "./connect.ts";
-export { loadDefinitions, type Definitions, type DefinitionOverrides } from "./definitions.ts";
-export { provision } from "./provision.ts";
+export { loadDefinitions, typeConsumerDefinition, type Definitions, type DefinitionOverrides } from "./definitions.ts";
+export { provision, provisionTypeConsumers } from "./provision.ts";
 export { connectAndProvision, type HeraldNats } from "./setup.ts";
 export { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from "./embeddedServer.ts";
 export {

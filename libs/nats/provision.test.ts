@@ -4,7 +4,8 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "../log/mod.ts";
 import { startTestNats, type TestNats } from "../../test/helpers/nats.ts";
-import { connectNats, definitionPath, loadDefinitions, provision } from "./mod.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { connectNats, definitionPath, loadDefinitions, provision, provisionTypeConsumers } from "./mod.ts";
 
 let server: TestNats;
 let nc: NatsConnection;
@@ -146,6 +147,62 @@ describe("provision", () => {
       }
     } finally {
       await Promise.all(conns.map((c) => c.close()));
+      await fresh.close();
+    }
+  });
+
+  it("gives each capped job type its own consumer (max_ack_pending = its cap), beside `workers`, from several apps at once, and applies a new cap", async () => {
+    const defs = loadDefinitions(overrides);
+    await provision(nc, defs, log);
+    const caps = [
+      { type: "render", concurrency: 2 },
+      { type: "email", concurrency: 5 },
+    ];
+    await Promise.all([1, 2, 3].map(() => provisionTypeConsumers(jsm, defs, caps, log)));
+    const render = await jsm.consumers.info("JOBS", "workers-render");
+    expect(render.config).toMatchObject({
+      filter_subject: "jobs.render.*.capped",
+      max_ack_pending: 2,
+      ack_wait: 10_000 * 1e6,
+      max_deliver: -1,
+      ack_policy: "explicit",
+    });
+    expect((await jsm.consumers.info("JOBS", "workers-email")).config.max_ack_pending).toBe(5);
+    await provisionTypeConsumers(jsm, defs, [{ type: "render", concurrency: 3 }], log);
+    expect((await jsm.consumers.info("JOBS", "workers-render")).config.max_ack_pending).toBe(3);
+    // The shared consumer's filter and a capped one's never overlap, so the server takes both; a
+    // filter that did overlap is refused (a work queue delivers each message to one consumer).
+    await expect(
+      jsm.consumers.add("JOBS", {
+        durable_name: "overlap",
+        filter_subject: "jobs.render.>",
+        ack_policy: "explicit",
+      } as never),
+    ).rejects.toThrow(/not unique/);
+  });
+
+  it("narrows a `workers` consumer made before caps existed (filter jobs.>) and keeps the job it has in flight", async () => {
+    const fresh = await startTestNats();
+    const c = await connectNats({ servers: [fresh.url], name: "upgrade", log });
+    try {
+      const defs = loadDefinitions(overrides);
+      const old = { ...defs, workers: { ...defs.workers, filter_subject: "jobs.>" } };
+      await provision(c, old, log);
+      const js = jetstream(c);
+      const fjsm = await jetstreamManager(c);
+      await js.publish("jobs.echo.c1", "a job queued before the upgrade");
+      const consumer = await js.consumers.get("JOBS", "workers");
+      const inFlight = await consumer.next({ expires: 5_000 });
+      expect(inFlight?.subject).toBe("jobs.echo.c1");
+      await provision(c, defs, log);
+      await provisionTypeConsumers(fjsm, defs, [{ type: "echo", concurrency: 1 }], log);
+      const info = await fjsm.consumers.info("JOBS", "workers");
+      expect(info.config.filter_subject).toBe("jobs.*.*");
+      // Still held by its worker, not handed to anyone again.
+      expect([info.num_ack_pending, info.num_pending, info.num_redelivered]).toEqual([1, 0, 0]);
+      inFlight!.ack();
+    } finally {
+      await c.close();
       await fresh.close();
     }
   });

@@ -3,7 +3,7 @@ import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nat
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { JOBS_STREAM, SCHEDULED_STREAM } from "../contracts/mod.ts";
-import type { Definitions } from "./definitions.ts";
+import { typeConsumerDefinition, type Definitions } from "./definitions.ts";
 import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 
 /**
@@ -22,6 +22,24 @@ export async function provision(nc: NatsConnection, defs: Definitions, log: Logg
   await ensureConsumer(jsm, SCHEDULED_STREAM, defs.scheduler, log);
   const idempotency = await ensureBucket(nc, defs.idempotency);
   return { idempotency };
+}
+
+/**
+ * Creates or updates the consumer of each capped job type (`workers-<type>`, max_ack_pending = its
+ * concurrency), after `provision` (the `workers` consumer's filter must already leave the capped
+ * lane alone). Run by every app that knows the job types (api, worker); never deletes one: a type
+ * whose cap was removed keeps its consumer until the jobs queued in its lane have run, and workers
+ * drain it (docs/design.md, "Concurrency per type").
+ */
+export async function provisionTypeConsumers(
+  jsm: JetStreamManager,
+  defs: Definitions,
+  caps: readonly { type: string; concurrency: number }[],
+  log: Logger,
+): Promise<void> {
+  for (const { type, concurrency } of caps) {
+    await ensureConsumer(jsm, JOBS_STREAM, typeConsumerDefinition(defs.workers, type, concurrency), log);
+  }
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: StreamConfig, log: Logger): Promise<void> {

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { loadConfig, type Config } from "../../libs/config/mod.ts";
 import { createLogger, type Logger } from "../../libs/log/mod.ts";
-import { connectAndProvision, type HeraldNats } from "../../libs/nats/mod.ts";
+import { connectAndProvision, provisionTypeConsumers, type HeraldNats } from "../../libs/nats/mod.ts";
 import { createTokens, type Tokens } from "../../libs/auth/mod.ts";
 import { createJobRegistry, type JobRegistry, type JobType } from "../../libs/jobs/mod.ts";
 import { createHttpServer, opsPlugin, Readiness } from "../../libs/http/mod.ts";
@@ -106,6 +106,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = await connectAndProvision(config, [server.url], "test-api", log);
   const tokens = createTokens(config.tokenSecrets, config.tokenTtlMs);
   const registry = createJobRegistry(opts.jobTypes ?? []);
+  // As runService does when an app loads its job types.
+  await provisionTypeConsumers(nats.jsm, nats.defs, registry.caps(), log);
   const app = createHttpServer({ log, config });
   const metrics = createMetrics("test");
   await app.register(opsPlugin, { metrics, nats });
