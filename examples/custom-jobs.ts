@@ -17,6 +17,8 @@ export const wordcount = defineJob({
     { additionalProperties: false },
   ),
   example: { text: "to be or not to be", top: 3 },
+  // CPU-bound: at most 4 run at once in the whole deployment, however many workers there are.
+  concurrency: 4,
   async run(ctx) {
     const words = ctx.payload.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
     if (words.length === 0) throw new PermanentJobError("there are no words in `text`", "empty_text");

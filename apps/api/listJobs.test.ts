@@ -208,11 +208,11 @@ describe("GET /v1/jobs", () => {
       payload: 2,
       submittedAt: new Date().toISOString(),
     };
-    await enqueueJob(stack.nats, job);
-    await enqueueJob(stack.nats, job);
+    await enqueueJob({ ...stack.nats, registry: stack.registry }, job);
+    await enqueueJob({ ...stack.nats, registry: stack.registry }, job);
     expect((await readJobIndexHead(stack.nats.jsm, c.clientId))?.head.n).toBe(2);
     const other = (await stack.submit(c.auth, "echo", 3)).jobId;
-    await enqueueJob(stack.nats, job);
+    await enqueueJob({ ...stack.nats, registry: stack.registry }, job);
     const { jobs } = await listAll(c, "?limit=2");
     expect(jobs.map((j) => j.jobId)).toEqual([other, job.jobId, first.jobId]);
   });

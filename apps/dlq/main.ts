@@ -4,6 +4,7 @@ import { createLogger } from "../../libs/log/mod.ts";
 import { connectNats, serversForTools } from "../../libs/nats/mod.ts";
 import { readDeadLetters, resubmitDeadLetters } from "../../libs/queue/mod.ts";
 import { loadConfigOrExit } from "../../libs/app/mod.ts";
+import { createJobRegistry, loadJobTypes } from "../../libs/jobs/mod.ts";
 
 const USAGE = `usage:
   npm run dlq -- list [--json]         the jobs that failed for good, oldest first
@@ -22,7 +23,10 @@ if (command !== "list" && command !== "resubmit") {
 const log = createLogger({ level: "warn", name: "herald-dlq" });
 const servers = serversForTools(config);
 const nc = await connectNats({ servers, name: "herald-dlq", log, firstConnectTimeoutMs: 5_000 });
-const deps = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
+// The job types (WORKER_JOBS's too) say which lane of JOBS a resubmitted job goes to: a type with
+// a concurrency cap has its own consumer.
+const registry = createJobRegistry(await loadJobTypes(config.workerJobs));
+const deps = { js: jetstream(nc), jsm: await jetstreamManager(nc), registry };
 let exitCode = 0;
 try {
   if (command === "list") {

@@ -34,7 +34,7 @@ export const REFUSED_RETRY_MS = 1_000;
  * consumer's ack_wait and starts again from step 1.
  */
 export async function runScheduledDelivery(
-  deps: Pick<WorkerDeps, "js" | "jsm" | "log">,
+  deps: Pick<WorkerDeps, "js" | "jsm" | "log" | "registry">,
   msg: JsMsg,
   now: () => number = Date.now,
 ): Promise<ScheduledOutcome> {
@@ -61,7 +61,7 @@ export async function runScheduledDelivery(
     return "parked";
   }
   try {
-    await moveDueJob(deps.js, job);
+    await moveDueJob(deps.js, job, deps.registry.laneOf(job.type));
   } catch (err) {
     if (!(err instanceof QueueFullError || err instanceof TooManyQueuedJobsError)) throw err;
     deps.log.warn({ jobId: job.jobId, code: err.code }, "JOBS refused a due scheduled job; trying again shortly");

@@ -152,7 +152,7 @@ describe("a scheduled delivery that comes back early (no workers: the test plays
     const c = await stack.client();
     const job = await submitLater(stack, c.auth, { delay: "2s" });
     const consumer = await stack.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
-    const deps = { js: stack.nats.js, jsm: stack.nats.jsm, log: createLogger({ level: "silent" }) };
+    const deps = { ...stack.nats, registry: stack.registry, log: createLogger({ level: "silent" }) };
     const next = async () => {
       const m = await consumer.next({ expires: 5_000 });
       if (!m) throw new Error("no delivery");
@@ -172,7 +172,7 @@ describe("a scheduled delivery that comes back early (no workers: the test plays
     expect(await runScheduledDelivery(deps, back)).toBe("moved");
     expect((await stack.nats.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(1);
     // Moved twice (a scheduler that died before its ack): JOBS keeps one, by Msg-Id.
-    await moveDueJob(stack.nats.js, back.json<JobMessage>());
+    await moveDueJob(stack.nats.js, back.json<JobMessage>(), "shared");
     expect((await stack.nats.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(await scheduledCount(stack)).toBe(0);
@@ -183,7 +183,7 @@ describe("a scheduled delivery that comes back early (no workers: the test plays
     const job = await submitLater(stack, c.auth, { delay: "1s" });
     await stack.http(`/v1/jobs/${job.jobId}`, { method: "DELETE", headers: c.auth });
     const consumer = await stack.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
-    const deps = { js: stack.nats.js, jsm: stack.nats.jsm, log: createLogger({ level: "silent" }) };
+    const deps = { ...stack.nats, registry: stack.registry, log: createLogger({ level: "silent" }) };
     const m = await consumer.next({ expires: 5_000 });
     expect(await runScheduledDelivery(deps, m!)).toBe("dropped");
     await new Promise((r) => setTimeout(r, 200));
@@ -196,7 +196,7 @@ describe("a scheduled delivery that comes back early (no workers: the test plays
     const now = await submitLater(stack, c.auth, {}); // fills the client's one place for `echo` in JOBS
     const job = await submitLater(stack, c.auth, { delay: "300ms" });
     const consumer = await stack.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
-    const deps = { js: stack.nats.js, jsm: stack.nats.jsm, log: createLogger({ level: "silent" }) };
+    const deps = { ...stack.nats, registry: stack.registry, log: createLogger({ level: "silent" }) };
     const next = async () => (await consumer.next({ expires: 5_000 }))!;
     expect(await runScheduledDelivery(deps, await next())).toBe("parked");
     expect(await runScheduledDelivery(deps, await next())).toBe("refused");

@@ -301,7 +301,7 @@ describe("dead letters", () => {
       error: { code: "handler_error", message: "flaky: planned failure 3 of 3" },
     });
     // Resubmitted (by an operator, after a fix): a new job for the same client; attempts start over.
-    const again = await resubmitDeadLetter(stack.nats, jobId);
+    const again = await resubmitDeadLetter({ ...stack.nats, registry: stack.registry }, jobId);
     expect(again.jobId).not.toBe(jobId);
     const end = await stack.waitForTerminal(c.clientId, again.jobId);
     // Still flaky with failTimes 3: it fails again, and is kept again — under its new id.

@@ -160,6 +160,12 @@ export const JobTypeInfoSchema = Type.Object({
         "How long an attempt of this type may run (ms); null for no limit. A job may ask for less (`timeout`).",
     }),
   ),
+  concurrency: Nullable(
+    Type.Integer({
+      description:
+        "How many jobs of this type run at once at most, across all workers; null for no cap (each worker's WORKER_CONCURRENCY still bounds it).",
+    }),
+  ),
 });
 export type JobTypeInfo = Static<typeof JobTypeInfoSchema>;
 

@@ -28,6 +28,14 @@ export interface Metrics {
   jobWaiters: Gauge;
   /** Jobs waiting in SCHEDULED for their runAt (read by the worker's scheduler every few seconds). */
   scheduledJobs: Gauge;
+  /** A capped job type's cap (its consumer's max_ack_pending), read by each worker every few seconds. */
+  jobTypeConcurrency: Gauge<"type">;
+  /** A capped job type's jobs held by workers now: running, or waiting out a retry backoff (num_ack_pending). */
+  jobTypeInFlight: Gauge<"type">;
+  /** A capped job type's jobs queued, not yet delivered (num_pending): what its cap holds back. */
+  jobTypeQueued: Gauge<"type">;
+  /** Deliveries a worker handed straight back (nak) because a pull from another consumer filled its last slot. */
+  deliveriesHandedBack: Counter;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -114,6 +122,29 @@ export function createMetrics(app: string): Metrics {
     scheduledJobs: new Gauge({
       name: "herald_scheduled_jobs",
       help: "Jobs waiting in SCHEDULED for their runAt (the stream's message count, read by each worker every 5 s)",
+      registers: [registry],
+    }),
+    jobTypeConcurrency: new Gauge({
+      name: "herald_job_type_concurrency",
+      help: "A capped job type's concurrency: at most this many of its jobs run at once across all workers (read by each worker every 5 s)",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
+    jobTypeInFlight: new Gauge({
+      name: "herald_job_type_in_flight",
+      help: "A capped job type's jobs held by workers: running, or waiting out a retry backoff; at most its concurrency",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
+    jobTypeQueued: new Gauge({
+      name: "herald_job_type_queued",
+      help: "A capped job type's jobs queued and not yet delivered: what its cap holds back",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
+    deliveriesHandedBack: new Counter({
+      name: "herald_worker_deliveries_handed_back_total",
+      help: "Job deliveries a worker handed straight back (nak) because its slots filled while it pulled from several consumers",
       registers: [registry],
     }),
   };

@@ -7,12 +7,14 @@ import { newId } from "../ids/mod.ts";
 import { DLQ_STREAM, JOBS_STREAM, type DeadLetter } from "../contracts/mod.ts";
 import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { listDeadLetters, publishDeadLetter, resubmitDeadLetters } from "./deadLetters.ts";
+import { createJobRegistry } from "../jobs/mod.ts";
 
 let nats: ProvisionedNats;
 let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 const execFileAsync = promisify(execFile);
+const registry = createJobRegistry();
 
 beforeAll(async () => {
   nats = await startProvisionedNats("dead-letters-test");
@@ -56,7 +58,7 @@ describe("resubmitDeadLetters", () => {
     const ids = await storeDeadLetters(1_050);
     const resubmitted: string[] = [];
     const reads = await countDeadLetterReads(async () => {
-      for await (const outcome of resubmitDeadLetters({ js, jsm })) {
+      for await (const outcome of resubmitDeadLetters({ js, jsm, registry })) {
         expect(outcome).not.toHaveProperty("error");
         resubmitted.push(outcome.from);
       }
@@ -78,7 +80,7 @@ describe("resubmitDeadLetters", () => {
     await js.publish(`dlq.${letter.job.type}`, JSON.stringify(letter));
     expect(await messages(DLQ_STREAM)).toBe(2);
     const outcomes = [];
-    for await (const outcome of resubmitDeadLetters({ js, jsm })) outcomes.push(outcome);
+    for await (const outcome of resubmitDeadLetters({ js, jsm, registry })) outcomes.push(outcome);
     expect(outcomes).toEqual([{ from: id, jobId: expect.any(String), eventId: expect.any(Number) }]);
     expect(await messages(DLQ_STREAM)).toBe(0);
     expect(await messages(JOBS_STREAM)).toBe(1);
@@ -90,7 +92,8 @@ describe("resubmitDeadLetters", () => {
     const ids = await storeDeadLetters(5);
     const missing = newId();
     const outcomes = [];
-    for await (const outcome of resubmitDeadLetters({ js, jsm }, [ids[3]!, missing, ids[1]!])) outcomes.push(outcome);
+    for await (const outcome of resubmitDeadLetters({ js, jsm, registry }, [ids[3]!, missing, ids[1]!]))
+      outcomes.push(outcome);
     expect(outcomes).toEqual([
       { from: ids[3], jobId: expect.any(String), eventId: expect.any(Number) },
       { from: missing, error: expect.objectContaining({ code: "dead_letter_not_found" }) },

@@ -8,9 +8,10 @@ import {
   type DeadLetter,
   type JobMessage,
 } from "../contracts/mod.ts";
-import { enqueueJob } from "./enqueueJob.ts";
+import { enqueueJob, type EnqueueDeps } from "./enqueueJob.ts";
 
-type Js = { js: JetStreamClient; jsm: JetStreamManager };
+/** Resubmitting stores a job: JetStream, and the job types' lanes (enqueueJob). */
+type ResubmitDeps = EnqueueDeps;
 
 /** Every subject of JOBS_DLQ (`dlq.<type>`). */
 const ALL_DEAD_LETTERS = "dlq.>";
@@ -66,7 +67,10 @@ export async function listDeadLetters(jsm: JetStreamManager, limit = 1_000): Pro
  * one stays failed): same client, type and payload, `resubmittedFrom` the failed job's id. The new
  * job's events reach the same client's streams. The dead letter is removed once the job is queued.
  */
-export async function resubmitDeadLetter(deps: Js, jobId: string): Promise<{ jobId: string; eventId: number }> {
+export async function resubmitDeadLetter(
+  deps: ResubmitDeps,
+  jobId: string,
+): Promise<{ jobId: string; eventId: number }> {
   for await (const letter of readDeadLetters(deps.jsm)) {
     if (letter.job.jobId === jobId) return resubmit(deps, letter);
   }
@@ -81,7 +85,7 @@ export type ResubmitOutcome = { from: string; jobId: string; eventId: number } |
  * JOBS_DLQ once. Yields each outcome as it happens; an id without a dead letter is an outcome with
  * a NotFoundError, not the end.
  */
-export async function* resubmitDeadLetters(deps: Js, jobIds?: string[]): AsyncGenerator<ResubmitOutcome> {
+export async function* resubmitDeadLetters(deps: ResubmitDeps, jobIds?: string[]): AsyncGenerator<ResubmitOutcome> {
   if (!jobIds) {
     // A job can have two letters: its attempt's, and the one its redelivery keeps again when the
     // first seemed lost but was stored, past JOBS_DLQ's duplicate window (docs/design.md, "Dead
@@ -110,7 +114,11 @@ export async function* resubmitDeadLetters(deps: Js, jobIds?: string[]): AsyncGe
   }
 }
 
-async function resubmitOutcome(deps: Js, from: string, letter: StoredDeadLetter | undefined): Promise<ResubmitOutcome> {
+async function resubmitOutcome(
+  deps: ResubmitDeps,
+  from: string,
+  letter: StoredDeadLetter | undefined,
+): Promise<ResubmitOutcome> {
   try {
     if (!letter) throw deadLetterNotFound(from);
     return { from, ...(await resubmit(deps, letter)) };
@@ -119,7 +127,7 @@ async function resubmitOutcome(deps: Js, from: string, letter: StoredDeadLetter 
   }
 }
 
-async function resubmit(deps: Js, letter: StoredDeadLetter): Promise<{ jobId: string; eventId: number }> {
+async function resubmit(deps: ResubmitDeps, letter: StoredDeadLetter): Promise<{ jobId: string; eventId: number }> {
   const job: JobMessage = {
     jobId: newId(),
     clientId: letter.job.clientId,

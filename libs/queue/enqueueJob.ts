@@ -12,6 +12,14 @@ import { appendEvent, EventFencedError, readFirstEvent } from "../results/mod.ts
 import type { JetStreamApiError, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 import { indexJob } from "../jobIndex/mod.ts";
+import type { JobRegistry } from "../jobs/mod.ts";
+
+/** What storing a job needs: JetStream, and the job types' lanes (a capped type's jobs go to its own consumer). */
+export interface EnqueueDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  registry: Pick<JobRegistry, "laneOf">;
+}
 
 /**
  * Stores a job: its JOBINDEX entry, then its `queued` event in RESULTS (so every later event is fenced on it and the
@@ -22,6 +30,9 @@ import { indexJob } from "../jobIndex/mod.ts";
  * Idempotent for one jobId: a second call (an idempotent submit taking over from a request that
  * died half-way) finds the existing `queued` event, and JOBS drops the repeated message by Msg-Id.
  *
+ * The job goes to its type's lane of JOBS (`registry.laneOf`): a type with a concurrency cap has
+ * its own consumer (docs/design.md, "Concurrency per type").
+ *
  * A job whose `runAt` is still ahead goes to SCHEDULED instead of JOBS (the same bounds, the same
  * refusals); a worker's scheduler moves it to JOBS when it is due (docs/design.md, "Scheduled jobs").
  *
@@ -29,10 +40,7 @@ import { indexJob } from "../jobIndex/mod.ts";
  * for a job that will never run, and a QueueFullError (503) is raised. If NATS does not answer, the
  * outcome is unknown: a 503, and the job is left as it is for a retry to complete.
  */
-export async function enqueueJob(
-  deps: { js: JetStreamClient; jsm: JetStreamManager },
-  job: JobMessage,
-): Promise<number> {
+export async function enqueueJob(deps: EnqueueDeps, job: JobMessage): Promise<number> {
   const queued: JobEvent = {
     jobId: job.jobId,
     clientId: job.clientId,
@@ -71,9 +79,13 @@ export async function enqueueJob(
         msgID: scheduledMsgId(job.jobId),
       });
     } else {
-      await deps.js.publish(jobSubject(job.type, job.clientId), JSON.stringify(message), {
-        msgID: jobMsgId(job.jobId),
-      });
+      await deps.js.publish(
+        jobSubject(job.type, job.clientId, deps.registry.laneOf(job.type)),
+        JSON.stringify(message),
+        {
+          msgID: jobMsgId(job.jobId),
+        },
+      );
     }
   } catch (err) {
     const refusal = jobsRefusal(err);

@@ -1,4 +1,4 @@
-export { enqueueJob, QueueFullError, TooManyQueuedJobsError } from "./enqueueJob.ts";
+export { enqueueJob, QueueFullError, TooManyQueuedJobsError, type EnqueueDeps } from "./enqueueJob.ts";
 export {
   publishDeadLetter,
   listDeadLetters,
@@ -9,3 +9,4 @@ export {
   type StoredDeadLetter,
 } from "./deadLetters.ts";
 export { moveDueJob } from "./moveDueJob.ts";
+export { listTypeConsumers, type TypeConsumerState } from "./typeConsumers.ts";

@@ -11,7 +11,7 @@ import { isTerminal, RESULTS_STREAM, resultSubject, type JobEvent } from "../../
 import { readLastEvent, type StoredEvent } from "../../libs/results/mod.ts";
 import { apiPlugin } from "../../apps/api/plugin.ts";
 import { apiDeps } from "../../apps/api/deps.ts";
-import { startWorker, type Worker } from "../../apps/worker/worker.ts";
+import { startWorker, type Worker, type WorkerOptions } from "../../apps/worker/worker.ts";
 import { notifierDeps } from "../../apps/notifier/deps.ts";
 import type { Hub } from "../../apps/notifier/hub.ts";
 import { notifierPlugin } from "../../apps/notifier/plugin.ts";
@@ -78,6 +78,8 @@ export interface StackOptions {
   logDestination?: { write(line: string): void };
   workers?: number;
   workerConcurrency?: number;
+  /** Options of every worker the stack starts (e.g. how often it lists the capped types' consumers). */
+  workerOptions?: WorkerOptions;
   jobTypes?: JobType[];
   /** Serve the web page at / (as the api does). */
   web?: boolean;
@@ -120,7 +122,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const addWorker = async (concurrency = opts.workerConcurrency ?? 4) => {
     const wn = await connectAndProvision(config, [server.url], `test-worker-${workers.length}`, log);
     workerConnections.push(wn);
-    const w = await startWorker(workerDeps(wn, registry, config, log, metrics), concurrency);
+    const w = await startWorker(workerDeps(wn, registry, config, log, metrics), concurrency, opts.workerOptions);
     workers.push(w);
     return w;
   };

@@ -5,7 +5,7 @@ import { JobTypeInfoSchema, type JobTypeInfo } from "../../../libs/contracts/sch
 
 /**
  * GET /v1/job-types: the job types this herald runs, with a description, an example payload,
- * the payload's JSON Schema and the type's time limit — what the web page's form and
+ * the payload's JSON Schema, the type's time limit and its concurrency cap — what the web page's form and
  * `herald submit --help` users need.
  * Public: it says what herald can do, nothing about anyone's jobs.
  */
@@ -17,6 +17,7 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
       example: t.example ?? null,
       schema: JSON.parse(JSON.stringify(t.schema)) as unknown, // TypeBox schemas carry symbols: plain JSON only
       timeoutMs: registry.timeoutMs(t),
+      concurrency: registry.concurrency(t.name),
     }),
   );
   app.get(
@@ -24,7 +25,8 @@ export const jobTypeRoutes: FastifyPluginAsync<ApiDeps> = async (app, { registry
     {
       schema: {
         tags: ["jobs"],
-        summary: "The job types this herald runs: an example payload, the payload's JSON Schema, the time limit",
+        summary:
+          "The job types this herald runs: an example payload, the payload's JSON Schema, the time limit, the concurrency cap",
         response: { 200: Type.Array(JobTypeInfoSchema) },
       },
     },

@@ -11,6 +11,7 @@ import {
 } from "../../../libs/contracts/mod.ts";
 import { loadConfig } from "../../../libs/config/mod.ts";
 import { createLogger } from "../../../libs/log/mod.ts";
+import { listTypeConsumers, type TypeConsumerState } from "../../../libs/queue/mod.ts";
 import { CliError } from "../context.ts";
 
 export interface Report {
@@ -25,16 +26,23 @@ export interface Report {
    * backlog here means no worker runs).
    */
   scheduled: { messages: number; bytes: number; maxMessages: number; parked: number; unseen: number };
+  /**
+   * Each capped job type's consumer (`workers-<type>`): its cap, its jobs held by workers (running,
+   * or waiting out a retry backoff) and its jobs queued behind the cap.
+   */
+  types: TypeConsumerState[];
 }
 
-async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
-  const [jobs, results, dlq, workers, scheduled, scheduler] = await Promise.all([
+/** What `herald inspect` shows, read from NATS. */
+export async function readReport(jsm: JetStreamManager, nats: string): Promise<Report> {
+  const [jobs, results, dlq, workers, scheduled, scheduler, types] = await Promise.all([
     jsm.streams.info(JOBS_STREAM),
     jsm.streams.info(RESULTS_STREAM),
     jsm.streams.info(DLQ_STREAM),
     jsm.consumers.info(JOBS_STREAM, WORKERS_CONSUMER),
     jsm.streams.info(SCHEDULED_STREAM),
     jsm.consumers.info(SCHEDULED_STREAM, SCHEDULER_CONSUMER),
+    listTypeConsumers(jsm),
   ]);
   return {
     nats,
@@ -61,11 +69,29 @@ async function report(jsm: JetStreamManager, nats: string): Promise<Report> {
       parked: scheduler.num_ack_pending,
       unseen: scheduler.num_pending,
     },
+    types,
   };
 }
 
 const size = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+/** The report as `herald inspect` prints it for people: one line per stream or consumer. */
+export function formatReport(r: Report): string {
+  return [
+    `NATS ${r.nats}`,
+    `JOBS      ${String(r.jobs.messages).padStart(8)} waiting     ${size(r.jobs.bytes).padStart(10)}   (bound ${r.jobs.maxMessages})`,
+    `workers   ${String(r.workers.pending).padStart(8)} pending     ${String(r.workers.ackPending).padStart(6)} ack pending   ${r.workers.redelivered} redelivered   ${r.workers.waitingPulls} waiting pulls`,
+    ...r.types.map(
+      (t) =>
+        `  ${t.type.padEnd(8)}${String(t.queued).padStart(8)} queued      ${String(t.inFlight).padStart(6)} in flight of ${t.concurrency < 0 ? "no cap" : t.concurrency} (consumer ${t.consumer})`,
+    ),
+    `RESULTS   ${String(r.results.messages).padStart(8)} events      ${size(r.results.bytes).padStart(10)}   seq ${r.results.firstSeq}..${r.results.lastSeq}   kept ${r.results.maxAgeHours} h`,
+    `JOBS_DLQ  ${String(r.deadLetters.messages).padStart(8)} dead letters   (npm run dlq -- list)`,
+    `SCHEDULED ${String(r.scheduled.messages).padStart(8)} waiting     ${size(r.scheduled.bytes).padStart(10)}   (bound ${r.scheduled.maxMessages})   ${r.scheduled.parked} parked   ${r.scheduled.unseen} not yet seen by a scheduler`,
+    "",
+  ].join("\n");
+}
 
 /** `herald inspect`: what an operator looks at, read from NATS like `nats stream report`. */
 export async function inspect(json: boolean): Promise<number> {
@@ -79,22 +105,8 @@ export async function inspect(json: boolean): Promise<number> {
     throw new CliError(`cannot reach NATS at ${servers.join(",")} (set NATS_URL): ${(err as Error).message}`);
   }
   try {
-    const r = await report(await jetstreamManager(nc), servers.join(","));
-    if (json) {
-      process.stdout.write(`${JSON.stringify(r)}\n`);
-    } else {
-      process.stdout.write(
-        [
-          `NATS ${r.nats}`,
-          `JOBS      ${String(r.jobs.messages).padStart(8)} waiting     ${size(r.jobs.bytes).padStart(10)}   (bound ${r.jobs.maxMessages})`,
-          `workers   ${String(r.workers.pending).padStart(8)} pending     ${String(r.workers.ackPending).padStart(6)} ack pending   ${r.workers.redelivered} redelivered   ${r.workers.waitingPulls} waiting pulls`,
-          `RESULTS   ${String(r.results.messages).padStart(8)} events      ${size(r.results.bytes).padStart(10)}   seq ${r.results.firstSeq}..${r.results.lastSeq}   kept ${r.results.maxAgeHours} h`,
-          `JOBS_DLQ  ${String(r.deadLetters.messages).padStart(8)} dead letters   (npm run dlq -- list)`,
-          `SCHEDULED ${String(r.scheduled.messages).padStart(8)} waiting     ${size(r.scheduled.bytes).padStart(10)}   (bound ${r.scheduled.maxMessages})   ${r.scheduled.parked} parked   ${r.scheduled.unseen} not yet seen by a scheduler`,
-          "",
-        ].join("\n"),
-      );
-    }
+    const r = await readReport(await jetstreamManager(nc), servers.join(","));
+    process.stdout.write(json ? `${JSON.stringify(r)}\n` : formatReport(r));
     return 0;
   } finally {
     await nc.close();
