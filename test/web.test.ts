@@ -8,6 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { startStack, type Stack, type TestNotifier } from "./helpers/stack.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import { launchBrowser } from "./helpers/browser.ts";
+import { loadJobTypes } from "../libs/jobs/mod.ts";
 
 // The web page in real headless Chromium, served by the API, with the notifiers behind the same
 // origin through a small reverse proxy (as nginx would be).
@@ -18,7 +19,13 @@ let proxy: Awaited<ReturnType<typeof startProxy>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  stack = await startStack({ workers: 1, web: true, env: { PROGRESS_INTERVAL_MS: "0", SSE_RETRY_MS: "300" } });
+  stack = await startStack({
+    workers: 1,
+    web: true,
+    env: { PROGRESS_INTERVAL_MS: "0", SSE_RETRY_MS: "300" },
+    // wordcount has a concurrency cap, which the form shows.
+    jobTypes: await loadJobTypes("examples/custom-jobs.ts"),
+  });
   notifiers = [await stack.addNotifier(), await stack.addNotifier()];
   proxy = await startProxy(stack.url, () => notifiers[current]!.url);
   browser = await launchBrowser();
@@ -214,6 +221,20 @@ describe("web page", () => {
       (await stack.events(await clientIdOf(page), jobId)).at(-1)!.seq,
     );
     expect(await written(page, jobId, "progress-step")).toHaveLength(steps);
+    await page.close();
+  });
+
+  it("says under a capped type's name how many of its jobs run at once, and runs one", async () => {
+    const page = await openPage();
+    await page.selectOption("#job-type", "wordcount");
+    await expect
+      .poll(() => page.textContent("#job-type-description"))
+      .toBe("Counts the words of `text`, the most frequent first. At most 4 of these run at once.");
+    await page.selectOption("#job-type", "echo");
+    expect(await page.textContent("#job-type-description")).not.toMatch(/at once/);
+    const jobId = await submit(page, "wordcount", { text: "a b a" });
+    await expect.poll(() => attr(page, jobId, "status"), { timeout: 10_000 }).toBe("succeeded");
+    expect((page as Page & { errors: string[] }).errors).toEqual([]);
     await page.close();
   });
 

@@ -59,7 +59,13 @@ async function setUpForm(): Promise<void> {
   for (const t of types) select.append(new Option(t.name, t.name));
   const show = () => {
     const t = types.find((x) => x.name === select.value);
-    $("job-type-description").textContent = t?.description ?? "";
+    $("job-type-description").textContent = [
+      t?.description,
+      // Why a job of a capped type can stay queued while others run.
+      t?.concurrency != null ? `At most ${t.concurrency} of these run at once.` : null,
+    ]
+      .filter(Boolean)
+      .join(" ");
     payload.value = JSON.stringify(t?.example ?? {}, null, 0);
   };
   select.addEventListener("change", show);
