@@ -127,6 +127,20 @@ describe("concurrency per type, two workers of 4 slots each", () => {
     gate = new Promise<void>((r) => (openGate = r));
   });
 
+  it("stops pulling from a capped type's consumer an operator removed, and drops its figures from /metrics", async () => {
+    const types = async () =>
+      (await stack.metrics.registry.getSingleMetric("herald_job_type_concurrency")!.get()).values.map(
+        (v) => v.labels.type,
+      );
+    expect((await types()).sort()).toEqual(["gated", "pair"]);
+    await stack.nats.jsm.consumers.delete(JOBS_STREAM, "workers-pair");
+    await waitFor("pair's gauges are gone", async () => (await types()).join() === "gated");
+    // The workers go on: another type's job still runs.
+    const c = await stack.client();
+    const job = await stack.submit(c.auth, "echo", "still running");
+    expect((await stack.waitForTerminal(c.clientId, job.jobId)).event.event).toBe("succeeded");
+  });
+
   it("GET /v1/job-types shows each type's cap", async () => {
     const types = (await (await stack.http("/v1/job-types")).json()) as { name: string; concurrency: number | null }[];
     const caps = Object.fromEntries(types.map((t) => [t.name, t.concurrency]));
