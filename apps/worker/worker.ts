@@ -56,7 +56,7 @@ export async function startWorker(deps: WorkerDeps, concurrency: number, opts: W
         slots,
         maxBatch,
         run,
-        handedBack: () => deps.metrics.deliveriesHandedBack.inc(),
+        handedBack: () => deps.metrics.deliveriesHandedBack.inc({ consumer: name }),
         log: deps.log.child({ consumer: name }),
       }),
     );

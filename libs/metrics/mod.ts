@@ -34,8 +34,8 @@ export interface Metrics {
   jobTypeInFlight: Gauge<"type">;
   /** A capped job type's jobs queued, not yet delivered (num_pending): what its cap holds back. */
   jobTypeQueued: Gauge<"type">;
-  /** Deliveries a worker handed straight back (nak) because a pull from another consumer filled its last slot. */
-  deliveriesHandedBack: Counter;
+  /** Deliveries a worker handed straight back (nak) because a pull from another consumer filled its last slot, by consumer. */
+  deliveriesHandedBack: Counter<"consumer">;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -144,7 +144,8 @@ export function createMetrics(app: string): Metrics {
     }),
     deliveriesHandedBack: new Counter({
       name: "herald_worker_deliveries_handed_back_total",
-      help: "Job deliveries a worker handed straight back (nak) because its slots filled while it pulled from several consumers",
+      help: "Job deliveries a worker handed straight back (nak) because its slots filled while it pulled from several consumers, by consumer (workers, workers-<type>)",
+      labelNames: ["consumer"],
       registers: [registry],
     }),
   };
