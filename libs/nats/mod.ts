@@ -17,3 +17,4 @@ export { ConnectionState, isNatsUnavailable, type ConnectionEvent } from "./conn
 export { serversForTools } from "./toolServers.ts";
 export { JetStreamErrorCode, isJetStreamError } from "./jetStreamErrors.ts";
 export { DEFAULT_NATS_URL, serversOrDefault } from "./defaultServer.ts";
+export { readStoredMessages } from "./readStoredMessages.ts";

@@ -9,6 +9,7 @@ import {
   type JobMessage,
 } from "../contracts/mod.ts";
 import { enqueueJob, type EnqueueDeps } from "./enqueueJob.ts";
+import { readStoredMessages } from "../nats/mod.ts";
 
 /** Resubmitting stores a job: JetStream, and the job types' lanes (enqueueJob). */
 type ResubmitDeps = EnqueueDeps;
@@ -38,17 +39,8 @@ export interface StoredDeadLetter extends DeadLetter {
  * (a resubmitted job that failed again) are not read: a resubmit-all ends.
  */
 export async function* readDeadLetters(jsm: JetStreamManager): AsyncGenerator<StoredDeadLetter> {
-  const { state } = await jsm.streams.info(DLQ_STREAM);
-  for (let seq = state.first_seq; seq <= state.last_seq; ) {
-    // next_by_subj is a MsgRequest the server has long answered, missing from nats.js's type.
-    const query = { seq, next_by_subj: ALL_DEAD_LETTERS } as unknown as Parameters<
-      JetStreamManager["streams"]["getMessage"]
-    >[1];
-    const m = await jsm.streams.getMessage(DLQ_STREAM, query);
-    if (!m || m.seq > state.last_seq) return;
+  for await (const m of readStoredMessages(jsm, DLQ_STREAM, ALL_DEAD_LETTERS))
     yield { seq: m.seq, ...m.json<DeadLetter>() };
-    seq = m.seq + 1;
-  }
 }
 
 /** The dead letters, oldest first (at most `limit`). */
