@@ -28,7 +28,8 @@ export async function cancelJob(deps: Pick<ApiDeps, "js" | "jsm">, clientId: str
       at: new Date().toISOString(),
     };
     try {
-      const seq = await appendEvent(deps.js, canceled, last.seq);
+      // The job's own webhook goes on with its events (appendEvent says why).
+      const seq = await appendEvent(deps.js, canceled, last.seq, { webhook: last.webhook ?? null });
       const first = await readFirstEvent(deps.jsm, clientId, jobId);
       return jobState(first, { seq, event: canceled });
     } catch (err) {

@@ -6,6 +6,7 @@ import type { ConnectionState, HeraldNats } from "../../libs/nats/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
 import { JobWaiters } from "./jobWaiters.ts";
+import type { LookupAll, WebhookUrlPolicy } from "../../libs/webhooks/mod.ts";
 
 /** Everything the API's operations need, passed in explicitly (no globals). */
 export interface ApiDeps {
@@ -28,6 +29,15 @@ export interface ApiDeps {
   rateLimitJobs: number;
   rateLimitClients: number;
   metrics: Metrics;
+  /** Each client's webhook and secrets; each job's last webhook delivery outcome. */
+  webhookConfig: KV;
+  webhookStatus: KV;
+  /** Which webhook URLs are accepted (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_HOSTS). */
+  webhookPolicy: WebhookUrlPolicy;
+  /** How long a rotated-out secret still signs (WEBHOOK_SECRET_GRACE). */
+  webhookSecretGraceMs: number;
+  /** How a webhook URL's host is resolved before it is accepted (the system's resolver; tests give their own names). */
+  webhookLookup?: LookupAll;
 }
 
 /** ApiDeps from a connected, provisioned NATS, the token service and the job types. */
@@ -35,7 +45,15 @@ export function apiDeps(
   nats: HeraldNats,
   tokens: Tokens,
   registry: JobRegistry,
-  config: Pick<Config, "rateLimitJobs" | "rateLimitClients" | "jobMaxDelayMs">,
+  config: Pick<
+    Config,
+    | "rateLimitJobs"
+    | "rateLimitClients"
+    | "jobMaxDelayMs"
+    | "webhookAllowHttp"
+    | "webhookAllowHosts"
+    | "webhookSecretGraceMs"
+  >,
   metrics: Metrics,
 ): ApiDeps {
   return {
@@ -52,5 +70,9 @@ export function apiDeps(
     rateLimitJobs: config.rateLimitJobs,
     rateLimitClients: config.rateLimitClients,
     metrics,
+    webhookConfig: nats.webhookConfig,
+    webhookStatus: nats.webhookStatus,
+    webhookPolicy: { allowHttp: config.webhookAllowHttp, allowHosts: config.webhookAllowHosts },
+    webhookSecretGraceMs: config.webhookSecretGraceMs,
   };
 }

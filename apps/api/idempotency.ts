@@ -1,3 +1,4 @@
+import type { WebhookTarget } from "../../libs/contracts/mod.ts";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KV } from "@nats-io/kv";
@@ -34,10 +35,14 @@ export function idempotencyBucketKey(clientId: string, key: string): string {
   return `${clientId}.${createHash("sha256").update(key).digest("base64url")}`;
 }
 
-export function requestHash(type: string, payload: unknown, timeoutMs?: number): string {
-  // The job's own time limit is part of the request; without one the hash is what it always was,
-  // so keys claimed before time limits existed still match their retries.
-  const request = timeoutMs === undefined ? [type, payload ?? null] : [type, payload ?? null, { timeoutMs }];
+export function requestHash(type: string, payload: unknown, timeoutMs?: number, webhook?: WebhookTarget): string {
+  // The job's own time limit and webhook are part of the request; without them the hash is what it
+  // always was, so keys claimed before they existed still match their retries.
+  const extra = {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(webhook !== undefined ? { webhook } : {}),
+  };
+  const request = Object.keys(extra).length === 0 ? [type, payload ?? null] : [type, payload ?? null, extra];
   return createHash("sha256").update(JSON.stringify(request)).digest("base64url");
 }
 

@@ -6,6 +6,7 @@ import { ErrorBodySchema, JobStateSchema } from "../../libs/contracts/schemas.ts
 import { clientRoutes } from "./routes/clients.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { jobTypeRoutes } from "./routes/jobTypes.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 /** The API: client identities and jobs. Registered by apps/api/main.ts and by the one-process mode. */
 export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
@@ -37,4 +38,5 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   await app.register(clientRoutes, deps);
   await app.register(jobRoutes, deps);
   await app.register(jobTypeRoutes, deps);
+  await app.register(webhookRoutes, deps);
 };

@@ -12,6 +12,7 @@ import type { ApiDeps } from "./deps.ts";
 import { enqueueJob } from "../../libs/queue/mod.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./payloadDepth.ts";
 import { resolveRunAt, type ScheduleInput } from "../../libs/contracts/runAt.ts";
+import { requestedWebhook } from "./requestedWebhook.ts";
 import { idempotencyBucketKey, requestHash, validateIdempotencyKey, withIdempotency } from "./idempotency.ts";
 
 export interface SubmitJobInput {
@@ -24,6 +25,8 @@ export interface SubmitJobInput {
   requestId?: string;
   /** `runAt` or `delay` from the body, if the job is to run later. */
   schedule?: ScheduleInput;
+  /** The body's `webhook`, as sent; undefined for none. */
+  webhook?: unknown;
 }
 
 /** What submitJob stored (the route answers it as a SubmittedJob, libs/contracts). */
@@ -62,6 +65,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   if (input.idempotencyKey !== undefined) validateIdempotencyKey(input.idempotencyKey);
   const runAt = resolveRunAt(input.schedule ?? {}, Date.now(), deps.maxDelayMs);
   const status = runAt !== null && Date.parse(runAt) > Date.now() ? "scheduled" : "queued";
+  const webhook = input.webhook === undefined ? undefined : await requestedWebhook(deps, input.clientId, input.webhook);
 
   const build = (jobId: string): JobMessage => ({
     jobId,
@@ -72,6 +76,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(runAt !== null ? { runAt } : {}),
+    ...(webhook ? { webhook } : {}),
   });
 
   const jobId = newId();
@@ -86,7 +91,7 @@ export async function submitJob(deps: ApiDeps, input: SubmitJobInput): Promise<S
   const stored = await withIdempotency(
     deps.idempotency,
     idempotencyBucketKey(input.clientId, input.idempotencyKey),
-    { jobId, requestHash: requestHash(jobType.name, input.payload, timeoutMs) },
+    { jobId, requestHash: requestHash(jobType.name, input.payload, timeoutMs, webhook) },
     (id) => enqueueJob(deps, build(id)),
   );
   return { ...stored, status };

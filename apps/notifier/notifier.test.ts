@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
 import { RESULTS_STREAM, resultSubject, type JobEvent } from "../../libs/contracts/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
+import { replayConsumers } from "../../test/helpers/nats.ts";
 import type { Subscription } from "@nats-io/transport-node";
 import { natsResumeReads } from "./resumeReads.ts";
 import { CLOSED, SseClient } from "../../test/helpers/sse.ts";
@@ -515,7 +516,7 @@ describe("a long replay", () => {
     expect(s.ids.at(-1)).toBe(live[0]);
     s.close();
     // The replay's consumer is gone once it is done.
-    expect((await stack.nats.jsm.streams.info(RESULTS_STREAM)).state.consumer_count).toBe(0);
+    expect(await replayConsumers(stack.nats.jsm)).toEqual([]);
   }, 90_000);
 
   it("starts with retry: (SSE_RETRY_MS, jittered ±50%) and sends a heartbeat comment every SSE_HEARTBEAT_MS", async () => {
@@ -655,8 +656,7 @@ describe("limits and leaks", () => {
     }
     await expect.poll(() => n.hub.size, { timeout: 10_000 }).toBe(0);
     await expect.poll(() => serverSubscriptions("test-notifier"), { timeout: 10_000 }).toBe(subsBefore);
-    const { consumer_count } = (await stack.nats.jsm.streams.info(RESULTS_STREAM)).state;
-    expect(consumer_count).toBe(0);
+    expect(await replayConsumers(stack.nats.jsm)).toEqual([]);
   });
 });
 

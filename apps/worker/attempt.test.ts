@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { JsMsg } from "@nats-io/jetstream";
+import { parseAllowHosts, type AllowList } from "../../libs/webhooks/mod.ts";
 import { createLogger } from "../../libs/log/mod.ts";
 import { createMetrics } from "../../libs/metrics/mod.ts";
 import { createJobRegistry, defineJob, PermanentJobError, Type } from "../../libs/jobs/mod.ts";
@@ -74,6 +75,15 @@ beforeAll(async () => {
     retryBackoffMs: [60_000],
     progressIntervalMs: 20,
     metrics: createMetrics("attempt-test"),
+    webhookConfig: nats.webhookConfig,
+    webhookStatus: nats.webhookStatus,
+    webhookOptions: {
+      policy: { allowHttp: false, allowHosts: parseAllowHosts("") as AllowList },
+      timeoutMs: 1_000,
+      retryBackoffMs: [],
+      concurrency: 1,
+      maxInFlightPerClient: 1,
+    },
   };
 });
 afterAll(() => nats?.close());

@@ -4,6 +4,8 @@ import type { Logger } from "pino";
 import type { JobRegistry } from "../../libs/jobs/mod.ts";
 import type { Config } from "../../libs/config/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
+import type { KV } from "@nats-io/kv";
+import type { WebhookSenderOptions } from "./webhookSenders.ts";
 
 export interface WorkerDeps {
   nc: NatsConnection;
@@ -19,13 +21,29 @@ export interface WorkerDeps {
   retryBackoffMs: number[];
   progressIntervalMs: number;
   metrics: Metrics;
+  /** Each client's webhook and secrets; each job's last delivery outcome (the worker sends webhooks). */
+  webhookConfig: KV;
+  webhookStatus: KV;
+  webhookOptions: WebhookSenderOptions;
 }
 
 /** WorkerDeps from a connected, provisioned NATS and the configuration. */
 export function workerDeps(
-  nats: Pick<WorkerDeps, "nc" | "js" | "jsm">,
+  nats: Pick<WorkerDeps, "nc" | "js" | "jsm" | "webhookConfig" | "webhookStatus">,
   registry: JobRegistry,
-  config: Pick<Config, "jobMaxDeliver" | "jobAckWaitMs" | "jobRetryBackoffMs" | "progressIntervalMs">,
+  config: Pick<
+    Config,
+    | "jobMaxDeliver"
+    | "jobAckWaitMs"
+    | "jobRetryBackoffMs"
+    | "progressIntervalMs"
+    | "webhookRetryBackoffMs"
+    | "webhookAllowHosts"
+    | "webhookAllowHttp"
+    | "webhookTimeoutMs"
+    | "webhookConcurrency"
+    | "webhookMaxInFlightPerClient"
+  >,
   log: Logger,
   metrics: Metrics,
 ): WorkerDeps {
@@ -40,5 +58,14 @@ export function workerDeps(
     retryBackoffMs: config.jobRetryBackoffMs,
     progressIntervalMs: config.progressIntervalMs,
     metrics,
+    webhookConfig: nats.webhookConfig,
+    webhookStatus: nats.webhookStatus,
+    webhookOptions: {
+      policy: { allowHttp: config.webhookAllowHttp, allowHosts: config.webhookAllowHosts },
+      timeoutMs: config.webhookTimeoutMs,
+      retryBackoffMs: config.webhookRetryBackoffMs,
+      concurrency: config.webhookConcurrency,
+      maxInFlightPerClient: config.webhookMaxInFlightPerClient,
+    },
   };
 }

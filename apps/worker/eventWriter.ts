@@ -70,6 +70,7 @@ export class JobEventWriter {
             at: new Date().toISOString(),
           },
           this.#lastSeq,
+          { webhook: this.#job.webhook ?? null },
         );
         return this.#lastSeq;
       } catch (err) {

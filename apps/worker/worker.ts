@@ -7,6 +7,9 @@ import { startScheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { pullFromConsumer, type ConsumerPull } from "./consumerPull.ts";
 import { watchCappedTypes } from "./cappedTypes.ts";
+import { WebhookDirectory } from "../../libs/webhooks/mod.ts";
+import { startWebhookDispatch } from "./webhookDispatch.ts";
+import { startWebhookSenders } from "./webhookSenders.ts";
 
 export interface Worker {
   /**
@@ -77,13 +80,22 @@ export async function startWorker(deps: WorkerDeps, concurrency: number, opts: W
     { slots: concurrency, refreshMs: opts.typeConsumersRefreshMs ?? TYPE_CONSUMERS_REFRESH_MS },
   );
 
-  // Every worker also moves scheduled jobs into JOBS when they are due (scheduler.ts says why).
+  // Every worker also moves scheduled jobs into JOBS when they are due (scheduler.ts says why),
+  // and dispatches and sends webhooks: no process of its own to deploy, and as many as there are
+  // workers (docs/design.md, "Webhooks").
   const scheduler = await startScheduler(deps);
+  const directory = new WebhookDirectory(deps.webhookConfig, deps.log, (n) => deps.metrics.webhookClients.set(n));
+  await directory.load();
+  const dispatch = await startWebhookDispatch({ ...deps, directory });
+  const senders = await startWebhookSenders({ ...deps, options: deps.webhookOptions });
   deps.log.info({ concurrency, consumers: [...pulls.keys()] }, "worker started");
   return {
     async stop(graceMs = 0) {
       await cappedTypes.stop();
       await scheduler.stop();
+      await dispatch.stop();
+      await senders.stop();
+      directory.stop();
       await Promise.all([...pulls.values()].map((p) => p.stop()));
       if (running.size > 0 && graceMs > 0) {
         deps.log.info({ running: running.size, graceMs }, "waiting for running jobs to finish");

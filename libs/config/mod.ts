@@ -1,4 +1,5 @@
 import { parseDuration } from "./duration.ts";
+import { parseAllowHosts, type AllowList } from "../webhooks/urlPolicy.ts";
 
 export { parseDuration } from "./duration.ts";
 
@@ -61,6 +62,20 @@ export interface Config {
   corsOrigins: string[];
   /** Trust X-Forwarded-* (behind a reverse proxy): client IPs for rate limits, https for Secure cookies. */
   trustProxy: boolean;
+  /** WEBHOOK_RETRY_BACKOFF: the wait before each attempt after the first; its length + 1 attempts in all. */
+  webhookRetryBackoffMs: number[];
+  /** WEBHOOK_ALLOW_HOSTS: hosts, IPs and CIDRs a webhook may reach although private (tests, intranets). */
+  webhookAllowHosts: AllowList;
+  /** WEBHOOK_ALLOW_HTTP: plain-http webhook URLs are accepted. */
+  webhookAllowHttp: boolean;
+  /** WEBHOOK_SECRET_GRACE: how long the previous secret also signs after a rotation. */
+  webhookSecretGraceMs: number;
+  /** WEBHOOK_TIMEOUT: one attempt, connect to the end of the answer. */
+  webhookTimeoutMs: number;
+  /** WEBHOOK_CONCURRENCY: attempts in flight at once per worker. */
+  webhookConcurrency: number;
+  /** WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT: attempts in flight at once for one client, per worker. */
+  webhookMaxInFlightPerClient: number;
 }
 
 export class ConfigError extends Error {
@@ -167,6 +182,21 @@ export function loadConfig(env: Env = process.env): Config {
       );
   }
 
+  const webhookBackoffRaw = get("WEBHOOK_RETRY_BACKOFF") ?? "5s,5m,30m,2h,5h,10h";
+  const webhookRetryBackoffMs: number[] = [];
+  for (const part of webhookBackoffRaw.split(",")) {
+    const ms = parseDuration(part.trim());
+    if (ms === null || ms > 86_400_000) {
+      problems.push(
+        `WEBHOOK_RETRY_BACKOFF=${JSON.stringify(webhookBackoffRaw)}: expected durations like 5s,5m,30m,2h,5h,10h (each ≤ 24h)`,
+      );
+      break;
+    }
+    webhookRetryBackoffMs.push(ms);
+  }
+  const allowHosts = parseAllowHosts(get("WEBHOOK_ALLOW_HOSTS") ?? "");
+  if (typeof allowHosts === "string") problems.push(`WEBHOOK_ALLOW_HOSTS: ${allowHosts}`);
+
   const logLevel = (get("LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(", ")}`);
@@ -215,6 +245,13 @@ export function loadConfig(env: Env = process.env): Config {
     jobsMaxQueuedPerClient: int("JOBS_MAX_QUEUED_PER_CLIENT", 1_000, 1, 1_000_000),
     corsOrigins,
     trustProxy: bool("TRUST_PROXY", false),
+    webhookRetryBackoffMs,
+    webhookAllowHosts: typeof allowHosts === "string" ? (parseAllowHosts("")! as AllowList) : allowHosts,
+    webhookAllowHttp: bool("WEBHOOK_ALLOW_HTTP", false),
+    webhookSecretGraceMs: duration("WEBHOOK_SECRET_GRACE", "24h", 0, 30 * 86_400_000),
+    webhookTimeoutMs: duration("WEBHOOK_TIMEOUT", "10s", 100, 60_000),
+    webhookConcurrency: int("WEBHOOK_CONCURRENCY", 32, 1, 10_000),
+    webhookMaxInFlightPerClient: int("WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT", 4, 1, 10_000),
   };
 
   if (problems.length) throw new ConfigError(problems);

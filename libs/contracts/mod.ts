@@ -8,6 +8,7 @@ export * from "./errors.ts";
 export * from "./urls.ts";
 export * from "./requestDuration.ts";
 export * from "./timeLimit.ts";
+export * from "./webhooks.ts";
 // Types only: the schemas themselves are TypeBox values, imported from ./schemas.ts by the API
 // (see there why they stay out of this file).
 export type {

@@ -24,3 +24,15 @@ export function typeOfConsumer(name: string): string | null {
   const prefix = `${WORKERS_CONSUMER}-`;
   return name.startsWith(prefix) && name.length > prefix.length ? name.slice(prefix.length) : null;
 }
+
+/** Webhook deliveries waiting to be sent (work queue), and the ones that failed for good. */
+export const WEBHOOKS_STREAM = "WEBHOOKS";
+export const WEBHOOKS_DLQ_STREAM = "WEBHOOKS_DLQ";
+/** On RESULTS: turns each stored event into its webhook deliveries (the event log is the outbox). */
+export const WEBHOOK_DISPATCH_CONSUMER = "webhook-dispatch";
+/** On WEBHOOKS: the senders in every worker. */
+export const WEBHOOK_SENDERS_CONSUMER = "webhook-senders";
+/** Each client's webhook (`client.<clientId>`) and signing secrets (`secret.<clientId>`). */
+export const WEBHOOK_CONFIG_BUCKET = "webhooks";
+/** The last outcome of each job's deliveries (`<clientId>.<jobId>.<kind>`), kept as long as results are. */
+export const WEBHOOK_STATUS_BUCKET = "webhook_status";

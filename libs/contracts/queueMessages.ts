@@ -1,4 +1,5 @@
 import type { JobError } from "./schemas.ts";
+import type { WebhookTarget } from "./webhooks.ts";
 
 /**
  * A job as it travels on JOBS.
@@ -27,6 +28,8 @@ export interface JobMessage {
   timeoutMs?: number;
   /** When the job is due (ISO-8601), if it was submitted with `runAt` or `delay`: it waits in SCHEDULED until then. */
   runAt?: string;
+  /** The job's own webhook (`webhook` in its POST body): every event the worker stores carries it on. */
+  webhook?: WebhookTarget;
 }
 
 /** What JOBS_DLQ keeps of a job that failed for good (docs/design.md, "JOBS_DLQ", "Dead letters"). */

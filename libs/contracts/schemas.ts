@@ -119,6 +119,25 @@ export const SubmitJobRequestSchema = Type.Object({
       description: 'Run after this long: "30s", "5m", "2h", or milliseconds; not with `runAt`. At most JOB_MAX_DELAY',
     }),
   ),
+  // Checked by requestedWebhook (apps/api), not here, so that each mistake gets its own code.
+  webhook: Type.Optional(
+    Type.Unknown({
+      description:
+        "{ url, events? }: POST this job's events to `url` (https), signed per Standard Webhooks with the client's " +
+        "secret (POST /v1/clients/me/webhook-secret first). `events` lists event names (queued, started, progress, " +
+        "retrying, succeeded, failed, canceled); by default the terminal ones.",
+    }),
+  ),
+});
+
+/** A webhook target: where a client's (or a job's) events are POSTed. */
+export const WebhookTargetSchema = Type.Object({
+  url: Type.String({ description: "https URL (http only with WEBHOOK_ALLOW_HTTP)" }),
+  events: Nullable(
+    Type.Array(StringEnum(["queued", "started", "progress", "retrying", "succeeded", "failed", "canceled"]), {
+      description: "the event names sent; null: the terminal ones (succeeded, failed, canceled)",
+    }),
+  ),
 });
 export type SubmitJobRequest = Static<typeof SubmitJobRequestSchema>;
 

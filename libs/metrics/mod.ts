@@ -36,6 +36,17 @@ export interface Metrics {
   jobTypeQueued: Gauge<"type">;
   /** Deliveries a worker handed straight back (nak) because a pull from another consumer filled its last slot, by consumer. */
   deliveriesHandedBack: Counter<"consumer">;
+  /**
+   * Webhook deliveries by outcome: `queued` (by the dispatcher), then for each attempt `delivered`,
+   * `retrying`, `dead_lettered`, `gone` (410), `dropped` (the client's webhook changed meanwhile).
+   */
+  webhookDeliveries: Counter<"outcome">;
+  /** One webhook attempt: the request to the receiver's answer (or the error). */
+  webhookAttemptSeconds: Histogram<"result">;
+  /** Deliveries waiting in WEBHOOKS (queued or between retries), read by each worker every 5 s. */
+  webhookBacklog: Gauge;
+  /** Clients with a webhook, as this worker's dispatcher knows them (kept current by a watch). */
+  webhookClients: Gauge;
 }
 
 export function createMetrics(app: string): Metrics {
@@ -140,6 +151,29 @@ export function createMetrics(app: string): Metrics {
       name: "herald_job_type_queued",
       help: "A capped job type's jobs queued and not yet delivered: what its cap holds back",
       labelNames: ["type"],
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: "herald_webhook_deliveries_total",
+      help: "Webhook deliveries by outcome: queued, delivered, retrying, dead_lettered, gone (410), dropped (webhook changed)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    webhookAttemptSeconds: new Histogram({
+      name: "herald_webhook_attempt_seconds",
+      help: "One webhook attempt, request to answer, by result (2xx, 4xx, 5xx, timeout, network, refused)",
+      labelNames: ["result"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookBacklog: new Gauge({
+      name: "herald_webhook_backlog",
+      help: "Webhook deliveries waiting in WEBHOOKS, queued or between retries (read by each worker every 5 s)",
+      registers: [registry],
+    }),
+    webhookClients: new Gauge({
+      name: "herald_webhook_clients",
+      help: "Clients with a webhook, as this worker's dispatcher knows them (kept current by a watch of the webhooks bucket)",
       registers: [registry],
     }),
     deliveriesHandedBack: new Counter({

@@ -12,6 +12,12 @@ import {
   SCHEDULED_STREAM,
   SCHEDULER_CONSUMER,
   typeConsumerName,
+  WEBHOOK_CONFIG_BUCKET,
+  WEBHOOK_DISPATCH_CONSUMER,
+  WEBHOOK_SENDERS_CONSUMER,
+  WEBHOOK_STATUS_BUCKET,
+  WEBHOOKS_DLQ_STREAM,
+  WEBHOOKS_STREAM,
   WORKERS_CONSUMER,
 } from "../contracts/mod.ts";
 
@@ -36,6 +42,15 @@ export interface Definitions {
   workers: ConsumerConfig & { durable_name: string };
   scheduler: ConsumerConfig & { durable_name: string };
   idempotency: Partial<KvOptions> & { bucket: string };
+  /** WEBHOOKS and WEBHOOKS_DLQ: deliveries waiting, and the ones that failed for good. */
+  webhooks: StreamConfig;
+  webhookDeadLetters: StreamConfig;
+  /** On RESULTS: each stored event to its deliveries. On WEBHOOKS: the senders. */
+  webhookDispatch: ConsumerConfig & { durable_name: string };
+  webhookSenders: ConsumerConfig & { durable_name: string };
+  /** Each client's webhook and secrets; each job's last delivery outcome. */
+  webhookConfig: Partial<KvOptions> & { bucket: string };
+  webhookStatus: Partial<KvOptions> & { bucket: string };
 }
 
 function readJson<T>(...parts: string[]): T {
@@ -57,6 +72,18 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   const workers = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${WORKERS_CONSUMER}.json`);
   const scheduler = readJson<ConsumerConfig & { durable_name: string }>("consumers", `${SCHEDULER_CONSUMER}.json`);
   const idempotency = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${IDEMPOTENCY_BUCKET}.json`);
+  const webhooks = readJson<StreamConfig>("streams", `${WEBHOOKS_STREAM}.json`);
+  const webhookDeadLetters = readJson<StreamConfig>("streams", `${WEBHOOKS_DLQ_STREAM}.json`);
+  const webhookDispatch = readJson<ConsumerConfig & { durable_name: string }>(
+    "consumers",
+    `${WEBHOOK_DISPATCH_CONSUMER}.json`,
+  );
+  const webhookSenders = readJson<ConsumerConfig & { durable_name: string }>(
+    "consumers",
+    `${WEBHOOK_SENDERS_CONSUMER}.json`,
+  );
+  const webhookConfig = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${WEBHOOK_CONFIG_BUCKET}.json`);
+  const webhookStatus = readJson<Partial<KvOptions> & { bucket: string }>("buckets", `${WEBHOOK_STATUS_BUCKET}.json`);
 
   jobs.num_replicas = o.replicas;
   // A job's subject is jobs.<type>.<clientId>, and JetStream refuses a client's job past this
@@ -87,7 +114,33 @@ export function loadDefinitions(o: DefinitionOverrides): Definitions {
   idempotency.replicas = o.replicas;
   // An Idempotency-Key is honoured for as long as the job's events are retained.
   idempotency.ttl = o.resultsMaxAgeMs;
-  return { jobs, results, deadLetters, scheduled, jobIndex, workers, scheduler, idempotency };
+  webhooks.num_replicas = o.replicas;
+  webhookDeadLetters.num_replicas = o.replicas;
+  // A delivery waiting out its retry backoff (up to 10 h) is a delayed nak, pending on the consumer:
+  // neither count may be bounded, as for the scheduler. Attempts are counted by the sender.
+  webhookSenders.max_deliver = -1;
+  webhookSenders.max_ack_pending = -1;
+  webhookDispatch.max_deliver = -1;
+  webhookConfig.replicas = o.replicas;
+  webhookStatus.replicas = o.replicas;
+  // A job's delivery outcomes are shown for as long as the job is.
+  webhookStatus.ttl = o.resultsMaxAgeMs;
+  return {
+    jobs,
+    results,
+    deadLetters,
+    scheduled,
+    jobIndex,
+    workers,
+    scheduler,
+    idempotency,
+    webhooks,
+    webhookDeadLetters,
+    webhookDispatch,
+    webhookSenders,
+    webhookConfig,
+    webhookStatus,
+  };
 }
 
 /**

@@ -23,12 +23,26 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Every stream provisioning makes: herald's own, and the KV buckets' streams. */
+const ALL_STREAMS = [
+  "JOBINDEX",
+  "JOBS",
+  "JOBS_DLQ",
+  "KV_idempotency",
+  "KV_webhook_status",
+  "KV_webhooks",
+  "RESULTS",
+  "SCHEDULED",
+  "WEBHOOKS",
+  "WEBHOOKS_DLQ",
+];
+
 const json = (...p: string[]) => JSON.parse(readFileSync(definitionPath(...p), "utf8"));
 
 describe("provision", () => {
-  it("creates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, the workers and scheduler consumers and the idempotency bucket as nats/*.json define them", async () => {
+  it("creates the streams, the workers, scheduler and webhook consumers and the buckets as nats/*.json define them", async () => {
     await provision(nc, loadDefinitions(overrides), log);
-    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "JOBINDEX"]) {
+    for (const name of ["JOBS", "RESULTS", "JOBS_DLQ", "SCHEDULED", "JOBINDEX", "WEBHOOKS", "WEBHOOKS_DLQ"]) {
       const file = json("streams", `${name}.json`);
       const { config } = await jsm.streams.info(name);
       // Every setting in the file is what the server has, but for the ones the environment sets.
@@ -49,9 +63,21 @@ describe("provision", () => {
     for (const [k, v] of Object.entries(json("consumers", "scheduler.json"))) {
       expect((scheduler.config as Record<string, unknown>)[k], `scheduler.${k}`).toEqual(v);
     }
+    for (const [stream, consumer] of [
+      ["RESULTS", "webhook-dispatch"],
+      ["WEBHOOKS", "webhook-senders"],
+    ] as const) {
+      const info = await jsm.consumers.info(stream, consumer);
+      for (const [k, v] of Object.entries(json("consumers", `${consumer}.json`))) {
+        expect((info.config as Record<string, unknown>)[k], `${consumer}.${k}`).toEqual(v);
+      }
+    }
     const kv = await jsm.streams.info("KV_idempotency");
     expect(kv.config.max_age).toBe(3_600_000 * 1e6);
     expect(kv.config.max_msgs_per_subject).toBe(1);
+    // A job's delivery outcomes are kept as long as its events; a client's webhook settings for good.
+    expect((await jsm.streams.info("KV_webhook_status")).config.max_age).toBe(3_600_000 * 1e6);
+    expect((await jsm.streams.info("KV_webhooks")).config.max_age).toBe(0);
   });
 
   it("is idempotent, also when apps start at the same time, and applies changed settings", async () => {
@@ -61,7 +87,7 @@ describe("provision", () => {
     expect((await jsm.consumers.info("JOBS", "workers")).config.ack_wait).toBe(20_000 * 1e6);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["JOBINDEX", "JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
+    expect(names.sort()).toEqual(ALL_STREAMS);
   });
 
   it("provisions concurrently on a fresh server: every app's call succeeds and leaves one of each, as defined", async () => {
@@ -93,8 +119,8 @@ describe("provision", () => {
         const freshJsm = await jetstreamManager(conns[0]!);
         const streams: string[] = [];
         for await (const s of freshJsm.streams.list()) streams.push(s.config.name);
-        expect(streams.sort()).toEqual(["JOBINDEX", "JOBS", "JOBS_DLQ", "KV_idempotency", "RESULTS", "SCHEDULED"]);
-        for (const name of ["jobs", "results", "deadLetters", "jobIndex"] as const) {
+        expect(streams.sort()).toEqual(ALL_STREAMS);
+        for (const name of ["jobs", "results", "deadLetters", "jobIndex", "webhooks", "webhookDeadLetters"] as const) {
           const { config } = await freshJsm.streams.info(a[name].name);
           expect(
             matches(config, a[name]) || matches(config, b[name]),

@@ -2,16 +2,25 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { JOBS_STREAM, SCHEDULED_STREAM } from "../contracts/mod.ts";
+import { JOBS_STREAM, RESULTS_STREAM, SCHEDULED_STREAM, WEBHOOKS_STREAM } from "../contracts/mod.ts";
 import { typeConsumerDefinition, type Definitions } from "./definitions.ts";
 import { isJetStreamError, JetStreamErrorCode } from "./jetStreamErrors.ts";
 
 /**
- * Creates or updates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, JOBINDEX, the `workers` and `scheduler` consumers and the idempotency bucket so that
- * they match the definitions. Safe to run from every app at every start, concurrently.
+ * Creates or updates JOBS, RESULTS, JOBS_DLQ, SCHEDULED, JOBINDEX, WEBHOOKS, WEBHOOKS_DLQ, the
+ * `workers`, `scheduler`, `webhook-dispatch` and `webhook-senders` consumers and the idempotency,
+ * webhooks and webhook_status buckets so that they match the definitions. Safe to run from every app at every start, concurrently.
  * The design: docs/design.md, "Provisioning".
  */
-export async function provision(nc: NatsConnection, defs: Definitions, log: Logger): Promise<{ idempotency: KV }> {
+export interface ProvisionedBuckets {
+  idempotency: KV;
+  /** Each client's webhook and signing secrets. */
+  webhookConfig: KV;
+  /** Each job's last webhook delivery outcome. */
+  webhookStatus: KV;
+}
+
+export async function provision(nc: NatsConnection, defs: Definitions, log: Logger): Promise<ProvisionedBuckets> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, defs.jobs, log);
   await ensureStream(jsm, defs.results, log);
@@ -20,8 +29,14 @@ export async function provision(nc: NatsConnection, defs: Definitions, log: Logg
   await ensureStream(jsm, defs.jobIndex, log);
   await ensureConsumer(jsm, JOBS_STREAM, defs.workers, log);
   await ensureConsumer(jsm, SCHEDULED_STREAM, defs.scheduler, log);
+  await ensureStream(jsm, defs.webhooks, log);
+  await ensureStream(jsm, defs.webhookDeadLetters, log);
+  await ensureConsumer(jsm, RESULTS_STREAM, defs.webhookDispatch, log);
+  await ensureConsumer(jsm, WEBHOOKS_STREAM, defs.webhookSenders, log);
   const idempotency = await ensureBucket(nc, defs.idempotency);
-  return { idempotency };
+  const webhookConfig = await ensureBucket(nc, defs.webhookConfig);
+  const webhookStatus = await ensureBucket(nc, defs.webhookStatus);
+  return { idempotency, webhookConfig, webhookStatus };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/mod.ts";
 import { connectNats } from "./connect.ts";
 import { loadDefinitions, type Definitions } from "./definitions.ts";
-import { provision } from "./provision.ts";
+import { provision, type ProvisionedBuckets } from "./provision.ts";
 import { ConnectionState, isNatsUnavailable } from "./connectionState.ts";
 
 export interface HeraldNats {
@@ -13,6 +13,10 @@ export interface HeraldNats {
   js: JetStreamClient;
   jsm: JetStreamManager;
   idempotency: KV;
+  /** Each client's webhook and signing secrets (`client.<id>`, `secret.<id>`). */
+  webhookConfig: KV;
+  /** Each job's last webhook delivery outcome. */
+  webhookStatus: KV;
   defs: Definitions;
   /** Up or down right now (the API's fast 503s, the notifier's clean stream ends). */
   state: ConnectionState;
@@ -36,10 +40,10 @@ export async function connectAndProvision(
   // A cluster that is still electing its JetStream leaders answers "temporarily unavailable":
   // wait for it (bounded) rather than fail the app's start.
   const deadline = Date.now() + 60_000;
-  let idempotency: KV;
+  let buckets: ProvisionedBuckets;
   for (;;) {
     try {
-      ({ idempotency } = await provision(nc, defs, log));
+      buckets = await provision(nc, defs, log);
       break;
     } catch (err) {
       if (!isNatsUnavailable(err) || Date.now() > deadline) throw err;
@@ -47,5 +51,5 @@ export async function connectAndProvision(
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), idempotency, defs, state };
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), ...buckets, defs, state };
 }

@@ -61,7 +61,7 @@ export async function enqueueJob(deps: EnqueueDeps, job: JobMessage): Promise<nu
     // event stream resumed from that eventId skips. An entry whose job never got its `queued`
     // (a crash, NATS gone) is skipped by the list. (docs/design.md, "Listing jobs".)
     await indexJob(deps, job.clientId, { jobId: job.jobId, type: job.type, createdAt: job.submittedAt });
-    eventId = await appendEvent(deps.js, queued, 0);
+    eventId = await appendEvent(deps.js, queued, 0, { webhook: job.webhook ?? null });
   } catch (err) {
     if (!(err instanceof EventFencedError)) throw unavailable(err);
     const first = await readFirstEvent(deps.jsm, job.clientId, job.jobId, "leader");
@@ -98,7 +98,7 @@ export async function enqueueJob(deps: EnqueueDeps, job: JobMessage): Promise<nu
         at: new Date().toISOString(),
         error: { code: refusal.code, message: `${refusal.message}; the job was not queued` },
       };
-      await appendEvent(deps.js, failed, eventId).catch(() => undefined);
+      await appendEvent(deps.js, failed, eventId, { webhook: job.webhook ?? null }).catch(() => undefined);
       throw refusal;
     }
     // Anything else (a timeout, NATS gone) is ambiguous: the job may be stored after all. Leave it

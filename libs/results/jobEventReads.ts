@@ -1,10 +1,11 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { resultSubject, type JobEvent } from "../contracts/mod.ts";
+import { JOB_WEBHOOK_HEADER, jobWebhookOf, resultSubject, type JobEvent } from "../contracts/mod.ts";
 import { readResultsMessage } from "./resultsMessage.ts";
 import type { ReadFrom, StoredEvent } from "./types.ts";
 
 function decodeStoredEvent(m: StoredMsg): StoredEvent {
-  return { seq: m.seq, event: m.json<JobEvent>() };
+  const webhook = jobWebhookOf(m.header?.get(JOB_WEBHOOK_HEADER));
+  return { seq: m.seq, event: m.json<JobEvent>(), ...(webhook ? { webhook } : {}) };
 }
 
 /** The job's latest event (last by subject), or null if RESULTS holds none. */

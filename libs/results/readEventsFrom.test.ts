@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { newId } from "../ids/mod.ts";
-import { clientResultsFilter, encodeEvent, RESULTS_STREAM, resultSubject, type JobEvent } from "../contracts/mod.ts";
-import { startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
+import { clientResultsFilter, encodeEvent, resultSubject, type JobEvent } from "../contracts/mod.ts";
+import { replayConsumers, startProvisionedNats, type ProvisionedNats } from "../../test/helpers/nats.ts";
 import { readEventsFrom, type RawEvent } from "./mod.ts";
 
 let nats: ProvisionedNats;
@@ -61,7 +61,7 @@ describe("readEventsFrom (the replay)", () => {
     const seqs = await storeEvents(clientId, 1_200, jobId);
     const read = await collect(readEventsFrom(js, jsm, resultSubject(clientId, jobId), seqs[0]!, seqs.at(-1)!, 100));
     expect(read.map((e) => e.seq)).toEqual(seqs);
-    expect((await jsm.streams.info(RESULTS_STREAM)).state.consumer_count).toBe(0);
+    expect(await replayConsumers(jsm)).toEqual([]);
   });
 
   it("ends at the last sequence asked for, although more follow, and when abandoned leaves no consumer", async () => {
@@ -72,7 +72,7 @@ describe("readEventsFrom (the replay)", () => {
     let taken = 0;
     for await (const _ of readEventsFrom(js, jsm, clientResultsFilter(clientId), 1, seqs.at(-1)!, 50))
       if (++taken === 100) break;
-    expect((await jsm.streams.info(RESULTS_STREAM)).state.consumer_count).toBe(0);
+    expect(await replayConsumers(jsm)).toEqual([]);
   });
 
   it("reads nothing when the sequence asked from is past the last one", async () => {

@@ -1,10 +1,12 @@
-import type { JobEvent } from "../contracts/mod.ts";
+import type { JobEvent, WebhookTarget } from "../contracts/mod.ts";
 
 /** One event as RESULTS stores it. */
 export interface StoredEvent {
   /** RESULTS stream sequence: the SSE event id, and the fencing token of the job's next write. */
   seq: number;
   event: JobEvent;
+  /** The job's own webhook, when it has one (header Herald-Webhook): passed on by the next writer. */
+  webhook?: WebhookTarget;
 }
 
 /** One stored event as the notifier forwards it: its sequence and the envelope's JSON text (not parsed). */

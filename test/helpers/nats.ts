@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { KV } from "@nats-io/kv";
 import { createLogger } from "../../libs/log/mod.ts";
+import { RESULTS_STREAM, WEBHOOK_DISPATCH_CONSUMER } from "../../libs/contracts/mod.ts";
 import {
   connectNats,
   loadDefinitions,
@@ -47,6 +49,9 @@ export interface ProvisionedNats {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  idempotency: KV;
+  webhookConfig: KV;
+  webhookStatus: KV;
   /** Closes the connection, then stops the server. */
   close(): Promise<void>;
 }
@@ -64,10 +69,11 @@ export async function startProvisionedNats(
   const log = createLogger({ level: "silent" });
   const nc = await connectNats({ servers: [server.url], name, log });
   const defaults = { replicas: 1, resultsMaxAgeMs: 3_600_000, jobAckWaitMs: 10_000, jobsMaxQueuedPerClient: 10_000 };
-  await provision(nc, loadDefinitions({ ...defaults, ...overrides }), log);
+  const buckets = await provision(nc, loadDefinitions({ ...defaults, ...overrides }), log);
   return {
     server,
     nc,
+    ...buckets,
     js: jetstream(nc),
     jsm: await jetstreamManager(nc),
     async close() {
@@ -75,4 +81,15 @@ export async function startProvisionedNats(
       await server.close();
     },
   };
+}
+
+/**
+ * The consumers on RESULTS besides herald's one durable (`webhook-dispatch`): the replays' own,
+ * which must be gone once a replay ends.
+ */
+export async function replayConsumers(jsm: JetStreamManager): Promise<string[]> {
+  const names: string[] = [];
+  for await (const c of jsm.consumers.list(RESULTS_STREAM))
+    if (c.name !== WEBHOOK_DISPATCH_CONSUMER) names.push(c.name);
+  return names;
 }

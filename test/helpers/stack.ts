@@ -12,6 +12,7 @@ import { readLastEvent, type StoredEvent } from "../../libs/results/mod.ts";
 import { apiPlugin } from "../../apps/api/plugin.ts";
 import { apiDeps } from "../../apps/api/deps.ts";
 import { startWorker, type Worker, type WorkerOptions } from "../../apps/worker/worker.ts";
+import type { LookupAll } from "../../libs/webhooks/mod.ts";
 import { notifierDeps } from "../../apps/notifier/deps.ts";
 import type { Hub } from "../../apps/notifier/hub.ts";
 import { notifierPlugin } from "../../apps/notifier/plugin.ts";
@@ -83,6 +84,8 @@ export interface StackOptions {
   jobTypes?: JobType[];
   /** Serve the web page at / (as the api does). */
   web?: boolean;
+  /** How the api resolves webhook hosts (default: the system's resolver). */
+  webhookLookup?: LookupAll;
 }
 
 /** A real nats-server, the API on a loopback port, and in-process workers: herald as tests see it. */
@@ -113,7 +116,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const app = createHttpServer({ log, config });
   const metrics = createMetrics("test");
   await app.register(opsPlugin, { metrics, nats });
-  await app.register(apiPlugin, apiDeps(nats, tokens, registry, config, metrics));
+  await app.register(apiPlugin, {
+    ...apiDeps(nats, tokens, registry, config, metrics),
+    ...(opts.webhookLookup ? { webhookLookup: opts.webhookLookup } : {}),
+  });
   if (opts.web) await app.register(webPlugin);
   const url = (await app.listen({ host: "127.0.0.1", port: 0 })).replace("localhost", "127.0.0.1");
 

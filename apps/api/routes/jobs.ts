@@ -84,6 +84,7 @@ export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         idempotencyKey: typeof key === "string" ? key : undefined,
         requestId: request.id,
         schedule: { runAt: body.runAt, delay: body.delay },
+        webhook: body.webhook,
       });
       request.log.info({ clientId, jobId: job.jobId, type: body.type, replayed: job.replayed }, "job accepted");
       if (!job.replayed) deps.metrics.jobsSubmitted.inc({ type: body.type });

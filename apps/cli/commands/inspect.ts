@@ -7,6 +7,10 @@ import {
   RESULTS_STREAM,
   SCHEDULED_STREAM,
   SCHEDULER_CONSUMER,
+  WEBHOOK_DISPATCH_CONSUMER,
+  WEBHOOK_SENDERS_CONSUMER,
+  WEBHOOKS_DLQ_STREAM,
+  WEBHOOKS_STREAM,
   WORKERS_CONSUMER,
 } from "../../../libs/contracts/mod.ts";
 import { loadConfig } from "../../../libs/config/mod.ts";
@@ -31,19 +35,30 @@ export interface Report {
    * or waiting out a retry backoff) and its jobs queued behind the cap.
    */
   types: TypeConsumerState[];
+  /**
+   * Webhooks: `undispatched`, events stored but not yet turned into deliveries (the dispatcher's
+   * lag); `waiting`, deliveries in WEBHOOKS (`retrying` of them between attempts or in flight);
+   * `deadLetters`, deliveries that failed for good.
+   */
+  webhooks: { undispatched: number; waiting: number; retrying: number; deadLetters: number };
 }
 
 /** What `herald inspect` shows, read from NATS. */
 export async function readReport(jsm: JetStreamManager, nats: string): Promise<Report> {
-  const [jobs, results, dlq, workers, scheduled, scheduler, types] = await Promise.all([
-    jsm.streams.info(JOBS_STREAM),
-    jsm.streams.info(RESULTS_STREAM),
-    jsm.streams.info(DLQ_STREAM),
-    jsm.consumers.info(JOBS_STREAM, WORKERS_CONSUMER),
-    jsm.streams.info(SCHEDULED_STREAM),
-    jsm.consumers.info(SCHEDULED_STREAM, SCHEDULER_CONSUMER),
-    listTypeConsumers(jsm),
-  ]);
+  const [jobs, results, dlq, workers, scheduled, scheduler, types, dispatch, webhooks, senders, webhookDlq] =
+    await Promise.all([
+      jsm.streams.info(JOBS_STREAM),
+      jsm.streams.info(RESULTS_STREAM),
+      jsm.streams.info(DLQ_STREAM),
+      jsm.consumers.info(JOBS_STREAM, WORKERS_CONSUMER),
+      jsm.streams.info(SCHEDULED_STREAM),
+      jsm.consumers.info(SCHEDULED_STREAM, SCHEDULER_CONSUMER),
+      listTypeConsumers(jsm),
+      jsm.consumers.info(RESULTS_STREAM, WEBHOOK_DISPATCH_CONSUMER),
+      jsm.streams.info(WEBHOOKS_STREAM),
+      jsm.consumers.info(WEBHOOKS_STREAM, WEBHOOK_SENDERS_CONSUMER),
+      jsm.streams.info(WEBHOOKS_DLQ_STREAM),
+    ]);
   return {
     nats,
     jobs: { messages: jobs.state.messages, bytes: jobs.state.bytes, maxMessages: jobs.config.max_msgs },
@@ -70,6 +85,12 @@ export async function readReport(jsm: JetStreamManager, nats: string): Promise<R
       unseen: scheduler.num_pending,
     },
     types,
+    webhooks: {
+      undispatched: dispatch.num_pending + dispatch.num_ack_pending,
+      waiting: webhooks.state.messages,
+      retrying: senders.num_ack_pending,
+      deadLetters: webhookDlq.state.messages,
+    },
   };
 }
 
@@ -89,6 +110,7 @@ export function formatReport(r: Report): string {
     `RESULTS   ${String(r.results.messages).padStart(8)} events      ${size(r.results.bytes).padStart(10)}   seq ${r.results.firstSeq}..${r.results.lastSeq}   kept ${r.results.maxAgeHours} h`,
     `JOBS_DLQ  ${String(r.deadLetters.messages).padStart(8)} dead letters   (npm run dlq -- list)`,
     `SCHEDULED ${String(r.scheduled.messages).padStart(8)} waiting     ${size(r.scheduled.bytes).padStart(10)}   (bound ${r.scheduled.maxMessages})   ${r.scheduled.parked} parked   ${r.scheduled.unseen} not yet seen by a scheduler`,
+    `WEBHOOKS  ${String(r.webhooks.waiting).padStart(8)} waiting     ${String(r.webhooks.retrying).padStart(6)} in flight or between retries   ${r.webhooks.undispatched} events not yet dispatched   ${r.webhooks.deadLetters} dead letters (npm run dlq -- webhooks list)`,
     "",
   ].join("\n");
 }
