@@ -9,6 +9,7 @@ import { startStack, type Stack, type TestNotifier } from "./helpers/stack.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import { launchBrowser } from "./helpers/browser.ts";
 import { loadJobTypes } from "../libs/jobs/mod.ts";
+import { startWebhookReceiver } from "./helpers/webhookReceiver.ts";
 
 // The web page in real headless Chromium, served by the API, with the notifiers behind the same
 // origin through a small reverse proxy (as nginx would be).
@@ -22,7 +23,12 @@ beforeAll(async () => {
   stack = await startStack({
     workers: 1,
     web: true,
-    env: { PROGRESS_INTERVAL_MS: "0", SSE_RETRY_MS: "300" },
+    env: {
+      PROGRESS_INTERVAL_MS: "0",
+      SSE_RETRY_MS: "300",
+      WEBHOOK_ALLOW_HTTP: "true",
+      WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+    },
     // wordcount has a concurrency cap, which the form shows.
     jobTypes: await loadJobTypes("examples/custom-jobs.ts"),
   });
@@ -236,6 +242,31 @@ describe("web page", () => {
     await expect.poll(() => attr(page, jobId, "status"), { timeout: 10_000 }).toBe("succeeded");
     expect((page as Page & { errors: string[] }).errors).toEqual([]);
     await page.close();
+  });
+
+  it("shows an ended job's webhook delivery on its card", async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const page = await openPage();
+      // What a server-side caller does with the client's identity: a secret, then a job with a webhook.
+      const jobId = await page.evaluate(async (hook) => {
+        await fetch("/v1/clients/me/webhook-secret", { method: "POST", credentials: "include" });
+        const res = await fetch("/v1/jobs", {
+          method: "POST",
+          credentials: "include",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ type: "echo", payload: { hooked: true }, webhook: { url: hook } }),
+        });
+        return ((await res.json()) as { jobId: string }).jobId;
+      }, `${receiver.url}/hook`);
+      await expect.poll(() => attr(page, jobId, "webhook"), { timeout: 10_000 }).toBe("delivered");
+      expect(await card(page, jobId).locator(".job-webhook").textContent()).toBe("webhook (job): delivered, 200");
+      expect(receiver.received.map((r) => r.event)).toEqual(["job.succeeded"]);
+      expect((page as Page & { errors: string[] }).errors).toEqual([]);
+      await page.close();
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("shows a failed job's error, and cancels from the card", async () => {

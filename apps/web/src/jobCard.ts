@@ -1,5 +1,15 @@
 import { isTerminal, jobStatus, type JobEvent, type JobState, type JobStatus } from "../../../libs/client/mod.ts";
 
+/** One of a job's webhook delivery states, as GET /v1/jobs/:id/webhooks answers it. */
+export interface WebhookDeliveryState {
+  kind: "job" | "client";
+  state: "delivered" | "retrying" | "failed" | "gone" | "dropped";
+  attempts: number;
+  status?: number;
+  error?: { code: string; message: string };
+  nextAttemptAt?: string;
+}
+
 /**
  * What a card shows of a job: the fields an event and a state (GET /v1/jobs) have alike, and when
  * it runs (an event's `runAt` is absent when none; a state's is null).
@@ -21,6 +31,7 @@ export class JobCard {
   #message: HTMLElement;
   #attempt: HTMLElement;
   #outcome: HTMLElement;
+  #webhook: HTMLElement;
   #cancel: HTMLButtonElement;
 
   constructor(jobId: string, type: string, onCancel: (jobId: string) => void) {
@@ -47,7 +58,8 @@ export class JobCard {
     this.#message = el("p", "job-message");
     this.#attempt = el("p", "job-attempt");
     this.#outcome = el("div", "job-outcome");
-    this.element.append(head, this.#bar, this.#message, this.#attempt, this.#outcome);
+    this.#webhook = el("p", "job-webhook");
+    this.element.append(head, this.#bar, this.#message, this.#attempt, this.#outcome, this.#webhook);
     this.#render("queued");
   }
 
@@ -96,6 +108,27 @@ export class JobCard {
     // its due time: the page renders on events only.
     this.#render(jobStatus(e, Date.now()));
     if (isTerminal(e.event)) this.#cancel.remove();
+  }
+
+  /**
+   * Shows where the job's webhooks stand (GET /v1/jobs/:id/webhooks): one line per target, e.g.
+   * "webhook (job): delivered, 200". data-webhook holds the states, for the browser tests.
+   */
+  showWebhooks(deliveries: readonly WebhookDeliveryState[]): void {
+    this.element.dataset.webhook = deliveries.map((d) => d.state).join(",");
+    this.#webhook.textContent = deliveries
+      .map((d) => {
+        const detail =
+          d.state === "delivered" || d.state === "gone"
+            ? `${d.status}`
+            : d.state === "retrying"
+              ? `attempt ${d.attempts} failed (${d.error?.code ?? d.status}), next at ${d.nextAttemptAt ?? "?"}`
+              : d.state === "failed"
+                ? `${d.attempts} attempts: ${d.error?.message ?? ""}`
+                : "webhook removed";
+        return `webhook (${d.kind === "job" ? "job" : "client"}): ${d.state}, ${detail}`;
+      })
+      .join("\n");
   }
 
   #render(status: JobStatus): void {

@@ -1,12 +1,13 @@
 import {
   createClient,
   HeraldHttpError,
+  isTerminal,
   registerClient,
   type CurrentClient,
   type JobTypeInfo,
   type StreamItem,
 } from "../../../libs/client/mod.ts";
-import { JobCard } from "./jobCard.ts";
+import { JobCard, type WebhookDeliveryState } from "./jobCard.ts";
 
 // The web page: the client's newest jobs as cards (GET /v1/jobs), then one event stream for all of
 // its jobs (one connection, whatever the number of jobs) that keeps them up to date, and a
@@ -31,6 +32,26 @@ async function ensureIdentity(): Promise<string> {
   const me = await fetch(`${url}/v1/clients/me`, { credentials: "include" });
   if (me.ok) return ((await me.json()) as CurrentClient).clientId;
   return (await registerClient({ url })).clientId; // sets the cookie
+}
+
+const WEBHOOK_POLLS = 10;
+
+/**
+ * Shows an ended job's webhook deliveries on its card: read a moment after the end (the delivery
+ * is sent after the event), then again while one is being retried, at most WEBHOOK_POLLS times.
+ * A job with no webhook answers [] once and is not asked again. Asked for jobs that end while the
+ * page is open, not for the restored ones: a reload costs no request per card.
+ */
+async function watchWebhooks(jobId: string): Promise<void> {
+  for (let i = 0; i < WEBHOOK_POLLS; i++) {
+    await new Promise((r) => setTimeout(r, i === 0 ? 500 : 2_000));
+    const res = await fetch(`${url}/v1/jobs/${jobId}/webhooks`, { credentials: "include" }).catch(() => null);
+    if (!res?.ok) continue;
+    const { deliveries } = (await res.json()) as { deliveries: WebhookDeliveryState[] };
+    if (deliveries.length === 0 && i > 0) return;
+    if (deliveries.length > 0) cards.get(jobId)?.showWebhooks(deliveries);
+    if (deliveries.length > 0 && deliveries.every((d) => d.state !== "retrying")) return;
+  }
 }
 
 function cardFor(jobId: string, type: string): JobCard {
@@ -120,6 +141,7 @@ async function follow(): Promise<void> {
       setConnection("resumed", "resumed — some old events were no longer kept");
     } else {
       cardFor(item.event.jobId, item.event.type).apply(item.id, item.event);
+      if (isTerminal(item.event.event)) void watchWebhooks(item.event.jobId);
       // Events that happened while we were away come first after a resume: count them.
       if (resumedAt !== null && Date.parse(item.event.at) < resumedAt) {
         replayed++;
