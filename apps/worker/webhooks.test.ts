@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { eachLine, freePort } from "../../scripts/launcher/mod.ts";
 import { promisify } from "node:util";
 import { startStack, type Stack } from "../../test/helpers/stack.ts";
 import { formatReport, readReport } from "../cli/commands/inspect.ts";
@@ -214,6 +215,41 @@ describe("webhooks", () => {
     expect(got!.signature.split(" ")).toHaveLength(2);
     expect(new Webhook(rotated).verify(got!.body, headers)).toBeTruthy();
     expect(new Webhook(c.secret).verify(got!.body, headers)).toBeTruthy();
+  });
+
+  it("the README's example receivers verify a real delivery, as printed", async () => {
+    answer = () => 200;
+    for (const example of ["examples/webhook-receiver.mjs", "examples/webhook-receiver-crypto.mjs"]) {
+      const c = await clientWithSecret();
+      const port = await freePort();
+      const child = spawn(process.execPath, [example], {
+        env: { ...process.env, HERALD_WEBHOOK_SECRET: c.secret, PORT: String(port) },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const lines: string[] = [];
+      eachLine(child.stdout, (l) => lines.push(l));
+      try {
+        // Listening once it accepts a connection (a signed-nothing request is refused: 401).
+        await waitFor(
+          example,
+          async () => (await fetch(`http://127.0.0.1:${port}/`, { method: "POST" }).catch(() => null))?.status === 401,
+        );
+        const job = await submit(c.auth, {
+          type: "echo",
+          payload: 6,
+          webhook: { url: `http://127.0.0.1:${port}/hook` },
+        });
+        await waitFor(`${example} verified it`, () => lines.some((l) => l.startsWith("verified")));
+        expect(
+          lines.filter((l) => l.startsWith("verified")),
+          example,
+        ).toEqual([expect.stringMatching(new RegExp(`^verified msg_${job.jobId}_\\d+_job succeeded ${job.jobId}$`))]);
+        await waitFor("delivered", async () => (await deliveries(c.auth, job.jobId))[0]?.state === "delivered");
+        expect((await deliveries(c.auth, job.jobId))[0]).toMatchObject({ status: 204, attempts: 1 });
+      } finally {
+        child.kill();
+      }
+    }
   });
 
   it("refuses bad webhooks with a 400 and stores nothing", async () => {
