@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ulid } from "ulid";
 import { resultSubject, type JobEvent } from "../contracts/mod.ts";
 import { startStack, type Stack, type TestNotifier } from "../../test/helpers/stack.ts";
+import { startWebhookReceiver } from "../../test/helpers/webhookReceiver.ts";
 import {
   createClient,
   registerClient,
@@ -28,7 +29,10 @@ const route: typeof fetch = (input, init) => {
 const URL_ = "http://herald.test";
 
 beforeAll(async () => {
-  stack = await startStack({ workers: 1, env: { PROGRESS_INTERVAL_MS: "0" } });
+  stack = await startStack({
+    workers: 1,
+    env: { PROGRESS_INTERVAL_MS: "0", WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_ALLOW_HOSTS: "127.0.0.1" },
+  });
   notifiers = [await stack.addNotifier(), await stack.addNotifier()];
 });
 afterAll(async () => stack?.close());
@@ -39,6 +43,29 @@ async function newClient() {
 }
 
 describe("client library", () => {
+  it("rotates the webhook secret, registers and removes the client's webhook, submits a job with its own", async () => {
+    const { client } = await newClient();
+    const secret = await client.rotateWebhookSecret();
+    const receiver = await startWebhookReceiver({ secrets: () => [secret] });
+    try {
+      expect(await client.setWebhook({ url: `${receiver.url}/all`, events: ["succeeded"] })).toEqual({
+        url: `${receiver.url}/all`,
+        events: ["succeeded"],
+      });
+      await client.deleteWebhook();
+      const job = await client.submit("echo", { hooked: true }, { webhook: { url: `${receiver.url}/own` } });
+      await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(1);
+      expect(receiver.received[0]).toMatchObject({ verified: true, event: "job.succeeded" });
+      expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ jobId: job.jobId, event: "succeeded" });
+      await expect(client.setWebhook({ url: "https://10.0.0.1/x" })).rejects.toMatchObject({
+        status: 400,
+        code: "webhook_url_refused",
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("submits, waits with progress, reads status", async () => {
     const { client } = await newClient();
     const job = await client.submit("sleep", { ms: 300, steps: 3 });

@@ -3,10 +3,12 @@ import {
   type ClientIdentity,
   type CurrentClient,
   type JobEvent,
+  type JobEventName,
   type JobList,
   type JobState,
   type SubmitJobRequest,
   type SubmittedJob,
+  type WebhookTarget,
 } from "../contracts/mod.ts";
 import { HeraldConnectionError, HeraldHttpError, httpError } from "./errors.ts";
 import { streamEvents } from "./events.ts";
@@ -41,6 +43,12 @@ export interface HeraldClient {
   jobs(opts?: JobsOptions): Promise<JobList>;
   /** Cancels a job that has not ended; HeraldHttpError 409 if it has. */
   cancel(jobId: string): Promise<JobState>;
+  /** Registers the client's webhook: every job's events it lists (by default the terminal ones) are POSTed to it. */
+  setWebhook(webhook: { url: string; events?: JobEventName[] }): Promise<WebhookTarget>;
+  /** Removes the client's webhook. */
+  deleteWebhook(): Promise<void>;
+  /** Creates or rotates the secret that signs the client's webhooks (`whsec_…`); answered once. */
+  rotateWebhookSecret(): Promise<string>;
   /** The client's events (or one job's), resuming across disconnects with nothing missed or repeated. */
   events(opts?: EventsOptions): AsyncGenerator<StreamItem, void, undefined>;
   /**
@@ -125,6 +133,7 @@ export function createClient(opts: ClientOptions): HeraldClient {
           payload,
           ...(so.timeout !== undefined ? { timeout: so.timeout } : {}),
           ...scheduleOf(so),
+          ...(so.webhook !== undefined ? { webhook: so.webhook } : {}),
         } satisfies SubmitJobRequest,
         headers: so.idempotencyKey ? { "idempotency-key": so.idempotencyKey } : {},
       }),
@@ -138,6 +147,12 @@ export function createClient(opts: ClientOptions): HeraldClient {
     waitForEnd: (jobId, wo = {}) => waitForEnd(client.status, jobId, wo),
     jobs: (jo = {}) => request<JobList>(o, "GET", `/v1/jobs${jobsQuery(jo)}`, jo.signal ? { signal: jo.signal } : {}),
     cancel: (jobId) => request<JobState>(o, "DELETE", `/v1/jobs/${id(jobId)}`),
+    setWebhook: (webhook) => request<WebhookTarget>(o, "PUT", "/v1/clients/me/webhook", { body: webhook }),
+    deleteWebhook: async () => {
+      await request<null>(o, "DELETE", "/v1/clients/me/webhook");
+    },
+    rotateWebhookSecret: async () =>
+      (await request<{ secret: string }>(o, "POST", "/v1/clients/me/webhook-secret")).secret,
     events: (eo = {}) => streamEvents({ url: o.url, fetch: o.fetch, ...(o.token ? { token: o.token } : {}) }, eo),
     async wait(jobId, wo = {}) {
       const signal = wo.signal ? { signal: wo.signal } : {};

@@ -1,4 +1,4 @@
-import type { GapNotice, JobEvent, JobStatus } from "../contracts/mod.ts";
+import type { GapNotice, JobEvent, JobEventName, JobStatus } from "../contracts/mod.ts";
 
 export interface ClientOptions {
   /** herald's base URL, e.g. `http://127.0.0.1:3000` (in a page served by herald: `location.origin`). */
@@ -44,6 +44,11 @@ export interface SubmitOptions {
   runAt?: string | Date;
   /** Run after this long: `"30s"`, `"5m"`, or milliseconds; not with `runAt`. */
   delay?: string | number;
+  /**
+   * The job's own webhook: its events (by default the terminal ones) are POSTed to `url`, signed
+   * with the client's secret (`rotateWebhookSecret()` first).
+   */
+  webhook?: { url: string; events?: JobEventName[] };
 }
 
 export interface WaitOptions {
