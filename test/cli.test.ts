@@ -76,6 +76,12 @@ describe("herald CLI", () => {
     expect(bad.stderr).toContain("job failed: job_failed: nope");
   });
 
+  it("submit --webhook: the job's own webhook, refused with why when its address is", async () => {
+    const refused = await run(["submit", "echo", "--payload", "1", "--webhook", "https://127.0.0.1/hook"]);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/loopback/);
+  });
+
   it("submit --timeout: each attempt's time limit; a bad one is a usage error", async () => {
     const late = await run(["submit", "sleep", "--payload", '{"ms":60000}', "--timeout", "200ms", "--wait"]);
     expect(late.code).toBe(1);

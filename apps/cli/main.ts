@@ -86,6 +86,10 @@ program
   .option("--json", "machine-readable output (with --wait: one NDJSON line per event)")
   .option("--delay <duration>", "run it later: after 30s, 5m, 2h, … (at most JOB_MAX_DELAY)")
   .option("--at <time>", "run it later: at this RFC 3339 time, e.g. 2026-12-01T09:30:00Z")
+  .option(
+    "--webhook <url>",
+    "POST the job's end to this URL, signed (create the secret first: POST /v1/clients/me/webhook-secret)",
+  )
   .addHelpText(
     "after",
     `

@@ -14,6 +14,8 @@ export interface SubmitArgs {
   json?: boolean;
   /** Run after this long (`30s`, `5m`, ms): the server parses it. */
   delay?: string;
+  /** The job's own webhook URL (its terminal event is POSTed there, signed). */
+  webhook?: string;
   /** Run at this RFC 3339 time. */
   at?: string;
 }
@@ -50,6 +52,7 @@ export async function submit(client: HeraldClient, args: SubmitArgs, signal: Abo
     ...(args.idempotencyKey ? { idempotencyKey: args.idempotencyKey } : {}),
     ...(args.timeout !== undefined ? { timeout: args.timeout } : {}),
     ...(args.delay !== undefined ? { delay: args.delay } : {}),
+    ...(args.webhook !== undefined ? { webhook: { url: args.webhook } } : {}),
     ...(args.at !== undefined ? { runAt: args.at } : {}),
   });
   if (!args.wait) {
