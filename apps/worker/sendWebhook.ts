@@ -14,6 +14,9 @@ import {
 } from "../../libs/webhooks/mod.ts";
 import type { WebhookSenderDeps } from "./webhookSenders.ts";
 
+/** In-progress acks during an attempt: well inside the `webhook-senders` ack wait (15 s). */
+export const KEEP_ALIVE_MS = 5_000;
+
 /** How one attempt ended, as the metrics and the status count it. */
 export type WebhookOutcome = "delivered" | "retrying" | "dead_lettered" | "gone" | "dropped";
 
@@ -66,12 +69,15 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
       "herald-event": `job.${d.event}`,
       "herald-event-id": String(d.eventId),
     };
+    // The attempt may outlast the consumer's ack wait (15 s; WEBHOOK_TIMEOUT may be up to 60 s):
+    // tell JetStream it is still ours, so that no other worker sends it meanwhile.
+    const keepAlive = setInterval(() => msg.working(), KEEP_ALIVE_MS);
     const res = await postWebhook(new URL(d.url), {
       body: d.body,
       headers,
       policy: deps.options.policy,
       timeoutMs: deps.options.timeoutMs,
-    });
+    }).finally(() => clearInterval(keepAlive));
     status = res.status;
     deps.metrics.webhookAttemptSeconds.observe({ result: `${Math.floor(status / 100)}xx` }, res.durationMs / 1000);
     if (status >= 200 && status < 300) {

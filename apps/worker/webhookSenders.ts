@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { WEBHOOK_SENDERS_CONSUMER, WEBHOOKS_STREAM } from "../../libs/contracts/mod.ts";
 import type { WebhookUrlPolicy } from "../../libs/webhooks/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
-import { sendWebhook } from "./sendWebhook.ts";
+import { KEEP_ALIVE_MS, sendWebhook } from "./sendWebhook.ts";
 
 /** How webhooks are sent (WEBHOOK_* settings). */
 export interface WebhookSenderOptions {
@@ -105,7 +105,7 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
   // A held delivery waits for its client's attempts in flight (each at most the timeout): keep it ours.
   const keepAlive = setInterval(() => {
     for (const msg of held) msg.working();
-  }, 5_000);
+  }, KEEP_ALIVE_MS);
   keepAlive.unref();
 
   const refreshGauge = async () => {

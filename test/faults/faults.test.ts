@@ -18,6 +18,7 @@ import {
   type ClusterNode,
 } from "../../scripts/launcher/mod.ts";
 import { Balancer, Ledger, printLedger, type LedgerTotals } from "./ledger.ts";
+import { printWebhookLedger, WebhookLedger, type WebhookTotals } from "./webhookLedger.ts";
 
 // herald's promise under faults, with real processes: nats-server(s), api, workers, notifiers.
 // Each scenario runs a bounded load of `sleep` jobs from several clients (each on its own SSE
@@ -28,6 +29,7 @@ const CLIENTS = 8;
 const SUBMIT_INTERVAL_MS = 25;
 const sleepJob = () => ({ type: "sleep", payload: { ms: 400, steps: 4 } });
 const rows: LedgerTotals[] = [];
+const webhookRows: WebhookTotals[] = [];
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const baseEnv = {
@@ -43,6 +45,17 @@ const baseEnv = {
   // All load comes from 127.0.0.1; the limits have tests of their own.
   RATE_LIMIT_CLIENTS: "0",
   RATE_LIMIT_JOBS: "0",
+};
+
+// Webhooks to the receivers on 127.0.0.1 (only the webhooks row asks for any): an attempt times out
+// in 500 ms, and WEBHOOK_BACKOFF_STEPS retries 300 ms apart: far more than a delivery makes while
+// its receiver is down in that row, so only the ones sent to a receiver that always fails dead-letter.
+const WEBHOOK_BACKOFF_STEPS = 16;
+const webhookEnv = {
+  WEBHOOK_ALLOW_HTTP: "true",
+  WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+  WEBHOOK_TIMEOUT: "500ms",
+  WEBHOOK_RETRY_BACKOFF: Array(WEBHOOK_BACKOFF_STEPS).fill("300ms").join(","),
 };
 
 /** A herald deployment of real processes, with balancers in front of the apis and notifiers. */
@@ -136,14 +149,14 @@ async function diagnose(ledger: Ledger, servers: string[]): Promise<string> {
   return lines.join("\n");
 }
 
-function expectNothingLost(ledger: Ledger): void {
+function expectNothingLost(ledger: Ledger, jobs = JOBS): void {
   const t = ledger.totals();
-  expect(t.accepted).toBe(JOBS);
+  expect(t.accepted).toBe(jobs);
   expect(t.lost, "jobs without a terminal event at their client").toBe(0);
   expect(t.duplicated, "events or terminal events seen twice").toBe(0);
   expect(t.outOfOrder, "events out of order").toBe(0);
   expect(t.hung, "submits that got no answer within 30 s").toBe(0);
-  expect(t.terminal).toBe(JOBS);
+  expect(t.terminal).toBe(jobs);
 }
 
 /** How many jobs ran more than once (a second `started`): proof that the fault hit running jobs. */
@@ -161,7 +174,10 @@ function rerunJobs(ledger: Ledger): number {
   return n;
 }
 
-afterAll(() => printLedger(rows));
+afterAll(() => {
+  printLedger(rows);
+  printWebhookLedger(webhookRows);
+});
 
 describe.sequential("one nats-server", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "herald-faults-"));
@@ -176,7 +192,7 @@ describe.sequential("one nats-server", () => {
   beforeAll(async () => {
     natsPort = await freePort();
     await startNats();
-    d = new Deployment({ ...baseEnv, NATS_URL: nats.url });
+    d = new Deployment({ ...baseEnv, ...webhookEnv, NATS_URL: nats.url });
     await d.startAll({ api: 2, worker: 2, notifier: 2 });
   }, 120_000);
 
@@ -340,6 +356,79 @@ describe.sequential("one nats-server", () => {
     const letters = await listDeadLetters(await jetstreamManager(nc));
     await nc.close();
     expect(letters.find((l) => l.job.jobId === jobId)).toMatchObject({ attempts: 3, error: { code: "max_attempts" } });
+  }, 120_000);
+
+  it("webhooks: a receiver down while a worker is SIGKILLed mid-delivery gets every delivery once it is up; deliveries queued = delivered + dead-lettered", async () => {
+    // 30 jobs post their terminal event to `ok`, which is down (each attempt hangs until
+    // WEBHOOK_TIMEOUT) while a worker dies holding some; then `ok` answers 200. One client's 6 go to
+    // `dead` (500, always): they must end in WEBHOOKS_DLQ after 1 + WEBHOOK_BACKOFF_STEPS attempts.
+    // Jobs go round-robin over the clients (Ledger.submit): job i is client i % clients's.
+    const clients = 6;
+    const jobs = 36;
+    const hooks = await WebhookLedger.start("webhooks: receiver down + worker SIGKILL");
+    const ledger = new Ledger(hooks.fault);
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ledger.addClients(clients, d.api, d.notifiers);
+      await hooks.addSecrets(d.api, ledger);
+      const deadClients = new Set([ledger.clients[clients - 1]!.clientId]);
+      await ledger.submit(d.api, jobs, SUBMIT_INTERVAL_MS, (i) => ({
+        type: "echo",
+        payload: { i },
+        webhook: { url: `${i % clients === clients - 1 ? hooks.dead.url : hooks.ok.url}/hook` },
+      }));
+      const accepted = ledger.clients.flatMap((c) => [...c.accepted]);
+      // Every delivery is failing (attempted at least once, and retried) before the kill.
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && hooks.attemptedJobs().size < accepted.length) await pause(50);
+      expect(hooks.attemptedJobs().size, "jobs whose delivery was attempted before the kill").toBe(jobs);
+
+      const victim = d.of("worker")[0]!;
+      d.kill(victim, "SIGKILL");
+      expect(await victim.exited).toEqual({ code: null, signal: "SIGKILL" });
+      // Up at once (not after the replacement below is ready): the deliveries still failing must
+      // not run out of retries while a worker starts on a busy machine.
+      hooks.up();
+      await d.start("worker");
+
+      await ledger.settle(30_000);
+      rows.push(ledger.totals());
+      expectNothingLost(ledger, jobs);
+      const expected = hooks.expected(ledger, deadClients);
+      expect(expected.size, "deliveries queued: one per job (its terminal event)").toBe(jobs);
+      // The killed worker's deliveries come back after the webhook-senders ack wait (15 s).
+      const { totals, letters } = await hooks.settle(jsm, expected, 60_000);
+      webhookRows.push(totals);
+      const left = await hooks.drained(
+        jsm,
+        ledger.clients.map((c) => c.clientId),
+        10_000,
+      );
+      expect(totals, hooks.report(expected, letters)).toMatchObject({
+        queued: jobs,
+        lost: 0,
+        both: 0,
+        delivered: jobs - jobs / clients,
+        deadLettered: jobs / clients,
+        unverified: 0,
+        stray: 0,
+      });
+      expect(totals.stranded, "deliveries the killed worker held, sent again").toBeGreaterThan(0);
+      expect(left, "deliveries of this row still in WEBHOOKS").toBe(0);
+      for (const [id, l] of letters) {
+        expect(l, id).toEqual([
+          expect.objectContaining({
+            attempts: WEBHOOK_BACKOFF_STEPS + 1,
+            error: expect.objectContaining({ code: "webhook_failed", status: 500 }),
+          }),
+        ]);
+      }
+    } finally {
+      ledger.close();
+      await nc.close();
+      await hooks.close();
+    }
   }, 120_000);
 });
 
