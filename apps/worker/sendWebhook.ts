@@ -68,6 +68,8 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
       ...webhookHeaders({ id: d.webhookId, timestamp: Math.floor(Date.now() / 1000), body: d.body, secrets }),
       "herald-event": `job.${d.event}`,
       "herald-event-id": String(d.eventId),
+      // 1 for the first: with the same webhook-id, a receiver sees which try this is.
+      "herald-attempt": String(attempt),
     };
     // The attempt may outlast the consumer's ack wait (15 s; WEBHOOK_TIMEOUT may be up to 60 s):
     // tell JetStream it is still ours, so that no other worker sends it meanwhile.

@@ -123,6 +123,7 @@ describe("webhooks", () => {
     await waitFor("the third try", () => forJob(job.jobId).length >= 3);
     const tries = forJob(job.jobId);
     expect(new Set(tries.map((t) => t.id)).size).toBe(1);
+    expect(tries.map((t) => t.attempt)).toEqual([1, 2, 3]);
     expect(tries.every((t) => t.verified)).toBe(true);
     expect(tries[1]!.at - tries[0]!.at).toBeGreaterThanOrEqual(100);
     await waitFor("delivered", async () => (await deliveries(c.auth, job.jobId))[0]?.state === "delivered");

@@ -8,6 +8,8 @@ export interface ReceivedWebhook {
   timestamp: number;
   signature: string;
   event: string | undefined;
+  /** The herald-attempt header: 1 for the first try. */
+  attempt: number;
   body: string;
   /** Whether the signature verified with one of the receiver's secrets. */
   verified: boolean;
@@ -38,6 +40,7 @@ export async function startWebhookReceiver(
         timestamp: Number(h["webhook-timestamp"]),
         signature: h["webhook-signature"] ?? "",
         event: h["herald-event"],
+        attempt: Number(h["herald-attempt"]),
         body,
         verified: secrets.some((secret) => verifyWebhook({ body, headers: h, secret })),
         at: Date.now(),
