@@ -26,6 +26,10 @@ beforeAll(async () => {
     env: {
       PROGRESS_INTERVAL_MS: "0",
       SSE_RETRY_MS: "300",
+      // A stopped notifier ends its streams at once. Spread over the default 10 s, a stream still
+      // registered from an earlier test's closed page makes two slices, and this page's stream
+      // ends 5 s in: past the reconnect test's 5 s wait (it failed so once, in a full run).
+      SSE_DRAIN_WINDOW: "0s",
       WEBHOOK_ALLOW_HTTP: "true",
       WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
     },
