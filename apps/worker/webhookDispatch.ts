@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import {
   eventNameOf,
@@ -19,12 +19,12 @@ import {
   type WebhookDirectory,
 } from "../../libs/webhooks/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
+import { pullInBatches } from "./batchPull.ts";
 
 export interface WebhookDispatch {
   stop(): Promise<void>;
 }
 
-const FETCH_EXPIRES_MS = 5_000;
 const FETCH_BATCH = 256;
 const IN_FLIGHT = 32;
 
@@ -40,43 +40,13 @@ type DispatchDeps = { js: JetStreamClient; directory: WebhookDirectory; log: Log
  */
 export async function startWebhookDispatch(deps: DispatchDeps): Promise<WebhookDispatch> {
   const consumer = await deps.js.consumers.get(RESULTS_STREAM, WEBHOOK_DISPATCH_CONSUMER);
-  const pulling = new AbortController();
-  const inFlight = new Set<Promise<unknown>>();
-  let batch: ConsumerMessages | null = null;
-
-  const launch = (msg: JsMsg) => {
-    const p = dispatchEvent(deps, msg)
-      .catch((err) => deps.log.warn({ err, seq: msg.seq }, "webhook dispatch failed; the event comes back"))
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  };
-
-  const loop = (async () => {
-    while (!pulling.signal.aborted) {
-      try {
-        batch = await consumer.fetch({ max_messages: FETCH_BATCH, expires: FETCH_EXPIRES_MS });
-        for await (const msg of batch) {
-          launch(msg);
-          while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-        }
-      } catch (err) {
-        if (pulling.signal.aborted) break;
-        deps.log.warn({ err }, "webhook dispatch fetch failed; retrying");
-        await new Promise((r) => setTimeout(r, 500));
-      } finally {
-        batch = null;
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      pulling.abort();
-      await (batch as ConsumerMessages | null)?.close();
-      await loop;
-      await Promise.allSettled([...inFlight]);
-    },
-  };
+  return pullInBatches(consumer, {
+    batch: FETCH_BATCH,
+    inFlight: IN_FLIGHT,
+    handle: (msg) => dispatchEvent(deps, msg),
+    log: deps.log,
+    what: "webhook dispatch",
+  });
 }
 
 /** One stored event: its deliveries queued (or kept as dead letters if the backlog is full), then acked. */

@@ -5,6 +5,7 @@ import { WEBHOOK_SENDERS_CONSUMER, WEBHOOKS_STREAM } from "../../libs/contracts/
 import type { WebhookUrlPolicy } from "../../libs/webhooks/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
 import { KEEP_ALIVE_MS, sendWebhook } from "./sendWebhook.ts";
+import { refreshEvery } from "./batchPull.ts";
 
 /** How webhooks are sent (WEBHOOK_* settings). */
 export interface WebhookSenderOptions {
@@ -108,21 +109,14 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
   }, KEEP_ALIVE_MS);
   keepAlive.unref();
 
-  const refreshGauge = async () => {
-    try {
-      deps.metrics.webhookBacklog.set((await deps.jsm.streams.info(WEBHOOKS_STREAM)).state.messages);
-    } catch {
-      // NATS trouble: keep the last value.
-    }
-  };
-  void refreshGauge();
-  const gauge = setInterval(refreshGauge, GAUGE_REFRESH_MS);
-  gauge.unref();
+  const stopGauge = refreshEvery(async () => {
+    deps.metrics.webhookBacklog.set((await deps.jsm.streams.info(WEBHOOKS_STREAM)).state.messages);
+  }, GAUGE_REFRESH_MS);
 
   deps.log.info({ consumer: WEBHOOK_SENDERS_CONSUMER, concurrency }, "webhook senders started");
   return {
     async stop() {
-      clearInterval(gauge);
+      stopGauge();
       pulling.abort();
       wake?.();
       await (batch as ConsumerMessages | null)?.close();
