@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { InvalidInputError, isJobId, jobUrls, UnavailableError } from "../../../libs/contracts/mod.ts";
-import { authenticate } from "../../../libs/auth/mod.ts";
+import { InvalidInputError, isJobId, jobUrls } from "../../../libs/contracts/mod.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams, jobStateHeaders, waitQuery } from "../schemas.ts";
 import {
@@ -15,6 +14,7 @@ import {
 } from "../../../libs/contracts/schemas.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import { submitJob } from "../submitJob.ts";
+import { authenticateClientRequests } from "../clientRequests.ts";
 import { getJobState } from "../getJobState.ts";
 import { cancelJob } from "../cancelJob.ts";
 import { requestedWait } from "../requestedWait.ts";
@@ -31,23 +31,8 @@ function jobIdParam(params: unknown): string {
   return id;
 }
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** The verified client id of a job route's request (set before the body is even read). */
-    clientId: string;
-  }
-}
-
 export const jobRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
-  app.decorateRequest("clientId", "");
-  app.addHook("onRequest", async (request) => {
-    // While NATS is down nothing here can be answered: say so at once (a publish would otherwise
-    // wait for its timeout). Clients retry after Retry-After, with their Idempotency-Key.
-    if (!deps.natsConnected())
-      throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
-    // Authenticate first: no body is parsed, and no limit is counted, for a stranger.
-    request.clientId = await authenticate(request, deps.tokens);
-  });
+  authenticateClientRequests(app, deps);
   const submitLimit =
     deps.rateLimitJobs > 0
       ? {

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "@sinclair/typebox";
-import { InvalidInputError, isJobId, NotFoundError, UnavailableError } from "../../../libs/contracts/mod.ts";
+import { InvalidInputError, isJobId, NotFoundError } from "../../../libs/contracts/mod.ts";
 import { WebhookTargetSchema } from "../../../libs/contracts/schemas.ts";
-import { authenticate } from "../../../libs/auth/mod.ts";
 import { tokenSecurity as security } from "../../../libs/http/mod.ts";
 import {
   deleteClientWebhook,
@@ -14,6 +13,7 @@ import {
 import type { ApiDeps } from "../deps.ts";
 import { errors, jobIdParams } from "../schemas.ts";
 import { requestedWebhook } from "../requestedWebhook.ts";
+import { authenticateClientRequests } from "../clientRequests.ts";
 import { getJobState } from "../getJobState.ts";
 
 const WebhookSecretSchema = Type.Object({
@@ -44,12 +44,7 @@ const WebhookDeliveryStateSchema = Type.Object({
  * - GET /v1/jobs/:id/webhooks: the latest delivery state of each of the job's targets.
  */
 export const webhookRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
-  app.decorateRequest("clientId", "");
-  app.addHook("onRequest", async (request) => {
-    if (!deps.natsConnected())
-      throw new UnavailableError("NATS is unavailable; try again shortly", "nats_unavailable", 2);
-    request.clientId = await authenticate(request, deps.tokens);
-  });
+  authenticateClientRequests(app, deps);
 
   app.put(
     "/v1/clients/me/webhook",
