@@ -26,7 +26,7 @@ import { appendEvent } from "../libs/results/mod.ts";
 import { indexJob } from "../libs/jobIndex/mod.ts";
 import { encodeCursor } from "../apps/api/listJobsQuery.ts";
 import { Latency } from "./hist.ts";
-import { benchNatsServerVersion, interrupt, round, startHeraldApp, startNats, stopAll } from "./procs.ts";
+import { benchNatsServerVersion, round, startHeraldApp, startNats, stopAll, stopAllOnInterrupt } from "./procs.ts";
 
 /** `--quick`: a smoke run of the script itself (a few clients), not a measurement. */
 const QUICK = process.argv.includes("--quick");
@@ -40,10 +40,7 @@ const WARMUP = 10;
 /** Clients seeded at once (each client's own jobs one after another: its index is a chain). */
 const SEED_CONCURRENCY = 64;
 
-process.once("SIGINT", () => {
-  interrupt();
-  void stopAll().then(() => process.exit(130));
-});
+stopAllOnInterrupt();
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "herald-list-"));

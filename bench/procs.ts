@@ -5,6 +5,7 @@
  * chosen beforehand (freePort): with LOG_LEVEL=warn the apps do not log "Server listening at",
  * so AppProcess learns where they listen from PORT, and waits for their `/readyz`.
  */
+import { rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -28,6 +29,21 @@ let interrupted = false;
 /** Once interrupted (Ctrl-C), nothing new starts: a process started meanwhile is stopped at once. */
 export function interrupt(): void {
   interrupted = true;
+}
+
+/**
+ * For a bench of one feature: on Ctrl-C, start nothing more, stop every process it started, remove
+ * the run's directory (`runDir()`, its nats-server store) if it has one, and exit 130.
+ */
+export function stopAllOnInterrupt(runDir: () => string | null = () => null): void {
+  process.once("SIGINT", () => {
+    interrupt();
+    void stopAll().then(() => {
+      const dir = runDir();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 export function checkInterrupted(): void {

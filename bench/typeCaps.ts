@@ -42,13 +42,13 @@ import {
   benchNatsServerVersion,
   checkInterrupted,
   cpuSeconds,
-  interrupt,
   round,
   sleep,
   startHeraldApp,
   startNats,
   stopAll,
   type RunningApp,
+  stopAllOnInterrupt,
 } from "./procs.ts";
 import { capped } from "./typeCapsJobs.ts";
 
@@ -75,13 +75,7 @@ const WORKER_JOBS = "bench/typeCapsJobs.ts";
 /** The run's temporary directory (the nats-server's store), removed at the end and on Ctrl-C. */
 let runDir: string | null = null;
 
-process.once("SIGINT", () => {
-  interrupt();
-  void stopAll().then(() => {
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
-    process.exit(130);
-  });
-});
+stopAllOnInterrupt(() => runDir);
 
 interface Client {
   clientId: string;

@@ -28,13 +28,13 @@ import { appendEvent } from "../libs/results/mod.ts";
 import {
   benchNatsServerVersion,
   cpuSeconds,
-  interrupt,
   memory,
   round,
   sleep,
   startHeraldApp,
   startNats,
   stopAll,
+  stopAllOnInterrupt,
 } from "./procs.ts";
 import { metricSum } from "./metricsText.ts";
 
@@ -42,10 +42,7 @@ const N = Number(/^--waiters=(\d+)$/.exec(process.argv.find((a) => a.startsWith(
 const CLIENTS = 100;
 const MB = 1024 * 1024;
 
-process.once("SIGINT", () => {
-  interrupt();
-  void stopAll().then(() => process.exit(130));
-});
+stopAllOnInterrupt();
 
 // Every waiter its own connection, as N separate HTTP clients would be.
 const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
