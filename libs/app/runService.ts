@@ -69,8 +69,6 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
     } as ServiceParts<S>;
     const stopBeside = await service.start(parts);
     const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
-    service.onListening?.(address, parts);
-
     const ownServer = embedded;
     onShutdown(
       log,
@@ -82,6 +80,10 @@ export async function runService<S extends NatsSource>(service: Service<S>): Pro
       },
       service.shutdownTimeoutMs?.(config),
     );
+    // Only now say that it runs: a Ctrl-C that follows the message at once must find the handler.
+    // Without one, the kernel ends the process on SIGINT there and then, with no stop at all
+    // (the standalone test's Ctrl-C right after "herald is running" did so once in CI).
+    service.onListening?.(address, parts);
   } catch (err) {
     await embedded?.stop();
     exitOnStartupError(log, err);
