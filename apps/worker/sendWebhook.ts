@@ -1,7 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import type { WebhookDelivery, WebhookKind } from "../../libs/contracts/mod.ts";
+import type { WebhookDelivery } from "../../libs/contracts/mod.ts";
 import {
   activeSecrets,
+  attemptsSoFar,
   keepWebhookDeadLetter,
   readClientWebhook,
   readWebhookSecrets,
@@ -29,7 +30,8 @@ export type WebhookOutcome = "delivered" | "retrying" | "dead_lettered" | "gone"
  *   A URL refused at connect time (it now resolves to a private address): dead-lettered at once.
  *   Anything else (another status, a timeout, a refused or reset connection): the next attempt after
  *   WEBHOOK_RETRY_BACKOFF[attempt - 1], or dead-lettered after the last.
- * The attempt is the message's delivery count: a worker that died mid-attempt has used one.
+ * The attempt number is counted from the delivery's recorded state (webhook_status); an attempt
+ * cut short by a worker that died is not counted, and is made again.
  * The design: docs/design.md, "Webhooks".
  */
 export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<WebhookOutcome> {
@@ -39,7 +41,9 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
     msg.term("malformed webhook delivery");
     return "dropped";
   }
-  const attempt = msg.info.deliveryCount;
+  // Counted from what earlier attempts recorded, not from JetStream's delivery count: a delivery put
+  // back for fairness (webhookSenders.ts), or held by a worker that died mid-attempt, is no attempt.
+  const attempt = (await attemptsSoFar(deps.webhookStatus, d)) + 1;
   const log = deps.log.child({ webhookId: d.webhookId, jobId: d.jobId, attempt });
   // Read from the bucket, not a worker's memory: a removal or a rotation applies from the next attempt on.
   const [current, stored] = await Promise.all([
@@ -111,8 +115,7 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
 
   const delay = deps.options.retryBackoffMs[attempt - 1];
   if (delay === undefined) return deadLetter(deps, msg, d, attempt, failure);
-  msg.nak(delay);
-  deps.metrics.webhookDeliveries.inc({ outcome: "retrying" });
+  // Recorded before the nak: the next attempt, on any worker, counts from it.
   await settle(deps, d, {
     state: "retrying",
     attempts: attempt,
@@ -120,6 +123,8 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
     error: failure,
     nextAttemptAt: new Date(Date.now() + delay).toISOString(),
   });
+  msg.nak(delay);
+  deps.metrics.webhookDeliveries.inc({ outcome: "retrying" });
   log.info({ error: failure, retryInMs: delay }, "webhook attempt failed; retrying");
   return "retrying";
 }
@@ -158,14 +163,17 @@ async function deadLetter(
   return "dead_lettered";
 }
 
-/** Records the job's latest delivery state for GET /v1/jobs/:id/webhooks; best effort (a status, not the delivery). */
+/**
+ * Records the delivery's state: its attempts (the next attempt counts from them) and what GET
+ * /v1/jobs/:id/webhooks shows. A failure to record is logged; the next attempt then counts one less.
+ */
 async function settle(
   deps: WebhookSenderDeps,
   d: WebhookDelivery,
   s: Omit<WebhookAttemptState, "webhookId" | "event" | "eventId" | "url" | "kind" | "at">,
 ): Promise<void> {
   try {
-    await recordWebhookStatus(deps.webhookStatus, d.clientId, d.jobId, d.kind as WebhookKind, {
+    await recordWebhookStatus(deps.webhookStatus, d, {
       webhookId: d.webhookId,
       kind: d.kind,
       url: d.url,

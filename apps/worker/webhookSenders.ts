@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { WEBHOOK_SENDERS_CONSUMER, WEBHOOKS_STREAM } from "../../libs/contracts/mod.ts";
 import type { WebhookUrlPolicy } from "../../libs/webhooks/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
-import { KEEP_ALIVE_MS, sendWebhook } from "./sendWebhook.ts";
+import { sendWebhook } from "./sendWebhook.ts";
 import { refreshEvery } from "./batchPull.ts";
 
 /** How webhooks are sent (WEBHOOK_* settings). */
@@ -39,49 +39,49 @@ const GAUGE_REFRESH_MS = 5_000;
 /**
  * The webhook senders every worker runs: pulls deliveries from the durable `webhook-senders`
  * consumer on WEBHOOKS and sends each (sendWebhook), at most `concurrency` at once and at most
- * `maxInFlightPerClient` for one client. A delivery whose client is at its bound waits here, kept
- * alive with in-progress acks, rather than being handed back: a nak would count as an attempt.
+ * `maxInFlightPerClient` for one client. A delivery whose client is at its bound is put back for
+ * the time one attempt may take (a nak with that delay; not an attempt, which sendWebhook counts
+ * from the delivery's recorded state), and the pull goes on to the next: one client's slow receiver
+ * and long backlog never hold up another client's deliveries on this worker.
  * The design: docs/design.md, "Webhooks".
  */
 export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<WebhookSenders> {
   const { concurrency, maxInFlightPerClient } = deps.options;
   const consumer = await deps.js.consumers.get(WEBHOOKS_STREAM, WEBHOOK_SENDERS_CONSUMER);
   const pulling = new AbortController();
-  const held: JsMsg[] = [];
   const perClient = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
   let batch: ConsumerMessages | null = null;
   let wake: (() => void) | null = null;
+  // Long enough for one of the client's attempts to end; at least a second, so a long backlog of a
+  // client at its bound is handed round at most once a second per delivery.
+  const putBackMs = Math.max(1_000, deps.options.timeoutMs);
 
   const clientOf = (msg: JsMsg) => msg.subject.slice(msg.subject.indexOf(".") + 1);
-  const startHeld = () => {
-    for (let i = 0; i < held.length && running.size < concurrency; ) {
-      const msg = held[i]!;
-      const client = clientOf(msg);
-      const n = perClient.get(client) ?? 0;
-      if (n >= maxInFlightPerClient) {
-        i++;
-        continue;
-      }
-      held.splice(i, 1);
-      perClient.set(client, n + 1);
-      const p = sendWebhook(deps, msg)
-        .catch((err) => deps.log.warn({ err, seq: msg.seq }, "webhook attempt failed; the delivery comes back"))
-        .finally(() => {
-          running.delete(p);
-          const left = (perClient.get(client) ?? 1) - 1;
-          if (left > 0) perClient.set(client, left);
-          else perClient.delete(client);
-          startHeld();
-          wake?.();
-        });
-      running.add(p);
+  const take = (msg: JsMsg) => {
+    const client = clientOf(msg);
+    const n = perClient.get(client) ?? 0;
+    if (n >= maxInFlightPerClient) {
+      msg.nak(putBackMs);
+      deps.metrics.webhookDeliveries.inc({ outcome: "put_back" });
+      return;
     }
+    perClient.set(client, n + 1);
+    const p = sendWebhook(deps, msg)
+      .catch((err) => deps.log.warn({ err, seq: msg.seq }, "webhook attempt failed; the delivery comes back"))
+      .finally(() => {
+        running.delete(p);
+        const left = (perClient.get(client) ?? 1) - 1;
+        if (left > 0) perClient.set(client, left);
+        else perClient.delete(client);
+        wake?.();
+      });
+    running.add(p);
   };
 
   const loop = (async () => {
     while (!pulling.signal.aborted) {
-      const room = concurrency - running.size - held.length;
+      const room = concurrency - running.size;
       if (room <= 0) {
         await new Promise<void>((r) => (wake = r));
         wake = null;
@@ -89,10 +89,7 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
       }
       try {
         batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        for await (const msg of batch) {
-          held.push(msg);
-          startHeld();
-        }
+        for await (const msg of batch) take(msg);
       } catch (err) {
         if (pulling.signal.aborted) break;
         deps.log.warn({ err }, "webhook fetch failed; retrying");
@@ -102,12 +99,6 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
       }
     }
   })();
-
-  // A held delivery waits for its client's attempts in flight (each at most the timeout): keep it ours.
-  const keepAlive = setInterval(() => {
-    for (const msg of held) msg.working();
-  }, KEEP_ALIVE_MS);
-  keepAlive.unref();
 
   const stopGauge = refreshEvery(async () => {
     deps.metrics.webhookBacklog.set((await deps.jsm.streams.info(WEBHOOKS_STREAM)).state.messages);
@@ -121,9 +112,7 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
       wake?.();
       await (batch as ConsumerMessages | null)?.close();
       await loop;
-      // Held deliveries go back at once (not after ack_wait); attempts in flight finish (each ≤ the timeout).
-      for (const msg of held.splice(0)) msg.nak();
-      clearInterval(keepAlive);
+      // Attempts in flight finish (each at most the timeout).
       await Promise.allSettled([...running]);
     },
   };

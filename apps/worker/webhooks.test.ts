@@ -285,6 +285,63 @@ describe("webhooks", () => {
   });
 });
 
+describe("one client's slow receiver and long backlog", () => {
+  let fair: Stack;
+  let slow: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let fast: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  beforeAll(async () => {
+    slow = await startWebhookReceiver({ answer: () => "hang" });
+    fast = await startWebhookReceiver();
+    // Two attempts at once on the one worker, one per client: without putting a client's extra
+    // deliveries back, the slow client's backlog would hold every other delivery behind it.
+    fair = await startStack({
+      workers: 1,
+      env: {
+        WEBHOOK_ALLOW_HTTP: "true",
+        WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+        WEBHOOK_TIMEOUT: "1s",
+        WEBHOOK_CONCURRENCY: "2",
+        WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT: "1",
+      },
+    });
+  });
+  afterAll(async () => {
+    await fair?.close();
+    await slow?.close();
+    await fast?.close();
+  });
+
+  it("does not hold up another client's delivery on the same worker", async () => {
+    const hooked = async (url: string) => {
+      const c = await fair.client();
+      await fair.http("/v1/clients/me/webhook-secret", { method: "POST", headers: c.auth });
+      const res = await fair.http("/v1/clients/me/webhook", {
+        method: "PUT",
+        headers: { ...c.auth, "content-type": "application/json" },
+        body: JSON.stringify({ url, events: ["queued", "started", "succeeded"] }),
+      });
+      expect(res.status).toBe(200);
+      return c;
+    };
+    const a = await hooked(`${slow.url}/slow`);
+    const b = await hooked(`${fast.url}/fast`);
+    await waitFor("the dispatcher knows both webhooks", async () => {
+      const v = (await fair.metrics.registry.getSingleMetric("herald_webhook_clients")!.get()).values[0]?.value;
+      return v === 2;
+    });
+    // 10 jobs: 30 deliveries to a receiver that never answers (1 s each, one at a time)...
+    for (let i = 0; i < 10; i++) await fair.submit(a.auth, "echo", { i });
+    await waitFor("the slow client's first attempt", () => slow.received.length > 0);
+    // ...then one job of another client, queued behind them.
+    const job = await fair.submit(b.auth, "echo", "not held up");
+    await waitFor("the other client's deliveries", () => fast.received.length === 3, 20_000);
+    // The slow client had had at most a few of its 30 first attempts by then: its deliveries were
+    // put back while it was at its bound, not waited on.
+    expect(new Set(slow.received.map((r) => r.id)).size).toBeLessThan(10);
+    expect(fast.received.map((r) => JSON.parse(r.body).jobId)).toEqual([job.jobId, job.jobId, job.jobId]);
+  });
+});
+
 describe("webhook addresses without an allow-list", () => {
   let strict: Stack;
   beforeAll(async () => {

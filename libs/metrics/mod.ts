@@ -38,7 +38,8 @@ export interface Metrics {
   deliveriesHandedBack: Counter<"consumer">;
   /**
    * Webhook deliveries by outcome: `queued` (by the dispatcher), then for each attempt `delivered`,
-   * `retrying`, `dead_lettered`, `gone` (410), `dropped` (the client's webhook changed meanwhile).
+   * `retrying`, `dead_lettered`, `gone` (410), `dropped` (the client's webhook changed meanwhile);
+   * `put_back`: taken when its client was at WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT, put back for later.
    */
   webhookDeliveries: Counter<"outcome">;
   /** One webhook attempt: the request to the receiver's answer (or the error). */
@@ -155,7 +156,7 @@ export function createMetrics(app: string): Metrics {
     }),
     webhookDeliveries: new Counter({
       name: "herald_webhook_deliveries_total",
-      help: "Webhook deliveries by outcome: queued, delivered, retrying, dead_lettered, gone (410), dropped (webhook changed)",
+      help: "Webhook deliveries by outcome: queued, delivered, retrying, dead_lettered, gone (410), dropped (webhook changed), put_back (its client at its in-flight bound)",
       labelNames: ["outcome"],
       registers: [registry],
     }),

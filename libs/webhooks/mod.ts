@@ -38,4 +38,4 @@ export {
   WebhookBacklogFullError,
   type StoredWebhookDeadLetter,
 } from "./deliveryQueue.ts";
-export { readWebhookStatus, recordWebhookStatus, type WebhookAttemptState } from "./webhookStatus.ts";
+export { attemptsSoFar, readWebhookStatus, recordWebhookStatus, type WebhookAttemptState } from "./webhookStatus.ts";

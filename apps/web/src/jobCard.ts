@@ -111,12 +111,15 @@ export class JobCard {
   }
 
   /**
-   * Shows where the job's webhooks stand (GET /v1/jobs/:id/webhooks): one line per target, e.g.
+   * Shows where the job's webhooks stand (GET /v1/jobs/:id/webhooks): one line per target, its
+   * latest delivery, e.g.
    * "webhook (job): delivered, 200". data-webhook holds the states, for the browser tests.
    */
   showWebhooks(deliveries: readonly WebhookDeliveryState[]): void {
-    this.element.dataset.webhook = deliveries.map((d) => d.state).join(",");
-    this.#webhook.textContent = deliveries
+    // One line per target: its latest delivery (the list is in event order).
+    const latest = [...new Map(deliveries.map((d) => [d.kind, d])).values()];
+    this.element.dataset.webhook = latest.map((d) => d.state).join(",");
+    this.#webhook.textContent = latest
       .map((d) => {
         const detail =
           d.state === "delivered" || d.state === "gone"
