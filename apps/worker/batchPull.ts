@@ -1,13 +1,11 @@
-import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { fetchLoop } from "./fetchLoop.ts";
 
 export interface BatchPull {
   /** Stops pulling and waits for the deliveries in hand; anything unsettled comes back after ack_wait. */
   stop(): Promise<void>;
 }
-
-const FETCH_EXPIRES_MS = 5_000;
-const RETRY_AFTER_FAILED_FETCH_MS = 500;
 
 /**
  * Pulls a consumer in batches of `batch` and settles each delivery with `handle`, at most
@@ -19,41 +17,23 @@ export function pullInBatches(
   consumer: Consumer,
   opts: { batch: number; inFlight: number; handle(msg: JsMsg): Promise<unknown>; log: Logger; what: string },
 ): BatchPull {
-  const pulling = new AbortController();
   const inFlight = new Set<Promise<unknown>>();
-  let batch: ConsumerMessages | null = null;
-
-  const launch = (msg: JsMsg) => {
-    const p = opts
-      .handle(msg)
-      .catch((err) => opts.log.warn({ err, seq: msg.seq }, `${opts.what} failed; left for redelivery`))
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  };
-
-  const loop = (async () => {
-    while (!pulling.signal.aborted) {
-      try {
-        batch = await consumer.fetch({ max_messages: opts.batch, expires: FETCH_EXPIRES_MS });
-        for await (const msg of batch) {
-          launch(msg);
-          while (inFlight.size >= opts.inFlight) await Promise.race(inFlight);
-        }
-      } catch (err) {
-        if (pulling.signal.aborted) break;
-        opts.log.warn({ err }, `${opts.what} fetch failed; retrying`);
-        await new Promise((r) => setTimeout(r, RETRY_AFTER_FAILED_FETCH_MS));
-      } finally {
-        batch = null;
-      }
-    }
-  })();
-
+  const pull = fetchLoop(consumer, {
+    size: () => opts.batch,
+    async each(msg) {
+      const p = opts
+        .handle(msg)
+        .catch((err) => opts.log.warn({ err, seq: msg.seq }, `${opts.what} failed; left for redelivery`))
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      while (inFlight.size >= opts.inFlight) await Promise.race(inFlight);
+    },
+    log: opts.log,
+    what: opts.what,
+  });
   return {
     async stop() {
-      pulling.abort();
-      await (batch as ConsumerMessages | null)?.close();
-      await loop;
+      await pull.stop();
       await Promise.allSettled([...inFlight]);
     },
   };

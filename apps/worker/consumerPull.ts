@@ -1,14 +1,12 @@
-import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Slots } from "./slots.ts";
+import { fetchLoop } from "./fetchLoop.ts";
 
 export interface ConsumerPull {
   /** Stops pulling; deliveries already handed to `run` go on. */
   stop(): Promise<void>;
 }
-
-const FETCH_EXPIRES_MS = 5_000;
-const RETRY_AFTER_FAILED_FETCH_MS = 500;
 
 /**
  * Pulls jobs from one consumer for as long as the worker runs: waits for a free slot, asks for at
@@ -31,40 +29,19 @@ export function pullFromConsumer(
     log: Logger;
   },
 ): ConsumerPull {
-  const pulling = new AbortController();
-  let batch: ConsumerMessages | null = null;
-
-  const loop = (async () => {
-    while (!pulling.signal.aborted) {
-      await opts.slots.whenFree(pulling.signal);
-      if (pulling.signal.aborted) break;
-      try {
-        batch = await consumer.fetch({
-          max_messages: Math.max(1, Math.min(opts.slots.free, opts.maxBatch)),
-          expires: FETCH_EXPIRES_MS,
-        });
-        for await (const msg of batch) {
-          if (opts.slots.take()) opts.run(msg);
-          else {
-            msg.nak();
-            opts.handedBack(msg);
-          }
-        }
-      } catch (err) {
-        if (pulling.signal.aborted) break;
-        opts.log.warn({ err }, "fetch failed; retrying");
-        await new Promise((r) => setTimeout(r, RETRY_AFTER_FAILED_FETCH_MS));
-      } finally {
-        batch = null;
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      pulling.abort();
-      await (batch as ConsumerMessages | null)?.close();
-      await loop;
+  return fetchLoop(consumer, {
+    async size(stopping) {
+      await opts.slots.whenFree(stopping);
+      return Math.min(opts.slots.free, opts.maxBatch);
     },
-  };
+    each(msg) {
+      if (opts.slots.take()) opts.run(msg);
+      else {
+        msg.nak();
+        opts.handedBack(msg);
+      }
+    },
+    log: opts.log,
+    what: "jobs",
+  });
 }

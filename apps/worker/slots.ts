@@ -1,7 +1,8 @@
 /**
- * A worker's WORKER_CONCURRENCY places for running jobs, shared by its pulls from several consumers
- * (the shared one and each capped type's). A pull asks only for as many jobs as there are free
- * places; a job that arrives when another pull has filled the last one is handed back (worker.ts).
+ * Places for what a worker runs at once: its jobs (WORKER_CONCURRENCY, shared by its pulls from
+ * the shared consumer and each capped type's) and its webhook attempts (WEBHOOK_CONCURRENCY). A
+ * pull asks only for as many deliveries as there are free places; one that arrives when another
+ * pull has filled the last is given back (consumerPull.ts, webhookSenders.ts).
  */
 export class Slots {
   #busy = 0;

@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { WEBHOOK_SENDERS_CONSUMER, WEBHOOKS_STREAM } from "../../libs/contracts/mod.ts";
@@ -6,6 +6,8 @@ import type { WebhookUrlPolicy } from "../../libs/webhooks/mod.ts";
 import type { Metrics } from "../../libs/metrics/mod.ts";
 import { sendWebhook } from "./sendWebhook.ts";
 import { refreshEvery } from "./batchPull.ts";
+import { fetchLoop } from "./fetchLoop.ts";
+import { Slots } from "./slots.ts";
 
 /** How webhooks are sent (WEBHOOK_* settings). */
 export interface WebhookSenderOptions {
@@ -33,7 +35,6 @@ export interface WebhookSenders {
   stop(): Promise<void>;
 }
 
-const FETCH_EXPIRES_MS = 5_000;
 const GAUGE_REFRESH_MS = 5_000;
 
 /**
@@ -48,11 +49,9 @@ const GAUGE_REFRESH_MS = 5_000;
 export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<WebhookSenders> {
   const { concurrency, maxInFlightPerClient } = deps.options;
   const consumer = await deps.js.consumers.get(WEBHOOKS_STREAM, WEBHOOK_SENDERS_CONSUMER);
-  const pulling = new AbortController();
+  const slots = new Slots(concurrency);
   const perClient = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
-  let batch: ConsumerMessages | null = null;
-  let wake: (() => void) | null = null;
   // Long enough for one of the client's attempts to end; at least a second, so a long backlog of a
   // client at its bound is handed round at most once a second per delivery.
   const putBackMs = Math.max(1_000, deps.options.timeoutMs);
@@ -61,7 +60,7 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
   const take = (msg: JsMsg) => {
     const client = clientOf(msg);
     const n = perClient.get(client) ?? 0;
-    if (n >= maxInFlightPerClient) {
+    if (n >= maxInFlightPerClient || !slots.take()) {
       msg.nak(putBackMs);
       deps.metrics.webhookDeliveries.inc({ outcome: "put_back" });
       return;
@@ -74,31 +73,21 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
         const left = (perClient.get(client) ?? 1) - 1;
         if (left > 0) perClient.set(client, left);
         else perClient.delete(client);
-        wake?.();
+        slots.release();
       });
     running.add(p);
   };
 
-  const loop = (async () => {
-    while (!pulling.signal.aborted) {
-      const room = concurrency - running.size;
-      if (room <= 0) {
-        await new Promise<void>((r) => (wake = r));
-        wake = null;
-        continue;
-      }
-      try {
-        batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        for await (const msg of batch) take(msg);
-      } catch (err) {
-        if (pulling.signal.aborted) break;
-        deps.log.warn({ err }, "webhook fetch failed; retrying");
-        await new Promise((r) => setTimeout(r, 500));
-      } finally {
-        batch = null;
-      }
-    }
-  })();
+  // Asks only for as many deliveries as there are free slots: none waits here while its ack timer runs.
+  const pull = fetchLoop(consumer, {
+    async size(stopping) {
+      await slots.whenFree(stopping);
+      return slots.free;
+    },
+    each: take,
+    log: deps.log,
+    what: "webhook senders",
+  });
 
   const stopGauge = refreshEvery(async () => {
     deps.metrics.webhookBacklog.set((await deps.jsm.streams.info(WEBHOOKS_STREAM)).state.messages);
@@ -108,10 +97,7 @@ export async function startWebhookSenders(deps: WebhookSenderDeps): Promise<Webh
   return {
     async stop() {
       stopGauge();
-      pulling.abort();
-      wake?.();
-      await (batch as ConsumerMessages | null)?.close();
-      await loop;
+      await pull.stop();
       // Attempts in flight finish (each at most the timeout).
       await Promise.allSettled([...running]);
     },
