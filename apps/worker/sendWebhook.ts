@@ -41,15 +41,17 @@ export async function sendWebhook(deps: WebhookSenderDeps, msg: JsMsg): Promise<
     msg.term("malformed webhook delivery");
     return "dropped";
   }
-  // Counted from what earlier attempts recorded, not from JetStream's delivery count: a delivery put
-  // back for fairness (webhookSenders.ts), or held by a worker that died mid-attempt, is no attempt.
-  const attempt = (await attemptsSoFar(deps.webhookStatus, d)) + 1;
-  const log = deps.log.child({ webhookId: d.webhookId, jobId: d.jobId, attempt });
-  // Read from the bucket, not a worker's memory: a removal or a rotation applies from the next attempt on.
-  const [current, stored] = await Promise.all([
+  const [before, current, stored] = await Promise.all([
+    // Attempts are counted from what earlier ones recorded, not from JetStream's delivery count: a
+    // delivery put back for fairness (webhookSenders.ts), or held by a worker that died mid-attempt,
+    // is no attempt.
+    attemptsSoFar(deps.webhookStatus, d),
+    // Read from the bucket, not a worker's memory: a removal or a rotation applies from the next attempt on.
     d.kind === "client" ? readClientWebhook(deps.webhookConfig, d.clientId) : null,
     readWebhookSecrets(deps.webhookConfig, d.clientId),
   ]);
+  const attempt = before + 1;
+  const log = deps.log.child({ webhookId: d.webhookId, jobId: d.jobId, attempt });
   if (d.kind === "client" && current?.url !== d.url) {
     msg.ack();
     await settle(deps, d, { state: "dropped", attempts: attempt - 1 });
