@@ -1,5 +1,5 @@
 import { isClientId } from "./ids.ts";
-import { JOB_EVENTS, TERMINAL_EVENTS, type JobEvent, type JobEventName } from "./events.ts";
+import { JOB_EVENTS, TERMINAL_EVENTS, type JobEventName } from "./events.ts";
 
 /**
  * Webhooks: where a job's events are also POSTed, signed per Standard Webhooks (docs/design.md,
@@ -75,11 +75,6 @@ export function webhookDeliverySubject(clientId: string): string {
 export function webhookDeadLetterSubject(clientId: string): string {
   assertClientId(clientId);
   return `webhooks-dlq.${clientId}`;
-}
-
-/** The body a receiver gets: the envelope as stored (what SSE sends as `data:`). */
-export function webhookBody(event: JobEvent | string): string {
-  return typeof event === "string" ? event : JSON.stringify(event);
 }
 
 /** A target as a writer stored it in the Herald-Webhook header, or null if absent or not one. */
