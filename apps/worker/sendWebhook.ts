@@ -16,7 +16,7 @@ import {
 import type { WebhookSenderDeps } from "./webhookSenders.ts";
 
 /** In-progress acks during an attempt: well inside the `webhook-senders` ack wait (15 s). */
-export const KEEP_ALIVE_MS = 5_000;
+const KEEP_ALIVE_MS = 5_000;
 
 /** How one attempt ended, as the metrics and the status count it. */
 export type WebhookOutcome = "delivered" | "retrying" | "dead_lettered" | "gone" | "dropped";
