@@ -1,4 +1,11 @@
-import { InvalidInputError, WEBHOOK_EVENTS, type JobEventName, type WebhookTarget } from "../../libs/contracts/mod.ts";
+import {
+  HeraldError,
+  InvalidInputError,
+  UnavailableError,
+  WEBHOOK_EVENTS,
+  type JobEventName,
+  type WebhookTarget,
+} from "../../libs/contracts/mod.ts";
 import { checkWebhookUrl, readWebhookSecrets, resolveWebhookHost } from "../../libs/webhooks/mod.ts";
 import type { ApiDeps } from "./deps.ts";
 
@@ -25,7 +32,13 @@ export async function requestedWebhook(
   }
   const events = webhookEvents(rawEvents);
   const url = checkWebhookUrl(rawUrl, deps.webhookPolicy);
-  await resolveWebhookHost(url, deps.webhookPolicy, deps.webhookLookup);
+  try {
+    await resolveWebhookHost(url, deps.webhookPolicy, deps.webhookLookup);
+  } catch (err) {
+    if (err instanceof HeraldError) throw err; // refused, or a name that does not resolve: 400
+    // The resolver itself failed (EAI_AGAIN: a DNS server away): nothing is wrong with the request.
+    throw new UnavailableError(`could not resolve ${url.hostname} just now; try again`, "webhook_dns_unavailable", 2);
+  }
   if (!(await readWebhookSecrets(deps.webhookConfig, clientId))) {
     throw new InvalidInputError(
       "this client has no webhook secret to sign deliveries with; create one first: POST /v1/clients/me/webhook-secret",

@@ -348,8 +348,12 @@ describe("webhook addresses without an allow-list", () => {
     // The api resolves `rebind.test` to loopback, as a name an attacker controls could.
     strict = await startStack({
       workers: 0,
-      webhookLookup: async (host) =>
-        host === "rebind.test" ? [{ address: "127.0.0.1", family: 4 }] : [{ address: "93.184.215.14", family: 4 }],
+      webhookLookup: async (host) => {
+        if (host === "dns-down.test") throw Object.assign(new Error("getaddrinfo EAI_AGAIN"), { code: "EAI_AGAIN" });
+        return host === "rebind.test"
+          ? [{ address: "127.0.0.1", family: 4 }]
+          : [{ address: "93.184.215.14", family: 4 }];
+      },
     });
   });
   afterAll(async () => strict?.close());
@@ -374,6 +378,16 @@ describe("webhook addresses without an allow-list", () => {
       expect([res.status, body.error.code], url).toEqual([400, "webhook_url_refused"]);
       expect(body.error.message, url).toMatch(why);
     }
+    // The resolver failing is not the request's fault: 503, try again.
+    const dnsDown = await strict.http("/v1/clients/me/webhook", {
+      method: "PUT",
+      headers: { ...c.auth, "content-type": "application/json" },
+      body: JSON.stringify({ url: "https://dns-down.test/hook" }),
+    });
+    expect([dnsDown.status, ((await dnsDown.json()) as { error: { code: string } }).error.code]).toEqual([
+      503,
+      "webhook_dns_unavailable",
+    ]);
     const ok = await strict.http("/v1/clients/me/webhook", {
       method: "PUT",
       headers: { ...c.auth, "content-type": "application/json" },

@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import type { WebhookTarget } from "../contracts/mod.ts";
 import { newWebhookSecret } from "./signature.ts";
+import { isJetStreamError, JetStreamErrorCode } from "../nats/mod.ts";
 
 /**
  * A client's webhook settings in the `webhooks` bucket: `client.<clientId>` is its webhook (a
@@ -81,8 +82,9 @@ export async function rotateWebhookSecret(
       if (e) await kv.update(secretKey(clientId), JSON.stringify(next), e.revision);
       else await kv.create(secretKey(clientId), JSON.stringify(next));
       return secret;
-    } catch {
-      // Another rotation came first: read it and rotate again.
+    } catch (err) {
+      // Another rotation came first: read it and rotate again. Anything else (NATS away) is not ours to retry.
+      if (!isJetStreamError(err, JetStreamErrorCode.WRONG_LAST_SEQUENCE)) throw err;
     }
   }
   throw new Error(`could not rotate the webhook secret of ${clientId}: too many concurrent rotations`);
